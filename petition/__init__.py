@@ -1,0 +1,78 @@
+"""Jointly: organisations endorse a joint statement, staff moderate, the public reads and downloads."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+
+from .config import build_config, load_secret_key
+from .extensions import csrf, db, limiter, login_manager, mail, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    load_dotenv()
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=True,
+    )
+    instance_path = Path(app.instance_path)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(build_config(instance_path))
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_secret_key(instance_path)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_hooks(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import auth  # noqa: F401 - registers the Flask-Login user loader
+    from .services import jobs
+    from .services.database import configure_engine
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    jobs.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .errors import register_error_handlers
+    from .public import bp as public_bp
+    from .signing import bp as signing_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(signing_bp)
+    register_error_handlers(app)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register_commands
+
+    register_commands(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from .security import apply_security_headers
+    from .templating import register_template_helpers
+
+    app.after_request(apply_security_headers)
+    register_template_helpers(app)

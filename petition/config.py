@@ -1,0 +1,100 @@
+"""Configuration read from the environment (and a `.env` file); defaults are the embedded set-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def _float(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """A random key kept in instance/secret_key, so sessions survive restarts of `make run`."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: two processes starting at once must agree on one key.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> dict:
+    """Every setting the application reads, as a dict for `app.config.update`."""
+    env = os.environ if env is None else env
+    port = _int(env.get("PORT"), 5000)
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'jointly.db'}"
+    if database_url.startswith("postgres://"):
+        # Heroku-style URLs; SQLAlchemy wants the dialect spelled out.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    redis_url = env.get("REDIS_URL") or None
+    mail_server = env.get("MAIL_SERVER") or None
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "PORT": port,
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": _int(env.get("MAIL_PORT"), 25),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "Jointly <no-reply@jointly.invalid>",
+        "MAIL_TIMEOUT": _float(env.get("MAIL_TIMEOUT"), 10.0),
+        "MAIL_DIR": str(instance_path / "mail"),
+        # Minimum gap between two confirmation emails to the same signature.
+        "MAIL_RESEND_INTERVAL_SECONDS": _int(env.get("MAIL_RESEND_INTERVAL_SECONDS"), 300),
+        "MAIL_MAX_ATTEMPTS": _int(env.get("MAIL_MAX_ATTEMPTS"), 8),
+        "TOKEN_MAX_AGE_DAYS": _int(env.get("TOKEN_MAX_AGE_DAYS"), 7),
+        "PDF_DIR": env.get("PDF_DIR") or str(instance_path / "pdf"),
+        "PDF_DEBOUNCE_SECONDS": _float(env.get("PDF_DEBOUNCE_SECONDS"), 2.0),
+        "STAFF_REQUIRE_TOTP": _bool(env.get("STAFF_REQUIRE_TOTP")),
+        "STAFF_SESSION_IDLE_MINUTES": _int(env.get("STAFF_SESSION_IDLE_MINUTES"), 60),
+        # "thread" runs jobs in a thread of this process; "rq" with REDIS_URL; "sync" runs inline.
+        "JOBS_MODE": env.get("JOBS_MODE") or ("rq" if redis_url else "thread"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SIGN_RATE_LIMIT": env.get("SIGN_RATE_LIMIT") or "30 per hour;10 per minute",
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "MAX_FORM_PARTS": 100,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": (env.get("PUBLIC_BASE_URL") or "").startswith("https://"),
+        "PREFERRED_URL_SCHEME": "https"
+        if (env.get("PUBLIC_BASE_URL") or "").startswith("https://")
+        else "http",
+        "SIGNATORIES_PER_PAGE": 50,
+    }

@@ -1,0 +1,443 @@
+"""Typed SQLAlchemy models: statements and their versions, signatures, tokens, mail, audit, staff, PDFs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on both SQLite (which drops the zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as VARCHAR + CHECK on both backends, so adding a value is a plain migration.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class SignatureState(enum.StrEnum):
+    PENDING_EMAIL = "pending_email"
+    VERIFIED = "verified"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class OrganisationType(enum.StrEnum):
+    REGION = "region"
+    PUBLIC_AUTHORITY = "public_authority"
+    CLUSTER = "cluster"
+    RTO = "rto"
+    UNIVERSITY = "university"
+    COMPANY = "company"
+    SME = "sme"
+    STARTUP = "startup"
+    NETWORK = "network"
+    NGO = "ngo"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return ORGANISATION_TYPE_LABELS[self]
+
+    @property
+    def order(self) -> int:
+        return ORGANISATION_TYPE_ORDER[self]
+
+
+ORGANISATION_TYPE_LABELS: dict[OrganisationType, str] = {
+    OrganisationType.REGION: "Regions",
+    OrganisationType.PUBLIC_AUTHORITY: "Public authorities",
+    OrganisationType.CLUSTER: "Cluster organisations",
+    OrganisationType.RTO: "Research and technology organisations",
+    OrganisationType.UNIVERSITY: "Universities",
+    OrganisationType.COMPANY: "Companies",
+    OrganisationType.SME: "SMEs",
+    OrganisationType.STARTUP: "Start-ups",
+    OrganisationType.NETWORK: "Networks and associations",
+    OrganisationType.NGO: "NGOs and civil society",
+    OrganisationType.OTHER: "Other organisations",
+}
+ORGANISATION_TYPE_ORDER: dict[OrganisationType, int] = {t: i for i, t in enumerate(OrganisationType)}
+
+
+class SignatureSource(enum.StrEnum):
+    FORM = "form"
+    IMPORT = "import"
+
+
+class TokenPurpose(enum.StrEnum):
+    CONFIRM = "confirm"
+    WITHDRAW = "withdraw"
+
+
+class OutboxStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+
+
+class UpdateKind(enum.StrEnum):
+    NEWS = "news"
+    QUOTE = "quote"
+    EVENT = "event"
+
+
+class Statement(db.Model):
+    __tablename__ = "statements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    subtitle: Mapped[str] = mapped_column(String(500), default="")
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    campaign: Mapped[str] = mapped_column(String(300), default="")
+    initiators: Mapped[str] = mapped_column(Text, default="")
+    published_on: Mapped[date | None] = mapped_column(Date)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    signing_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signing_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    list_public_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("statement_versions.id", use_alter=True, ondelete="SET NULL")
+    )
+    # Bumped on every change of the public list; the PDF job compares it to what it built.
+    list_version: Mapped[int] = mapped_column(Integer, default=0)
+    pdf_built_list_version: Mapped[int] = mapped_column(Integer, default=-1)
+    pdf_building_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    current_version: Mapped[StatementVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+    versions: Mapped[list[StatementVersion]] = relationship(
+        back_populates="statement",
+        foreign_keys="StatementVersion.statement_id",
+        order_by="StatementVersion.number",
+    )
+
+    @property
+    def initiator_list(self) -> list[str]:
+        return [name.strip() for name in self.initiators.split(",") if name.strip()]
+
+    def is_accepting_signatures(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        if not self.is_open:
+            return False
+        if self.signing_opens_at and now < self.signing_opens_at:
+            return False
+        return not (self.signing_closes_at and now >= self.signing_closes_at)
+
+    def is_list_public(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.list_public_from is None or now >= self.list_public_from
+
+
+class StatementVersion(db.Model):
+    __tablename__ = "statement_versions"
+    __table_args__ = (
+        UniqueConstraint("statement_id", "number"),
+        UniqueConstraint("statement_id", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    statement: Mapped[Statement] = relationship(
+        back_populates="versions", foreign_keys=[statement_id]
+    )
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha256[:12]
+
+
+class Signature(db.Model):
+    __tablename__ = "signatures"
+    __table_args__ = (
+        # One row per organisation email per statement; the database, not the code, enforces it.
+        UniqueConstraint("statement_id", "email_normalised"),
+        Index("ix_signatures_statement_state", "statement_id", "state"),
+        Index(
+            "ix_signatures_public_order",
+            "statement_id",
+            "state",
+            "organisation_type_order",
+            "country_name",
+            "organisation_name_key",
+        ),
+        CheckConstraint("length(country) = 2", name="country_alpha2"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"))
+    statement_version_id: Mapped[int] = mapped_column(ForeignKey("statement_versions.id"))
+    state: Mapped[SignatureState] = mapped_column(
+        _enum(SignatureState, "signature_state"), default=SignatureState.PENDING_EMAIL
+    )
+    source: Mapped[SignatureSource] = mapped_column(
+        _enum(SignatureSource, "signature_source"), default=SignatureSource.FORM
+    )
+    is_initiator: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    organisation_name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased, accent-folded key for sorting and search; kept in sync by the service layer.
+    organisation_name_key: Mapped[str] = mapped_column(String(200), default="")
+    organisation_type: Mapped[OrganisationType] = mapped_column(
+        _enum(OrganisationType, "organisation_type")
+    )
+    organisation_type_order: Mapped[int] = mapped_column(Integer, default=0)
+    country: Mapped[str] = mapped_column(String(2))
+    country_name: Mapped[str] = mapped_column(String(100), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    comment: Mapped[str] = mapped_column(String(1000), default="")
+
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_role: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_normalised: Mapped[str | None] = mapped_column(String(320))
+    note: Mapped[str] = mapped_column(Text, default="")
+    rejection_reason: Mapped[str] = mapped_column(String(1000), default="")
+    submitted_ip: Mapped[str] = mapped_column(String(64), default="")
+
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_withdraw_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped by every change; an edit form carries it so a stale form is refused, not applied.
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    statement: Mapped[Statement] = relationship(foreign_keys=[statement_id])
+    statement_version: Mapped[StatementVersion] = relationship(foreign_keys=[statement_version_id])
+
+    @property
+    def organisation_type_label(self) -> str:
+        return ORGANISATION_TYPE_LABELS[OrganisationType(self.organisation_type)]
+
+
+class SignatureToken(db.Model):
+    """Single-purpose secrets mailed to a signatory; only their SHA-256 is stored."""
+
+    __tablename__ = "signature_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_id: Mapped[int] = mapped_column(
+        ForeignKey("signatures.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[TokenPurpose] = mapped_column(_enum(TokenPurpose, "token_purpose"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    signature: Mapped[Signature] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """An email written in the same transaction as the change it reports, sent after commit."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signatures.id", ondelete="SET NULL"), index=True
+    )
+
+
+class StaffUser(db.Model):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Rotated at sign-in and sign-out; the session cookie carries it, so logout is server-side.
+    session_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    wants_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(db.Model):
+    """Append-only record of every state change and edit."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_type: Mapped[str] = mapped_column(String(20))  # signatory | staff | cli | system
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(320), default="")
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    statement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("statements.id", ondelete="SET NULL"), index=True
+    )
+    signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signatures.id", ondelete="SET NULL"), index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class CampaignUpdate(db.Model):
+    """A dated news item, quote or event announcement shown next to the statement."""
+
+    __tablename__ = "campaign_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[UpdateKind] = mapped_column(_enum(UpdateKind, "update_kind"))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link_url: Mapped[str] = mapped_column(String(500), default="")
+    link_label: Mapped[str] = mapped_column(String(200), default="")
+    published_on: Mapped[date | None] = mapped_column(Date)
+    is_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PdfVersion(db.Model):
+    """A published build of a statement's PDF; the file is kept under PDF_DIR."""
+
+    __tablename__ = "pdf_versions"
+    __table_args__ = (UniqueConstraint("statement_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    statement_version_id: Mapped[int] = mapped_column(ForeignKey("statement_versions.id"))
+    statement_sha256: Mapped[str] = mapped_column(String(64))
+    list_version: Mapped[int] = mapped_column(Integer)
+    signatory_count: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(300))
+    build_seconds: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PdfBuildLog(db.Model):
+    """Every build attempt, successful or not, for staff to inspect."""
+
+    __tablename__ = "pdf_build_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    trigger: Mapped[str] = mapped_column(String(100), default="")
+    list_version: Mapped[int] = mapped_column(Integer, default=0)
+    pdf_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pdf_versions.id", ondelete="SET NULL")
+    )
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class SiteText(db.Model):
+    """Staff-editable texts, such as the privacy notice (Markdown)."""
+
+    __tablename__ = "site_texts"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

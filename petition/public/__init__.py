@@ -1,0 +1,7 @@
+"""Public blueprint: statement pages, the signatory list, open data, privacy, health."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,64 @@
+"""The audit trail: one append-only row per state change or edit, written in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..extensions import db
+from ..models import AuditEvent, Signature
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a signatory (by token), a staff member, a CLI operator or the system."""
+
+    type: str
+    label: str = ""
+    staff_id: int | None = None
+
+    @classmethod
+    def signatory(cls) -> Actor:
+        return cls("signatory", "signatory")
+
+    @classmethod
+    def cli(cls, label: str = "cli") -> Actor:
+        return cls("cli", label)
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls("system", label)
+
+    @classmethod
+    def staff(cls, user) -> Actor:
+        return cls("staff", user.email, user.id)
+
+
+def record(
+    actor: Actor,
+    action: str,
+    *,
+    signature: Signature | None = None,
+    statement_id: int | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    detail: str = "",
+) -> AuditEvent:
+    event = AuditEvent(
+        actor_type=actor.type,
+        actor_label=actor.label,
+        actor_id=actor.staff_id,
+        action=action,
+        signature_id=signature.id if signature is not None else None,
+        statement_id=statement_id
+        if statement_id is not None
+        else (signature.statement_id if signature is not None else None),
+        from_state=str(from_state) if from_state is not None else None,
+        to_state=str(to_state) if to_state is not None else None,
+        before=before,
+        after=after,
+        detail=detail,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,196 @@
+"""Background jobs behind one `enqueue()` API: a thread of this process by default, RQ with REDIS_URL."""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+JobFunc = Callable[..., Any] | str
+
+
+def _resolve(func: JobFunc) -> Callable[..., Any]:
+    if callable(func):
+        return func
+    module_name, _, attr = func.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+class ThreadRunner:
+    """Runs jobs one at a time in a daemon thread, each inside an application context.
+
+    Jobs are scheduled on a heap by due time so that retries with backoff and debounced
+    rebuilds need no other scheduler. What is pending is lost if the process dies; every
+    job here is therefore idempotent and its state is in the database (the mail outbox,
+    the PDF list version), from which `mail send-pending` or the next change recovers.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._heap: list[tuple[float, int, Callable[..., Any], tuple, dict]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._running = 0
+        self._stopped = False
+
+    def enqueue(self, func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+        fn = _resolve(func)
+        with self._cond:
+            heapq.heappush(
+                self._heap, (time.monotonic() + max(delay, 0.0), next(self._seq), fn, args, kwargs)
+            )
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stopped = False
+            self._thread = threading.Thread(target=self._loop, name="jointly-jobs", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped:
+                    if self._heap:
+                        wait = self._heap[0][0] - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self._cond.wait(timeout=wait)
+                    else:
+                        self._cond.wait()
+                if self._stopped:
+                    return
+                _due, _seq, fn, args, kwargs = heapq.heappop(self._heap)
+                self._running += 1
+            try:
+                with self.app.app_context():
+                    fn(*args, **kwargs)
+            except Exception:
+                log.exception("background job %s failed", getattr(fn, "__qualname__", fn))
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._heap) + self._running
+
+    def wait_idle(self, timeout: float = 30.0, include_delayed: bool = True) -> bool:
+        """Block until no job is queued or running (tests, CLI commands before exit)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                busy = self._running or (
+                    self._heap
+                    if include_delayed
+                    else [j for j in self._heap if j[0] <= time.monotonic()]
+                )
+                if not busy:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(timeout=min(remaining, 0.05))
+
+    def clear(self) -> None:
+        with self._cond:
+            self._heap.clear()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class SyncRunner:
+    """Runs each job inline, at once (delays ignored); for scripts that must finish their work."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def enqueue(self, func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+        _resolve(func)(*args, **kwargs)
+
+    def pending(self) -> int:
+        return 0
+
+    def wait_idle(self, timeout: float = 30.0, include_delayed: bool = True) -> bool:
+        return True
+
+    def clear(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class RQRunner:
+    """Jobs on an RQ queue in Redis, run by `flask --app wsgi worker`."""
+
+    def __init__(self, app: Flask) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.app = app
+        self.connection = Redis.from_url(app.config["REDIS_URL"])
+        self.queue = Queue(app.config.get("RQ_QUEUE", "jointly"), connection=self.connection)
+
+    def enqueue(self, func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+        fn = _resolve(func)
+        if delay > 0:
+            self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
+        else:
+            self.queue.enqueue(fn, *args, **kwargs)
+
+    def pending(self) -> int:
+        return self.queue.count
+
+    def wait_idle(self, timeout: float = 30.0, include_delayed: bool = True) -> bool:
+        # The worker is another process; nothing in this one to wait for.
+        return True
+
+    def clear(self) -> None:
+        self.queue.empty()
+
+    def stop(self) -> None:
+        pass
+
+
+def init_app(app: Flask) -> None:
+    mode = app.config.get("JOBS_MODE", "thread")
+    runners = {"thread": ThreadRunner, "sync": SyncRunner, "rq": RQRunner}
+    if mode not in runners:
+        raise RuntimeError(f"JOBS_MODE must be one of {sorted(runners)}, not {mode!r}")
+    app.extensions["jobs"] = runners[mode](app)
+
+
+def runner(app: Flask | None = None) -> ThreadRunner | SyncRunner | RQRunner:
+    return (app or current_app).extensions["jobs"]
+
+
+def enqueue(func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+    """Run `func(*args, **kwargs)` in the background, after `delay` seconds.
+
+    Call it after the transaction that the job depends on has committed.
+    """
+    runner().enqueue(func, *args, delay=delay, **kwargs)
+
+
+def wait_idle(timeout: float = 30.0) -> bool:
+    return runner().wait_idle(timeout)

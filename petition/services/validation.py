@@ -1,0 +1,149 @@
+"""Normalisation and validation of organisation data, shared by the form, the import and the console."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
+
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from ..models import ORGANISATION_TYPE_LABELS, OrganisationType
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be stored; the message is shown to the person who typed it."""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_OR_NEWLINE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+_SPACES = re.compile(r"\s+")
+
+
+def clean_line(value: str | None, *, field: str, min_len: int = 0, max_len: int = 200) -> str:
+    """One line of text: NFC, trimmed, inner whitespace folded, no control characters."""
+    text = unicodedata.normalize("NFC", value or "")
+    if _CONTROL_OR_NEWLINE.search(text.strip()):
+        raise InvalidValue(f"{field} must not contain control characters or line breaks.")
+    text = _SPACES.sub(" ", text).strip()
+    if min_len and len(text) < min_len:
+        if not text:
+            raise InvalidValue(f"Enter the {field}.")
+        raise InvalidValue(f"The {field} must be at least {min_len} characters.")
+    if len(text) > max_len:
+        raise InvalidValue(f"The {field} must be at most {max_len} characters.")
+    return text
+
+
+def clean_paragraphs(value: str | None, *, field: str, max_len: int = 1000) -> str:
+    """Free text that may keep line breaks (a public comment)."""
+    text = unicodedata.normalize("NFC", value or "").replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL.search(text):
+        raise InvalidValue(f"The {field} must not contain control characters.")
+    text = "\n".join(line.strip() for line in text.strip().split("\n"))
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    if len(text) > max_len:
+        raise InvalidValue(f"The {field} must be at most {max_len} characters.")
+    return text
+
+
+def organisation_type(value: str | None) -> OrganisationType:
+    try:
+        return OrganisationType((value or "").strip())
+    except ValueError as exc:
+        raise InvalidValue("Choose the type of organisation from the list.") from exc
+
+
+@lru_cache(maxsize=1)
+def country_choices() -> list[tuple[str, str]]:
+    """(alpha-2, name) for every ISO 3166-1 country, sorted by name."""
+    return sorted(
+        ((c.alpha_2, country_display_name(c.alpha_2)) for c in pycountry.countries),
+        key=lambda pair: name_key(pair[1]),
+    )
+
+
+@lru_cache(maxsize=512)
+def country_display_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    return getattr(country, "common_name", None) or country.name
+
+
+def country_code(value: str | None) -> str:
+    code = (value or "").strip().upper()
+    if len(code) != 2 or not code.isascii() or pycountry.countries.get(alpha_2=code) is None:
+        raise InvalidValue("Choose a country from the list.")
+    return code
+
+
+def website(value: str | None, *, required: bool = False) -> str:
+    """A http(s) URL, normalised: scheme added when missing, host lower-cased, no credentials."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise InvalidValue("Enter the organisation's website.")
+        return ""
+    if len(text) > 300:
+        raise InvalidValue("The website address must be at most 300 characters.")
+    if _CONTROL_OR_NEWLINE.search(text) or " " in text:
+        raise InvalidValue("Enter a website address such as https://www.example.org.")
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidValue("Enter a website address such as https://www.example.org.") from exc
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidValue("The website address must start with http:// or https://.")
+    if parts.username or parts.password:
+        raise InvalidValue("The website address must not contain a user name or password.")
+    if "." not in host or host.startswith(".") or ".." in host:
+        raise InvalidValue("Enter a website address such as https://www.example.org.")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise InvalidValue("The website's domain name is not valid.") from exc
+    netloc = host.lower() + (f":{port}" if port and port not in (80, 443) else "")
+    path = parts.path if parts.path not in ("", "/") else ""
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+
+
+def email_address(value: str | None) -> tuple[str, str]:
+    """Return (address to send to, key for duplicate detection); no DNS look-up."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidValue("Enter an email address.")
+    if len(text) > 254:
+        raise InvalidValue("The email address is too long.")
+    try:
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidValue(f"Enter a valid email address: {exc}") from exc
+    return result.normalized, normalise_email(result.normalized)
+
+
+def normalise_email(value: str) -> str:
+    return unicodedata.normalize("NFC", value.strip()).casefold()
+
+
+def email_domain(email: str | None) -> str:
+    return (email or "").rsplit("@", 1)[-1].lower() if email and "@" in email else ""
+
+
+def name_key(name: str) -> str:
+    """Sort and search key: accents folded, case folded (Łódź → lodz, Ελλάδα stays Greek)."""
+    decomposed = unicodedata.normalize("NFKD", name.replace("ł", "l").replace("Ł", "L"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped).strip().casefold()
+
+
+def type_label(code: str) -> str:
+    return ORGANISATION_TYPE_LABELS[OrganisationType(code)]

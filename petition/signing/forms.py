@@ -1,0 +1,124 @@
+"""The sign-on form and the lost-link form; every check runs server-side via services.validation."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import ValidationError
+
+from ..models import ORGANISATION_TYPE_LABELS
+from ..services import validation
+from ..services.signing import SignatureInput
+
+
+def _check(func, **kwargs):
+    """Adapt a services.validation function to a WTForms validator that stores the clean value."""
+
+    def validator(form, field):
+        try:
+            field.clean = func(field.data, **kwargs)
+        except validation.InvalidValue as exc:
+            raise ValidationError(str(exc)) from exc
+
+    return validator
+
+
+class SignForm(FlaskForm):
+    organisation_name = StringField(
+        "Organisation name",
+        validators=[_check(validation.clean_line, field="organisation name", min_len=2)],
+        render_kw={"autocomplete": "organization", "maxlength": 200, "required": True},
+    )
+    organisation_type = SelectField(
+        "Type of organisation",
+        choices=[("", "Choose a type…")] + [(t.value, label) for t, label in ORGANISATION_TYPE_LABELS.items()],
+        validate_choice=False,
+        validators=[_check(validation.organisation_type)],
+        render_kw={"required": True},
+    )
+    country = SelectField(
+        "Country",
+        validate_choice=False,
+        validators=[_check(validation.country_code)],
+        render_kw={"autocomplete": "country", "required": True},
+    )
+    city = StringField(
+        "City",
+        validators=[_check(validation.clean_line, field="city", max_len=100)],
+        render_kw={"autocomplete": "address-level2", "maxlength": 100},
+    )
+    website = StringField(
+        "Website",
+        validators=[_check(validation.website, required=True)],
+        render_kw={
+            "autocomplete": "url",
+            "inputmode": "url",
+            "maxlength": 300,
+            "required": True,
+            "placeholder": "https://www.example.org",
+        },
+    )
+    contact_name = StringField(
+        "Your name",
+        validators=[_check(validation.clean_line, field="your name", min_len=2)],
+        render_kw={"autocomplete": "name", "maxlength": 200, "required": True},
+    )
+    contact_role = StringField(
+        "Your role in the organisation",
+        validators=[_check(validation.clean_line, field="role", max_len=200)],
+        render_kw={"autocomplete": "organization-title", "maxlength": 200},
+    )
+    email = EmailField(
+        "Work email address",
+        validators=[_check(validation.email_address)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "required": True, "spellcheck": "false"},
+    )
+    comment = TextAreaField(
+        "Public comment (optional)",
+        validators=[_check(validation.clean_paragraphs, field="comment", max_len=1000)],
+        render_kw={"maxlength": 1000, "rows": 3},
+    )
+    consent = BooleanField("consent")
+    # Honeypot: hidden from people, irresistible to form-filling bots.
+    fax_number = StringField("Leave this field empty", render_kw={"autocomplete": "off", "tabindex": "-1"})
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", "Choose a country…")] + validation.country_choices()
+
+    def validate_consent(self, field) -> None:
+        if not field.data:
+            raise ValidationError(
+                "Tick the box to agree that the organisation's name is published and to the privacy notice."
+            )
+
+    @property
+    def is_bot(self) -> bool:
+        return bool((self.fax_number.data or "").strip())
+
+    def to_input(self) -> SignatureInput:
+        email, email_key = self.email.clean
+        return SignatureInput(
+            organisation_name=self.organisation_name.clean,
+            organisation_type=self.organisation_type.clean.value,
+            country=self.country.clean,
+            city=self.city.clean,
+            website=self.website.clean,
+            contact_name=self.contact_name.clean,
+            contact_role=self.contact_role.clean,
+            email=email,
+            email_normalised=email_key,
+            comment=self.comment.clean,
+        )
+
+
+class LostLinkForm(FlaskForm):
+    email = EmailField(
+        "Email address used to sign",
+        validators=[_check(validation.email_address)],
+        render_kw={"autocomplete": "email", "required": True, "spellcheck": "false"},
+    )
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (confirm, withdraw): CSRF is all it carries."""

@@ -1,0 +1,132 @@
+"""Signing views: thin wrappers that parse a form, call one service function and render."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from ..extensions import limiter
+from ..models import SignatureState
+from ..services import signing
+from ..services.statements import StatementNotFound, get_statement
+from . import bp
+from .forms import ButtonForm, LostLinkForm, SignForm
+
+log = logging.getLogger(__name__)
+
+
+def _statement_or_404(slug: str):
+    try:
+        return get_statement(slug)
+    except StatementNotFound:
+        abort(404, description="There is no statement at this address.")
+
+
+def _sign_limit() -> str:
+    return current_app.config["SIGN_RATE_LIMIT"]
+
+
+@bp.route("/statements/<slug>/sign", methods=["GET", "POST"])
+@limiter.limit(_sign_limit, methods=["POST"])
+def sign(slug: str):
+    statement = _statement_or_404(slug)
+    if not statement.is_accepting_signatures():
+        return render_template("signing/closed.html", statement=statement), 410 if (
+            request.method == "POST"
+        ) else 200
+    form = SignForm()
+    if form.validate_on_submit():
+        if form.is_bot:
+            log.info("honeypot filled on %s; dropped", slug)
+            return redirect(url_for("signing.check_email", slug=slug))
+        try:
+            outcome = signing.submit_signature(statement, form.to_input(), request.remote_addr or "")
+        except signing.StatementClosed:
+            return render_template("signing/closed.html", statement=statement), 410
+        log.info("signature submission on %s: %s", slug, outcome.value)
+        return redirect(url_for("signing.check_email", slug=slug))
+    status = 422 if request.method == "POST" else 200
+    return render_template("signing/sign.html", statement=statement, form=form), status
+
+
+@bp.get("/statements/<slug>/sign/check-your-email")
+def check_email(slug: str):
+    statement = _statement_or_404(slug)
+    return render_template("signing/check_email.html", statement=statement)
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    form = ButtonForm()
+    try:
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                abort(400)
+            signature = signing.confirm_signature(token)
+            return render_template("signing/confirmed.html", signature=signature)
+        signature = signing.signature_for_confirmation(token)
+    except signing.TokenInvalid:
+        return render_template("signing/token_invalid.html"), 404
+    except signing.TokenExpired as exc:
+        return render_template(
+            "signing/token_expired.html", signature=exc.signature, token=token, form=form
+        ), 410
+    except signing.AlreadyConfirmed as exc:
+        return render_template("signing/already_confirmed.html", signature=exc.signature)
+    return render_template("signing/confirm.html", signature=signature, form=form)
+
+
+@bp.post("/confirm/<token>/resend")
+@limiter.limit("10 per hour")
+def resend_confirmation(token: str):
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        signature = signing.resend_confirmation(token)
+    except signing.TokenInvalid:
+        return render_template("signing/token_invalid.html"), 404
+    except signing.AlreadyConfirmed as exc:
+        return render_template("signing/already_confirmed.html", signature=exc.signature)
+    return render_template("signing/check_email.html", statement=signature.statement, resent=True)
+
+
+@bp.route("/withdraw/<token>", methods=["GET", "POST"])
+def withdraw(token: str):
+    form = ButtonForm()
+    try:
+        signature = signing.signature_for_withdrawal(token)
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                abort(400)
+            signature = signing.withdraw_signature(token)
+            return render_template("signing/withdrawn.html", signature=signature)
+    except signing.TokenInvalid:
+        return render_template("signing/token_invalid.html", withdrawal=True), 404
+    except signing.NotWithdrawable as exc:
+        return render_template("signing/not_withdrawable.html", signature=exc.signature)
+    if SignatureState(signature.state) in (SignatureState.WITHDRAWN, SignatureState.REJECTED):
+        return render_template("signing/not_withdrawable.html", signature=signature)
+    return render_template("signing/withdraw.html", signature=signature, form=form)
+
+
+@bp.post("/statements/<slug>/withdraw-link")
+@limiter.limit("10 per hour")
+def lost_link(slug: str):
+    statement = _statement_or_404(slug)
+    form = LostLinkForm()
+    if form.validate_on_submit():
+        signing.request_withdrawal_link(statement, form.email.clean[0])
+        flash(
+            "If that address endorsed this statement, a withdrawal link is on its way to it.",
+            "info",
+        )
+        return redirect(url_for("public.statement", slug=slug) + "#withdraw")
+    return render_template("signing/lost_link.html", statement=statement, form=form), 422
+
+
+@bp.get("/statements/<slug>/withdraw-link")
+def lost_link_form(slug: str):
+    statement = _statement_or_404(slug)
+    return render_template("signing/lost_link.html", statement=statement, form=LostLinkForm())
