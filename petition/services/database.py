@@ -1,32 +1,21 @@
-"""Engine tuning and transaction helpers shared by the services."""
+"""Engine tuning and the write-transaction decorator that the services use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import ParamSpec, TypeVar
 
-from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-_read_only: ContextVar[bool] = ContextVar("sqlite_read_only", default=False)
+from ..extensions import db
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-@contextmanager
-def read_only() -> Iterator[None]:
-    """Mark the transactions begun inside as reads, so SQLite does not take the write lock."""
-    token = _read_only.set(True)
-    try:
-        yield
-    finally:
-        _read_only.reset(token)
-
-
-def _wants_write_lock() -> bool:
-    if _read_only.get():
-        return False
-    return not (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"))
+_writing: ContextVar[int] = ContextVar("jointly_writing", default=0)
 
 
 def configure_engine(engine: Engine) -> None:
@@ -47,10 +36,43 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn):
-        # IMMEDIATE takes the write lock up front: concurrent writers queue on busy_timeout
-        # rather than failing later with an unretryable lock upgrade. Reads (GET requests,
-        # the PDF build's streaming read) stay deferred so they never block writers.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN")
+        # Inside a write service, take the write lock up front: concurrent writers then queue
+        # on busy_timeout instead of failing on a lock upgrade from a stale read snapshot.
+        # Everything else (page views, the PDF build's long read) reads without blocking writers.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
+
+
+def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
+    """Mark a service function as one write transaction.
+
+    On entry, a read-only transaction left open by the caller is ended so that the write
+    starts from a fresh snapshot (and, on SQLite, holds the write lock from its first
+    statement). On exit, whatever the function left open is committed, or rolled back if
+    it raised, so no lock outlives the call. Nested calls join the outer one.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        depth = _writing.get()
+        session = db.session()  # the scoped session's current Session
+        if depth == 0 and session.in_transaction():
+            if session.new or session.dirty or session.deleted:
+                raise RuntimeError(f"{func.__qualname__} called with uncommitted changes")
+            session.rollback()
+        token = _writing.set(depth + 1)
+        try:
+            result = func(*args, **kwargs)
+            if depth == 0 and session.in_transaction():
+                session.commit()
+            return result
+        except BaseException:
+            if depth == 0:
+                session.rollback()
+            raise
+        finally:
+            _writing.reset(token)
+
+    return wrapper
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy import event, select, update
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, utcnow
 from . import jobs
+from .database import write_transaction
 
 log = logging.getLogger(__name__)
 _LINK = re.compile(r"https?://\S+")
@@ -113,13 +114,17 @@ def _is_permanent(exc: Exception) -> bool:
     return False
 
 
+@write_transaction
 def deliver(message_id: int) -> None:
     """Send one outbox row if it is due and nobody else holds it; reschedule on a temporary failure."""
     if not _claim(message_id):
         return
     message = db.session.get(OutboxMessage, message_id)
+    outgoing = _build_message(message)
+    # End the transaction before talking SMTP: no database lock is held across the network.
+    db.session.commit()
     try:
-        message_id_header = _transmit(message)
+        message_id_header = _transmit(message, outgoing)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         permanent = _is_permanent(exc)
         max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
@@ -164,8 +169,7 @@ def _sender_domain() -> str:
     return domain or "jointly.invalid"
 
 
-def _transmit(message: OutboxMessage) -> str:
-    msg = _build_message(message)
+def _transmit(message: OutboxMessage, msg: Message) -> str:
     if current_app.config.get("MAIL_SERVER"):
         state = current_app.extensions["mail"]
         with TimeoutConnection(state) as connection:
@@ -188,6 +192,7 @@ def _write_to_file(message: OutboxMessage, msg: Message) -> str:
     return msg.msgId
 
 
+@write_transaction
 def send_due(now: datetime | None = None) -> dict[str, int]:
     """Deliver every queued row that is due (and recover rows left claimed by a dead process)."""
     now = now or utcnow()
@@ -220,6 +225,7 @@ def send_due(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
+@write_transaction
 def retry_failed(message_id: int) -> bool:
     """Staff asked to try a failed message again."""
     result = db.session.execute(

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Signature, SignatureState, utcnow
 from . import events, mailer
 from .audit import Actor, record
+from .database import write_transaction
 from .signing import public_url
 from .statements import bump_list_version
 
@@ -40,6 +41,7 @@ _TRANSITIONS: dict[str, tuple[tuple[SignatureState, ...], SignatureState]] = {
 }
 
 
+@write_transaction
 def decide(
     signature_id: int,
     action: str,

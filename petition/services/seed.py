@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import CampaignUpdate, Statement, UpdateKind
 from .audit import Actor
+from .database import write_transaction
 from .signatories import import_signatories
 from .statements import load_statement
 
@@ -56,6 +57,7 @@ def parse_campaign_page(text: str) -> list[UpdateItem]:
     return items
 
 
+@write_transaction
 def seed_campaign_updates(statement: Statement, text: str) -> int:
     existing = set(
         db.session.scalars(

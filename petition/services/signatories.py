@@ -23,6 +23,7 @@ from ..models import (
 )
 from . import events, validation
 from .audit import Actor, record
+from .database import write_transaction
 from .statements import bump_list_version
 
 OPEN_DATA_FIELDS = (
@@ -310,6 +311,7 @@ class ImportResult:
     skipped: int  # already on the list (same organisation name key and country)
 
 
+@write_transaction
 def import_signatories(
     statement: Statement,
     text: str,

@@ -23,6 +23,7 @@ from ..models import (
 )
 from . import events, mailer
 from .audit import Actor, record
+from .database import write_transaction
 from .statements import bump_list_version
 from .tokens import hash_token, looks_like_token, new_token
 from .validation import country_display_name, name_key, normalise_email
@@ -153,6 +154,7 @@ def _claim_send_slot(signature_id: int, column) -> bool:
     return result.rowcount == 1
 
 
+@write_transaction
 def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -> SubmitOutcome:
     """Store a new endorsement as pending_email with its confirmation email, in one transaction.
 
@@ -296,6 +298,7 @@ def signature_for_confirmation(token: str) -> Signature:
     return signature
 
 
+@write_transaction
 def confirm_signature(token: str) -> Signature:
     """POST of the confirmation link: pending_email → verified, once."""
     row = _find_token(token, TokenPurpose.CONFIRM)
@@ -338,6 +341,7 @@ def confirm_signature(token: str) -> Signature:
     return signature
 
 
+@write_transaction
 def resend_confirmation(token: str) -> Signature:
     """An expired (or lost) confirmation link asks for a new one, sent to the stored address."""
     row = _find_token(token, TokenPurpose.CONFIRM)
@@ -363,6 +367,7 @@ def signature_for_withdrawal(token: str) -> Signature:
     return row.signature
 
 
+@write_transaction
 def withdraw_signature(token: str) -> Signature:
     """POST of the withdrawal link: the endorsement leaves the list and the queue at once."""
     row = _find_token(token, TokenPurpose.WITHDRAW)
@@ -370,6 +375,7 @@ def withdraw_signature(token: str) -> Signature:
     return withdraw(signature, Actor.signatory())
 
 
+@write_transaction
 def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
     before = SignatureState(signature.state)
     if before not in _WITHDRAWABLE:
@@ -409,6 +415,7 @@ def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
     return signature
 
 
+@write_transaction
 def request_withdrawal_link(statement: Statement, email: str) -> None:
     """Mail a fresh withdrawal link to that address if it signed; the caller says the same either way."""
     signature = db.session.scalar(

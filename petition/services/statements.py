@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import Statement, StatementVersion
 from . import events
 from .audit import Actor, record
+from .database import write_transaction
 
 
 class StatementError(ValueError):
@@ -143,6 +144,7 @@ class LoadResult:
     new_version: bool
 
 
+@write_transaction
 def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
     """Create a statement, or add a version when its body changed; unchanged files change nothing."""
     actor = actor or Actor.cli()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from ..models import ORGANISATION_TYPE_LABELS
@@ -31,7 +31,8 @@ class SignForm(FlaskForm):
     )
     organisation_type = SelectField(
         "Type of organisation",
-        choices=[("", "Choose a type…")] + [(t.value, label) for t, label in ORGANISATION_TYPE_LABELS.items()],
+        choices=[SelectChoice("", "Choose a type…")]
+        + [SelectChoice(t.value, label) for t, label in ORGANISATION_TYPE_LABELS.items()],
         validate_choice=False,
         validators=[_check(validation.organisation_type)],
         render_kw={"required": True},
@@ -84,7 +85,9 @@ class SignForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", "Choose a country…")] + validation.country_choices()
+        self.country.choices = [SelectChoice("", "Choose a country…")] + [
+            SelectChoice(code, name) for code, name in validation.country_choices()
+        ]
 
     def validate_consent(self, field) -> None:
         if not field.data:

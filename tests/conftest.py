@@ -1,0 +1,292 @@
+"""Fixtures: the app on a migrated SQLite (or TEST_DATABASE_URL PostgreSQL) database, a real SMTP sink."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from sqlalchemy import create_engine, text
+
+from petition import create_app
+from petition.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+STRICT_SKIPS = os.environ.get("JOINTLY_STRICT_SKIPS") == "1"
+# Skips whose reason starts with this are expected in one of the two CI runs (SQLite, PostgreSQL).
+BACKEND_SKIP = "[backend]"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI a test may skip only because it targets the other database backend."""
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT_SKIPS and report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        if BACKEND_SKIP not in reason:
+            report.outcome = "failed"
+            report.longrepr = f"skipped in CI, where everything must run: {reason}"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("postgres_only") and not is_postgres_url(TEST_DATABASE_URL):
+            item.add_marker(pytest.mark.skip(reason=f"{BACKEND_SKIP} PostgreSQL-only test"))
+        if item.get_closest_marker("sqlite_only") and is_postgres_url(TEST_DATABASE_URL):
+            item.add_marker(pytest.mark.skip(reason=f"{BACKEND_SKIP} SQLite-only test"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres_only: runs only when TEST_DATABASE_URL is set")
+    config.addinivalue_line("markers", "sqlite_only: runs only on the embedded SQLite database")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith("postgres")
+
+
+# ---------------------------------------------------------------- database
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        url = TEST_DATABASE_URL
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            # A fresh schema per run: the migrations must build it from nothing.
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'jointly-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, tmp_path_factory) -> str:
+    """Apply the Alembic migrations once per session (so they are tested on every backend)."""
+    from flask_migrate import upgrade
+
+    app = create_app(_base_config(database_url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    app.extensions["jobs"].stop()
+    return database_url
+
+
+def _base_config(database_url: str, tmp: Path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAIL_SERVER": None,
+        "MAIL_DIR": str(tmp / "mail"),
+        "MAIL_SUPPRESS_SEND": False,
+        "PDF_DIR": str(tmp / "pdf"),
+        "PDF_DEBOUNCE_SECONDS": 0.2,
+        "PUBLIC_BASE_URL": "http://localhost",
+        "SERVER_NAME": "localhost",
+        "RATELIMIT_ENABLED": False,
+        "JOBS_MODE": "thread",
+        "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "MAIL_RESEND_INTERVAL_SECONDS": 300,
+    }
+
+
+def truncate_all(engine) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("UPDATE statements SET current_version_id = NULL"))
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+# ---------------------------------------------------------------- SMTP sink
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free local port that records what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    messages: list[EmailMessage] = field(default_factory=list)
+    fail_next: list[str] = field(default_factory=list)  # SMTP replies to give instead of 250
+    reject_all: str | None = None
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._cond:
+            if self.reject_all:
+                return self.reject_all
+            if self.fail_next:
+                return self.fail_next.pop(0)
+            msg = message_from_bytes(envelope.content, policy=policy.default)
+            self.messages.append(msg)
+            self._cond.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            if len(self.messages) < count:
+                raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
+            return list(self.messages)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address.lower() in m["To"].lower()]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Controller(Controller):
+    def factory(self):
+        return SMTPServer(self.handler, enable_SMTPUTF8=True)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink(port=free_port())
+    controller = _Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+# ---------------------------------------------------------------- app
+
+
+@pytest.fixture
+def app_config(request, migrated, tmp_path) -> dict:
+    config = _base_config(migrated, tmp_path)
+    if "smtp" in request.fixturenames:
+        sink = request.getfixturevalue("smtp")
+        config.update(MAIL_SERVER=sink.host, MAIL_PORT=sink.port, MAIL_TIMEOUT=5)
+    marker = request.node.get_closest_marker("config")
+    if marker:
+        config.update(marker.kwargs)
+    return config
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        truncate_all(db.engine)
+    yield app
+    app.extensions["jobs"].stop()
+    with app.app_context():
+        db.session.remove()
+        truncate_all(db.engine)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def seeded(app):
+    """The default statement, its founding signatories and campaign updates."""
+    from petition.services.seed import seed
+
+    with app.app_context():
+        result = seed()
+        slug = result.statement.slug
+    wait_jobs(app)
+    return slug
+
+
+def wait_jobs(app, timeout: float = 30.0) -> None:
+    assert app.extensions["jobs"].wait_idle(timeout), "background jobs did not finish"
+
+
+# ---------------------------------------------------------------- helpers for forms
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client, url: str) -> str:
+    page = client.get(url)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} ({page.status_code})"
+    return match.group(1)
+
+
+def valid_form(**overrides) -> dict:
+    data = {
+        "organisation_name": "Łódzkie Region",
+        "organisation_type": "region",
+        "country": "PL",
+        "city": "Łódź",
+        "website": "https://www.lodzkie.pl",
+        "contact_name": "Anna Nowak",
+        "contact_role": "Communications officer",
+        "email": "anna.nowak@lodzkie.pl",
+        "comment": "",
+        "consent": "y",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def submit_sign(client, slug: str, **overrides):
+    url = f"/statements/{slug}/sign"
+    data = valid_form(**overrides)
+    data.setdefault("csrf_token", csrf_token(client, url))
+    return client.post(url, data=data)
+
+
+LINK_RE = re.compile(r"http://localhost(/(?:confirm|withdraw)/[A-Za-z0-9_-]+)")
+
+
+def links_in(message: EmailMessage) -> dict[str, str]:
+    """Paths of the confirm and withdraw links in a message's plain-text part."""
+    body = message.get_body(("plain",)).get_content()
+    found = {}
+    for path in LINK_RE.findall(body):
+        found.setdefault(path.split("/")[1], path)
+    return found
+
+
+def post_button(client, path: str):
+    """Press the single button of a confirm/withdraw page, as a browser would.
+
+    A page that no longer shows the button (already confirmed) is posted with the session's
+    token from the home page: a second tab, a double click.
+    """
+    match = CSRF_RE.search(client.get(path).get_data(as_text=True))
+    token = match.group(1) if match else csrf_token(client, "/")
+    return client.post(path, data={"csrf_token": token})
