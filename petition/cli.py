@@ -63,9 +63,7 @@ def statements_load(file: Path) -> None:
     if result.created:
         click.echo(f"created statement {result.statement.slug} (version 1, {version.short_sha})")
     elif result.new_version:
-        click.echo(
-            f"new version {version.number} of {result.statement.slug} ({version.short_sha})"
-        )
+        click.echo(f"new version {version.number} of {result.statement.slug} ({version.short_sha})")
     else:
         click.echo(f"statement {result.statement.slug} unchanged (version {version.number})")
     _finish_jobs()
@@ -133,7 +131,9 @@ def signatures_list(state: str | None, slug: str | None, as_json: bool) -> None:
     click.echo("id\tstate\tstatement\torganisation_name\temail")
     for sig, st_slug in rows:
         name = sig.organisation_name.replace("\t", " ")
-        click.echo(f"{sig.id}\t{SignatureState(sig.state).value}\t{st_slug}\t{name}\t{sig.email or ''}")
+        click.echo(
+            f"{sig.id}\t{SignatureState(sig.state).value}\t{st_slug}\t{name}\t{sig.email or ''}"
+        )
 
 
 def _moderate(ids: tuple[int, ...], action: str, reason: str = "") -> None:

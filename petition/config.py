@@ -69,7 +69,8 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "Jointly <no-reply@jointly.invalid>",
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
+        or "Jointly <no-reply@jointly.invalid>",
         "MAIL_TIMEOUT": _float(env.get("MAIL_TIMEOUT"), 10.0),
         "MAIL_DIR": str(instance_path / "mail"),
         # Minimum gap between two confirmation emails to the same signature.

@@ -25,8 +25,10 @@ _TITLES = {
 
 
 def _wants_json() -> bool:
-    return request.path.endswith(".json") or request.path == "/healthz" or (
-        request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.endswith(".json")
+        or request.path == "/healthz"
+        or (request.accept_mimetypes.best == "application/json")
     )
 
 
@@ -54,7 +56,9 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 413:
             message = "What was sent is larger than this site accepts."
         elif exc.code == 429:
-            message = "Too many attempts from your network. Please wait a few minutes and try again."
+            message = (
+                "Too many attempts from your network. Please wait a few minutes and try again."
+            )
         elif exc.code == 404 and "requested URL was not found" in message:
             message = "There is nothing at this address."
         response = render_error(exc.code, message)
@@ -71,5 +75,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):
-        log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc.original_exception)
+        log.error(
+            "unhandled error on %s %s",
+            request.method,
+            request.path,
+            exc_info=exc.original_exception,
+        )
         return render_error(500, "An unexpected error occurred. It has been logged.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -27,7 +27,7 @@ from .extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -38,12 +38,12 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc) if value is not None else None
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -103,7 +103,9 @@ ORGANISATION_TYPE_LABELS: dict[OrganisationType, str] = {
     OrganisationType.NGO: "NGOs and civil society",
     OrganisationType.OTHER: "Other organisations",
 }
-ORGANISATION_TYPE_ORDER: dict[OrganisationType, int] = {t: i for i, t in enumerate(OrganisationType)}
+ORGANISATION_TYPE_ORDER: dict[OrganisationType, int] = {
+    t: i for i, t in enumerate(OrganisationType)
+}
 
 
 class SignatureSource(enum.StrEnum):

@@ -22,7 +22,9 @@ from tests.conftest import links_in, post_button, submit_sign, wait_jobs
 
 def signature_by_email(app, email: str) -> Signature:
     with app.app_context():
-        sig = db.session.scalar(select(Signature).where(Signature.email_normalised == email.lower()))
+        sig = db.session.scalar(
+            select(Signature).where(Signature.email_normalised == email.lower())
+        )
         assert sig is not None
         db.session.expunge(sig)
         return sig
@@ -80,7 +82,9 @@ def test_sign_confirm_journey(app, client, seeded, smtp):
 
     with app.app_context():
         actions = db.session.scalars(
-            select(AuditEvent.action).where(AuditEvent.signature_id == sig.id).order_by(AuditEvent.id)
+            select(AuditEvent.action)
+            .where(AuditEvent.signature_id == sig.id)
+            .order_by(AuditEvent.id)
         ).all()
     assert actions == ["submitted", "confirmed"]
     # Not public until approved.
@@ -293,7 +297,9 @@ def _wait_outbox(app, predicate, timeout: float = 10.0) -> OutboxMessage:
         if row is not None and predicate(row):
             return row
         time.sleep(0.05)
-    raise AssertionError(f"outbox row never matched; last: {row and row.status, row and row.last_error}")
+    raise AssertionError(
+        f"outbox row never matched; last: {row and row.status, row and row.last_error}"
+    )
 
 
 def test_withdraw_journey(app, client, seeded, smtp):
@@ -335,10 +341,19 @@ def test_lost_withdrawal_link_is_sent_only_to_that_address(app, client, seeded, 
     submit_sign(client, seeded)
     smtp.wait_for(1)
     url = f"/statements/{seeded}/withdraw-link"
-    known = client.post(url, data={"email": "Anna.Nowak@lodzkie.pl", "csrf_token": csrf_token(client, url)})
-    unknown = client.post(url, data={"email": "nobody@example.org", "csrf_token": csrf_token(client, url)})
+    known = client.post(
+        url, data={"email": "Anna.Nowak@lodzkie.pl", "csrf_token": csrf_token(client, url)}
+    )
+    unknown = client.post(
+        url, data={"email": "nobody@example.org", "csrf_token": csrf_token(client, url)}
+    )
     assert known.status_code == unknown.status_code == 302
-    assert client.get(known.headers["Location"]).get_data(as_text=True).count("a withdrawal link is on its way") == 1
+    assert (
+        client.get(known.headers["Location"])
+        .get_data(as_text=True)
+        .count("a withdrawal link is on its way")
+        == 1
+    )
     messages = smtp.wait_for(2)
     wait_jobs(app)
     assert len(smtp.messages) == 2
@@ -351,7 +366,9 @@ def test_rejected_resubmission_changes_nothing(app, client, seeded, smtp):
     submit_sign(client, seeded)
     post_button(client, links_in(smtp.wait_for(1)[0])["confirm"])
     sig = signature_by_email(app, "anna.nowak@lodzkie.pl")
-    app.test_cli_runner().invoke(args=["signatures", "reject", str(sig.id), "--reason", "not an organisation"])
+    app.test_cli_runner().invoke(
+        args=["signatures", "reject", str(sig.id), "--reason", "not an organisation"]
+    )
     sent_before = len(smtp.wait_for(2))
     again = submit_sign(client, seeded, organisation_name="Changed Name")
     assert again.status_code == 302
@@ -360,4 +377,3 @@ def test_rejected_resubmission_changes_nothing(app, client, seeded, smtp):
     after = signature_by_email(app, "anna.nowak@lodzkie.pl")
     assert after.state == SignatureState.REJECTED
     assert after.organisation_name == "Łódzkie Region"
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 from flask import Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select, text
 
@@ -137,7 +138,9 @@ def signatories_csv(slug: str):
     body = "".join(signatories.open_data_csv(statement))
     response = Response("\ufeff" + body, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="signatories-{statement.slug}.csv"'
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="signatories-{statement.slug}.csv"'
+    )
     response.headers["Cache-Control"] = "public, max-age=60"
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.set_etag(etag)

@@ -237,4 +237,3 @@ def retry_failed(message_id: int) -> bool:
     if result.rowcount:
         jobs.enqueue(deliver, message_id)
     return bool(result.rowcount)
-

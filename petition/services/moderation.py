@@ -60,11 +60,15 @@ def decide(
     signature = db.session.get(Signature, signature_id)
     if signature is None:
         db.session.rollback()
-        return Decision(signature_id, DecisionResult.NOT_FOUND, message=f"No signature {signature_id}.")
+        return Decision(
+            signature_id, DecisionResult.NOT_FOUND, message=f"No signature {signature_id}."
+        )
     current = SignatureState(signature.state)
     if current is target:
         db.session.rollback()
-        return Decision(signature_id, DecisionResult.NO_CHANGE, current, f"Already {current.value}.")
+        return Decision(
+            signature_id, DecisionResult.NO_CHANGE, current, f"Already {current.value}."
+        )
     if current not in sources or (expected_state is not None and current is not expected_state):
         db.session.rollback()
         return Decision(

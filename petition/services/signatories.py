@@ -363,7 +363,9 @@ def import_signatories(
             errors.append((line, str(exc)))
             continue
         key = (sig.organisation_name_key, sig.country)
-        if key in existing_keys or (sig.email_normalised and sig.email_normalised in existing_emails):
+        if key in existing_keys or (
+            sig.email_normalised and sig.email_normalised in existing_emails
+        ):
             skipped += 1
             continue
         existing_keys.add(key)

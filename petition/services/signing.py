@@ -443,4 +443,3 @@ def request_withdrawal_link(statement: Statement, email: str) -> None:
     )
     record(Actor.signatory(), "withdraw_link_sent", signature=signature)
     db.session.commit()
-

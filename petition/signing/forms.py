@@ -72,7 +72,12 @@ class SignForm(FlaskForm):
     email = EmailField(
         "Work email address",
         validators=[_check(validation.email_address)],
-        render_kw={"autocomplete": "email", "maxlength": 254, "required": True, "spellcheck": "false"},
+        render_kw={
+            "autocomplete": "email",
+            "maxlength": 254,
+            "required": True,
+            "spellcheck": "false",
+        },
     )
     comment = TextAreaField(
         "Public comment (optional)",
@@ -81,7 +86,9 @@ class SignForm(FlaskForm):
     )
     consent = BooleanField("consent")
     # Honeypot: hidden from people, irresistible to form-filling bots.
-    fax_number = StringField("Leave this field empty", render_kw={"autocomplete": "off", "tabindex": "-1"})
+    fax_number = StringField(
+        "Leave this field empty", render_kw={"autocomplete": "off", "tabindex": "-1"}
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -41,7 +41,9 @@ def sign(slug: str):
             log.info("honeypot filled on %s; dropped", slug)
             return redirect(url_for("signing.check_email", slug=slug))
         try:
-            outcome = signing.submit_signature(statement, form.to_input(), request.remote_addr or "")
+            outcome = signing.submit_signature(
+                statement, form.to_input(), request.remote_addr or ""
+            )
         except signing.StatementClosed:
             return render_template("signing/closed.html", statement=statement), 410
         log.info("signature submission on %s: %s", slug, outcome.value)
