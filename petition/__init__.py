@@ -78,3 +78,11 @@ def register_hooks(app: Flask) -> None:
 
     app.after_request(apply_security_headers)
     register_template_helpers(app)
+
+    if not app.testing:
+        from .services import jobs
+
+        @app.before_request
+        def _start_housekeeping() -> None:
+            # In the serving process only (not in CLI commands), once.
+            jobs.start_periodic(app)

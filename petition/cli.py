@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Signature, SignatureState, Statement
-from .services import jobs, mailer, moderation, signatories
+from .services import jobs, mailer, moderation, pdf_builds, signatories
 from .services.audit import Actor
 from .services.seed import seed as run_seed
 from .services.statements import StatementError, StatementNotFound, get_statement, load_statement
@@ -22,6 +22,7 @@ statements_cli = AppGroup("statements", help="Statements and their versions.")
 signatories_cli = AppGroup("signatories", help="Import and export approved signatories.")
 signatures_cli = AppGroup("signatures", help="List and moderate signatures.")
 mail_cli = AppGroup("mail", help="The outgoing mail queue.")
+pdf_cli = AppGroup("pdf", help="The statement PDF.")
 
 
 def _statement_or_exit(slug: str) -> Statement:
@@ -44,7 +45,11 @@ def seed_command() -> None:
     click.echo(f"statement {result.statement.slug}: {verb}")
     click.echo(f"founding signatories imported: {result.signatories_created}")
     click.echo(f"campaign updates added: {result.updates_created}")
+    pdf_builds.ensure_built(result.statement)
     _finish_jobs()
+    latest = pdf_builds.latest_version(result.statement)
+    if latest is not None:
+        click.echo(f"PDF version {latest.number}: {latest.signatory_count} signatories")
 
 
 @statements_cli.command("load")
@@ -190,6 +195,22 @@ def mail_send_pending() -> None:
     )
 
 
+@pdf_cli.command("rebuild")
+@click.argument("slug")
+def pdf_rebuild(slug: str) -> None:
+    """Rebuild the statement's PDF now."""
+    statement = _statement_or_exit(slug)
+    outcome = pdf_builds.build_statement_pdf(statement.id, trigger="pdf rebuild (cli)")
+    if not outcome.built:
+        raise click.ClickException(outcome.reason)
+    version = outcome.version
+    click.echo(
+        f"PDF version {version.number} of {slug}: {version.signatory_count} signatories, "
+        f"{version.pages} pages, {version.size} bytes, sha256 {version.file_sha256}"
+    )
+    _finish_jobs()
+
+
 @click.command("worker")
 def worker_command() -> None:
     """Run the background worker (RQ on REDIS_URL)."""
@@ -207,11 +228,23 @@ def worker_command() -> None:
             with app.app_context():
                 return super().perform_job(job, queue)
 
+    def housekeeping() -> None:
+        # The worker process also runs the periodic tasks that web processes run in thread mode.
+        import time
+
+        while True:
+            time.sleep(current_app.config.get("PERIODIC_SECONDS", jobs.PERIODIC_SECONDS))
+            with app.app_context():
+                jobs.run_periodic()
+
+    import threading
+
+    threading.Thread(target=housekeeping, name="jointly-housekeeping", daemon=True).start()
     AppWorker([runner.queue], connection=runner.connection).work(with_scheduler=True)
 
 
 def register_commands(app: Flask) -> None:
     for command in (seed_command, worker_command):
         app.cli.add_command(command)
-    for group in (statements_cli, signatories_cli, signatures_cli, mail_cli):
+    for group in (statements_cli, signatories_cli, signatures_cli, mail_cli, pdf_cli):
         app.cli.add_command(group)

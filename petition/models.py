@@ -156,6 +156,7 @@ class Statement(db.Model):
     )
     # Bumped on every change of the public list; the PDF job compares it to what it built.
     list_version: Mapped[int] = mapped_column(Integer, default=0)
+    list_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pdf_built_list_version: Mapped[int] = mapped_column(Integer, default=-1)
     pdf_building_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

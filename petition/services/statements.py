@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, select, update
 
 from ..extensions import db
-from ..models import Statement, StatementVersion
+from ..models import Statement, StatementVersion, utcnow
 from . import events
 from .audit import Actor, record
 from .database import write_transaction
@@ -206,7 +206,7 @@ def bump_list_version(statement_id: int) -> None:
     db.session.execute(
         update(Statement)
         .where(Statement.id == statement_id)
-        .values(list_version=Statement.list_version + 1)
+        .values(list_version=Statement.list_version + 1, list_changed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
 

@@ -1,0 +1,65 @@
+"""Serving the statement PDF and its earlier versions: cached files, never generated per request."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, send_file
+
+from ..services import pdf_builds
+from ..services.statements import StatementNotFound, get_statement
+from . import bp
+
+
+def _statement_or_404(slug: str):
+    try:
+        return get_statement(slug)
+    except StatementNotFound:
+        abort(404, description="There is no statement at this address.")
+
+
+def _send_version(statement, version):
+    path = pdf_builds.file_path(version)
+    if not path.is_file():
+        abort(404, description="This version of the PDF is no longer stored.")
+    # conditional=True gives If-None-Match / If-Modified-Since → 304, HEAD and byte ranges.
+    response = send_file(
+        path,
+        mimetype="application/pdf",
+        as_attachment=False,
+        download_name=pdf_builds.download_name(statement, version),
+        conditional=True,
+        etag=version.file_sha256,
+        last_modified=version.created_at,
+        max_age=60,
+    )
+    response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
+    response.headers["X-Content-SHA256"] = version.file_sha256
+    return response
+
+
+@bp.get("/statements/<slug>/statement.pdf")
+def statement_pdf(slug: str):
+    statement = _statement_or_404(slug)
+    version = pdf_builds.latest_version(statement)
+    if version is None:
+        abort(
+            404,
+            description="The PDF of this statement has not been generated yet. Please try again in a few minutes.",
+        )
+    return _send_version(statement, version)
+
+
+@bp.get("/statements/<slug>/versions")
+def pdf_versions(slug: str):
+    statement = _statement_or_404(slug)
+    return render_template(
+        "public/versions.html", statement=statement, versions=pdf_builds.versions(statement)
+    )
+
+
+@bp.get("/statements/<slug>/versions/<int:number>.pdf")
+def pdf_version(slug: str, number: int):
+    statement = _statement_or_404(slug)
+    version = pdf_builds.version_by_number(statement, number)
+    if version is None:
+        abort(404, description="There is no such version of the PDF.")
+    return _send_version(statement, version)
