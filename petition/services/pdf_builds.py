@@ -315,7 +315,9 @@ def _render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict]:
         tmp.unlink(missing_ok=True)
         raise
     finally:
-        session.rollback()  # ends the snapshot (and the server-side cursor)
+        if public:
+            rows.close()  # a failed render may leave the server-side cursor unread
+        session.rollback()  # ends the snapshot
     meta = {
         "list_version": list_version,
         "statement_version_id": current.id,

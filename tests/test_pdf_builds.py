@@ -1,0 +1,428 @@
+"""The PDF job: built in the background on list changes, debounced, locked, versioned, served cached."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from petition.extensions import db
+from petition.models import PdfBuildLog, PdfVersion, Signature, SignatureState, Statement, utcnow
+from petition.services import moderation, pdf_builds
+from petition.services.audit import Actor
+from petition.services.database import write_transaction
+from petition.services.signing import SignatureInput, submit_signature
+from petition.services.statements import get_statement, load_statement
+from petition.services.validation import normalise_email
+from tests.conftest import wait_jobs
+
+SLUG = "interregional-innovation-investments"
+
+
+def pdf_text(data: bytes, tmp_path: Path) -> str:
+    path = tmp_path / f"doc-{hashlib.sha256(data).hexdigest()[:8]}.pdf"
+    path.write_bytes(data)
+    if shutil.which("pdftotext"):
+        out = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True
+        )
+        text = out.stdout.decode("utf-8")
+    else:
+        from pypdf import PdfReader
+
+        text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    # Line breaks depend on layout; the assertions are about words and their order.
+    return " ".join(text.split())
+
+
+def add_verified(
+    app, name: str, *, email: str | None = None, org_type="university", country="PL", city=""
+):
+    """A signature that went through the form and the email confirmation (state verified)."""
+    email = email or f"{abs(hash(name)) % 10**8}@example.org"
+    with app.app_context():
+        statement = get_statement(SLUG)
+        data = SignatureInput(
+            organisation_name=name,
+            organisation_type=org_type,
+            country=country,
+            city=city,
+            website="https://example.org",
+            contact_name="Contact Person",
+            contact_role="",
+            email=email,
+            email_normalised=normalise_email(email),
+        )
+        submit_signature(statement, data)
+        return _mark_verified(normalise_email(email))
+
+
+@write_transaction
+def _mark_verified(email_key: str) -> int:
+    sig = db.session.scalar(select(Signature).where(Signature.email_normalised == email_key))
+    sig.state = SignatureState.VERIFIED
+    return sig.id
+
+
+def approve(app, *ids):
+    with app.app_context():
+        for sig_id in ids:
+            assert (
+                moderation.decide(sig_id, "approve", Actor.cli(), notify=False).result.value
+                == "done"
+            )
+
+
+def versions(app) -> list[PdfVersion]:
+    with app.app_context():
+        rows = db.session.scalars(select(PdfVersion).order_by(PdfVersion.number)).all()
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def fetch(client, url: str, method: str = "GET", **kwargs):
+    """A request whose file-backed body is read and closed (send_file keeps the file open)."""
+    response = client.open(url, method=method, **kwargs)
+    response.get_data()
+    response.close()
+    return response
+
+
+def latest_pdf(client) -> bytes:
+    response = fetch(client, f"/statements/{SLUG}/statement.pdf")
+    assert response.status_code == 200
+    return response.data
+
+
+def test_seed_builds_the_first_pdf_and_the_page_links_it(app, client, seeded):
+    [first] = versions(app)
+    assert first.signatory_count == 4
+    page = client.get(f"/statements/{SLUG}").get_data(as_text=True)
+    assert f"/statements/{SLUG}/statement.pdf" in page
+    assert "4 signatories" in page
+
+    response = fetch(client, f"/statements/{SLUG}/statement.pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF-")
+    today = first.created_at.strftime("%Y-%m-%d")
+    assert f"Joint-Statement-{SLUG}-{today}.pdf" in response.headers["Content-Disposition"]
+    sha = hashlib.sha256(response.data).hexdigest()
+    assert sha == first.file_sha256
+    assert response.headers["ETag"] == f'"{sha}"'
+    assert response.headers["Last-Modified"]
+    assert "max-age" in response.headers["Cache-Control"]
+
+
+def test_no_pdf_yet_is_a_clear_404_and_no_link(app, client, tmp_path):
+    statement_md = (
+        Path(__file__).parent.parent / "petition/content/interregional-innovation-investments.md"
+    ).read_text()
+    with app.app_context():
+        load_statement(statement_md)
+    page = client.get(f"/statements/{SLUG}").get_data(as_text=True)
+    assert "statement.pdf" not in page
+    response = fetch(client, f"/statements/{SLUG}/statement.pdf")
+    assert response.status_code == 404
+    assert "has not been generated yet" in response.get_data(as_text=True)
+
+
+def test_conditional_get_head_and_ranges(app, client, seeded):
+    url = f"/statements/{SLUG}/statement.pdf"
+    full = fetch(client, url)
+    etag = full.headers["ETag"]
+    assert fetch(client, url, headers={"If-None-Match": etag}).status_code == 304
+    assert (
+        fetch(client, url, headers={"If-Modified-Since": full.headers["Last-Modified"]}).status_code
+        == 304
+    )
+    assert fetch(client, url, headers={"If-None-Match": '"something-else"'}).status_code == 200
+
+    head = fetch(client, url, method="HEAD")
+    assert head.status_code == 200
+    assert head.data == b""
+    assert int(head.headers["Content-Length"]) == len(full.data)
+    assert head.headers["ETag"] == etag
+
+    part = fetch(client, url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206
+    assert part.data == full.data[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(full.data)}"
+    tail = fetch(client, url, headers={"Range": "bytes=-50"})
+    assert tail.status_code == 206 and tail.data == full.data[-50:]
+    bad = fetch(client, url, headers={"Range": f"bytes={len(full.data) + 10}-"})
+    assert bad.status_code == 416
+
+
+def test_versions_page_sha_matches_downloads(app, client, seeded, tmp_path):
+    sig = add_verified(app, "Politechnika Łódzka", city="Łódź")
+    approve(app, sig)
+    wait_jobs(app)
+    rows = versions(app)
+    assert [v.number for v in rows] == [1, 2]
+    page = client.get(f"/statements/{SLUG}/versions").get_data(as_text=True)
+    for version in rows:
+        data = fetch(client, f"/statements/{SLUG}/versions/{version.number}.pdf").data
+        digest = hashlib.sha256(data).hexdigest()
+        assert digest == version.file_sha256
+        assert digest in page
+    assert fetch(client, f"/statements/{SLUG}/versions/99.pdf").status_code == 404
+    assert "Politechnika Łódzka" in pdf_text(latest_pdf(client), tmp_path)
+    assert "Politechnika Łódzka" not in pdf_text(
+        fetch(client, f"/statements/{SLUG}/versions/1.pdf").data, tmp_path
+    )
+
+
+def test_pdf_lists_exactly_the_approved_signatories(app, client, seeded, tmp_path):
+    names = {
+        "approved": [
+            ("Περιφέρεια Κεντρικής Μακεδονίας", "region", "GR", "Θεσσαλονίκη"),
+            ("Київський політехнічний інститут", "university", "UA", "Київ"),
+            ("Województwo Łódzkie", "region", "PL", "Łódź"),
+            ("Žďár Cluster s.r.o.", "cluster", "CZ", "Žďár nad Sázavou"),
+            ("<b>Evil</b> & <font size=40>Co</font>", "company", "BE", "Brussels"),
+            ('<img src="x"/> Ltd', "sme", "IE", "Cork"),
+        ],
+        "rejected": [("Rejected Robotics", "company", "DE", "Berlin")],
+        "withdrawn": [("Withdrawn Widgets", "company", "FR", "Lyon")],
+        "verified": [("Waiting Works", "startup", "ES", "Bilbao")],
+    }
+    ids = {}
+    for state, entries in names.items():
+        for name, org_type, country, city in entries:
+            ids[name] = add_verified(app, name, org_type=org_type, country=country, city=city)
+    approve(app, *(ids[n[0]] for n in names["approved"]), ids["Withdrawn Widgets"])
+    with app.app_context():
+        moderation.decide(
+            ids["Rejected Robotics"], "reject", Actor.cli(), reason="spam", notify=False
+        )
+        from petition.services.signing import withdraw
+
+        withdraw(db.session.get(Signature, ids["Withdrawn Widgets"]), Actor.cli())
+    wait_jobs(app)
+    text = pdf_text(latest_pdf(client), tmp_path)
+    for name, _type, _country, city in names["approved"]:
+        assert name in text, name
+    assert "Θεσσαλονίκη" in text and "Київ" in text and "Žďár nad Sázavou" in text
+    for excluded in ("Rejected Robotics", "Withdrawn Widgets", "Waiting Works"):
+        assert excluded not in text
+    # Grouped by type in the fixed order, each heading with its count.
+    headings = [
+        "Regions (2)",
+        "Cluster organisations (1)",
+        "Universities (1)",
+        "Companies (1)",
+        "SMEs (1)",
+        "Networks and associations (4)",
+    ]
+    positions = [text.index(h) for h in headings]
+    assert positions == sorted(positions)
+    # Within a group: by country name, then name (Greece before Poland).
+    assert text.index("Περιφέρεια Κεντρικής Μακεδονίας") < text.index("Województwo Łódzkie")
+    assert "10 organisations" in text
+    # The statement text itself is in the PDF.
+    assert "Value chains – main priority" in text
+    assert "Policies to restart the single market" in text
+
+
+def test_burst_of_approvals_yields_one_or_two_rebuilds(app, client, seeded, tmp_path):
+    app.config["PDF_DEBOUNCE_SECONDS"] = 0.5
+    ids = [
+        add_verified(app, f"Burst Organisation {i:02d}", org_type="sme", country="IT")
+        for i in range(50)
+    ]
+    before = len(versions(app))
+    with app.app_context():
+        for sig_id in ids:
+            moderation.decide(sig_id, "approve", Actor.cli(), notify=False)
+    wait_jobs(app, timeout=60)
+    builds = versions(app)[before:]
+    assert 1 <= len(builds) <= 2, [b.signatory_count for b in builds]
+    assert builds[-1].signatory_count == 54
+    text = pdf_text(latest_pdf(client), tmp_path)
+    assert all(f"Burst Organisation {i:02d}" in text for i in range(50))
+
+
+def test_change_during_a_build_yields_exactly_one_more(app, client, seeded, monkeypatch, tmp_path):
+    from petition.services import pdf as pdf_package
+
+    real_render = pdf_package.render_statement_pdf
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_render(*args, **kwargs):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            started.set()
+            assert release.wait(10)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(pdf_package, "render_statement_pdf", slow_render)
+    first, second = add_verified(app, "First Foundry"), add_verified(app, "Second Studio")
+    before = len(versions(app))
+    approve(app, first)
+    assert started.wait(10), "the rebuild did not start"
+    approve(app, second)  # arrives while the first build is rendering
+    time.sleep(0.5)  # its own debounced job runs now and finds the lock taken
+    release.set()
+    wait_jobs(app, timeout=30)
+    builds = versions(app)[before:]
+    assert len(builds) == 2
+    assert [b.signatory_count for b in builds] == [5, 6]
+    assert "Second Studio" in pdf_text(latest_pdf(client), tmp_path)
+
+
+def test_failed_build_keeps_the_previous_version_served(app, client, seeded, monkeypatch):
+    from petition.services import pdf as pdf_package
+
+    good = latest_pdf(client)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("font cache exploded")
+
+    monkeypatch.setattr(pdf_package, "render_statement_pdf", broken)
+    approve(app, add_verified(app, "Doomed Dynamics"))
+    wait_jobs(app)
+    assert latest_pdf(client) == good
+    with app.app_context():
+        failure = db.session.scalar(select(PdfBuildLog).order_by(PdfBuildLog.id.desc()))
+        assert failure.ok is False
+        assert "font cache exploded" in failure.message
+        statement = db.session.scalar(select(Statement))
+        assert statement.pdf_building_since is None  # the lock was released
+        assert statement.pdf_built_list_version < statement.list_version
+    leftovers = [p for p in Path(app.config["PDF_DIR"]).iterdir() if p.name.startswith(".build-")]
+    assert leftovers == []
+
+
+def test_only_one_build_per_statement_at_a_time(app, seeded, monkeypatch):
+    from petition.services import pdf as pdf_package
+
+    real_render = pdf_package.render_statement_pdf
+    inside = threading.Event()
+    release = threading.Event()
+
+    def held(*args, **kwargs):
+        inside.set()
+        assert release.wait(10)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(pdf_package, "render_statement_pdf", held)
+    outcomes = []
+
+    def build():
+        with app.app_context():
+            outcomes.append(pdf_builds.build_statement_pdf(1, trigger="test"))
+
+    with app.app_context():
+        statement_id = db.session.scalar(select(Statement.id))
+    assert statement_id == 1
+    first = threading.Thread(target=build)
+    first.start()
+    assert inside.wait(10)
+    with app.app_context():
+        second = pdf_builds.build_statement_pdf(statement_id, trigger="test")
+    assert not second.built
+    assert "another build" in second.reason
+    release.set()
+    first.join(30)
+    assert outcomes and outcomes[0].built
+
+
+def test_new_statement_version_marks_earlier_signatories(app, client, seeded, tmp_path):
+    early = add_verified(app, "Early Endorser GmbH", org_type="company", country="DE")
+    approve(app, early)
+    wait_jobs(app)
+    source = (
+        Path(__file__).parent.parent / "petition/content/interregional-innovation-investments.md"
+    ).read_text()
+    corrected = source.replace("publics authorities", "public authorities")
+    with app.app_context():
+        result = load_statement(corrected)
+        assert result.new_version
+        old_sha = db.session.scalar(
+            select(Signature.statement_version_id).where(Signature.id == early)
+        )
+        assert old_sha != result.statement.current_version_id
+    late = add_verified(app, "Late Endorser AB", org_type="company", country="SE")
+    approve(app, late)
+    wait_jobs(app)
+    text = pdf_text(latest_pdf(client), tmp_path)
+    assert "public authorities, fablabs" in text
+    assert "publics authorities" not in text
+    assert "Early Endorser GmbH†" in text or "Early Endorser GmbH †" in text
+    assert "Late Endorser AB†" not in text
+    assert "endorsed an earlier version of the statement" in text
+
+
+@write_transaction
+def _set_embargo(when) -> None:
+    db.session.scalar(select(Statement)).list_public_from = when
+
+
+def test_embargo_hides_the_list_until_it_ends(app, client, seeded, tmp_path):
+    with app.app_context():
+        _set_embargo(utcnow() + timedelta(days=1))
+    approve(app, add_verified(app, "Embargoed Engineering"))
+    wait_jobs(app)
+    text = pdf_text(latest_pdf(client), tmp_path)
+    assert "Embargoed Engineering" not in text
+    assert client.get(f"/statements/{SLUG}/signatories.json").get_json()["count"] == 0
+    # The embargo ends by itself a moment later; the periodic check notices.
+    with app.app_context():
+        _set_embargo(utcnow() + timedelta(seconds=0.5))
+        assert pdf_builds.check_embargoes() == 0
+    time.sleep(0.6)
+    with app.app_context():
+        assert pdf_builds.check_embargoes() == 1
+    wait_jobs(app)
+    assert "Embargoed Engineering" in pdf_text(latest_pdf(client), tmp_path)
+    with app.app_context():
+        assert pdf_builds.check_embargoes() == 0
+
+
+def test_cli_pdf_rebuild(app, runner, seeded):
+    result = runner.invoke(args=["pdf", "rebuild", SLUG])
+    assert result.exit_code == 0, result.output
+    assert "PDF version 2" in result.output
+    missing = runner.invoke(args=["pdf", "rebuild", "no-such-statement"])
+    assert missing.exit_code != 0
+    assert "no statement" in missing.output
+
+
+def test_cli_change_rebuilds_once_at_its_end(app, runner, seeded, tmp_path):
+    ids = [add_verified(app, f"Cli Org {i}") for i in range(3)]
+    before = len(versions(app))
+    result = runner.invoke(args=["signatures", "approve", *map(str, ids)])
+    assert result.exit_code == 0, result.output
+    builds = versions(app)[before:]
+    assert len(builds) == 1
+    assert builds[0].signatory_count == 7
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/statements/nope/statement.pdf",
+        "/statements/nope/versions",
+        "/statements/nope/versions/1.pdf",
+    ],
+)
+def test_unknown_statement_pdf_routes_are_404(client, path):
+    assert fetch(client, path).status_code == 404
+
+
+def test_healthz_reports_pdf_age(client, seeded):
+    body = client.get("/healthz").get_json()
+    assert body["database"] == "ok"
+    assert isinstance(body["pdf_age_seconds"][SLUG], int)
+    with client.application.app_context():
+        assert db.session.scalar(select(func.count(PdfVersion.id))) == 1
