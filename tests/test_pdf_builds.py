@@ -196,7 +196,7 @@ def test_pdf_lists_exactly_the_approved_signatories(app, client, seeded, tmp_pat
         "verified": [("Waiting Works", "startup", "ES", "Bilbao")],
     }
     ids = {}
-    for state, entries in names.items():
+    for entries in names.values():
         for name, org_type, country, city in entries:
             ids[name] = add_verified(app, name, org_type=org_type, country=country, city=city)
     approve(app, *(ids[n[0]] for n in names["approved"]), ids["Withdrawn Widgets"])
@@ -209,7 +209,7 @@ def test_pdf_lists_exactly_the_approved_signatories(app, client, seeded, tmp_pat
         withdraw(db.session.get(Signature, ids["Withdrawn Widgets"]), Actor.cli())
     wait_jobs(app)
     text = pdf_text(latest_pdf(client), tmp_path)
-    for name, _type, _country, city in names["approved"]:
+    for name, *_ in names["approved"]:
         assert name in text, name
     assert "Θεσσαλονίκη" in text and "Київ" in text and "Žďár nad Sázavou" in text
     for excluded in ("Rejected Robotics", "Withdrawn Widgets", "Waiting Works"):
