@@ -10,6 +10,7 @@ from flask import Flask
 
 from .config import build_config, load_secret_key
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .http import JointlyRequest
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder="../static",
         instance_relative_config=True,
     )
+    app.request_class = JointlyRequest
     instance_path = Path(app.instance_path)
     instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(build_config(instance_path))

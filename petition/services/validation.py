@@ -24,13 +24,25 @@ _CONTROL_OR_NEWLINE = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
 )
 _SPACES = re.compile(r"\s+")
+# One DNS label of a public host name (after IDNA encoding), and a top-level domain.
+_HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+
+
+def _refuse_unreadable(text: str, field: str) -> None:
+    # U+FFFD is what a decoder leaves for bytes that were not UTF-8: storing it would keep garbage.
+    if "\ufffd" in text:
+        raise InvalidValue(
+            f"The {field} contains characters that could not be read; type it again."
+        )
 
 
 def clean_line(value: str | None, *, field: str, min_len: int = 0, max_len: int = 200) -> str:
     """One line of text: NFC, trimmed, inner whitespace folded, no control characters."""
     text = unicodedata.normalize("NFC", value or "")
+    _refuse_unreadable(text, field)
     if _CONTROL_OR_NEWLINE.search(text.strip()):
-        raise InvalidValue(f"{field} must not contain control characters or line breaks.")
+        raise InvalidValue(f"The {field} must not contain control characters or line breaks.")
     text = _SPACES.sub(" ", text).strip()
     if min_len and len(text) < min_len:
         if not text:
@@ -44,6 +56,7 @@ def clean_line(value: str | None, *, field: str, min_len: int = 0, max_len: int 
 def clean_paragraphs(value: str | None, *, field: str, max_len: int = 1000) -> str:
     """Free text that may keep line breaks (a public comment)."""
     text = unicodedata.normalize("NFC", value or "").replace("\r\n", "\n").replace("\r", "\n")
+    _refuse_unreadable(text, field)
     if _CONTROL.search(text):
         raise InvalidValue(f"The {field} must not contain control characters.")
     text = "\n".join(line.strip() for line in text.strip().split("\n"))
@@ -110,10 +123,15 @@ def website(value: str | None, *, required: bool = False) -> str:
     if "." not in host or host.startswith(".") or ".." in host:
         raise InvalidValue("Enter a website address such as https://www.example.org.")
     try:
-        host = host.encode("idna").decode("ascii")
+        host = host.encode("idna").decode("ascii").lower()
     except UnicodeError as exc:
         raise InvalidValue("The website's domain name is not valid.") from exc
-    netloc = host.lower() + (f":{port}" if port and port not in (80, 443) else "")
+    labels = host.split(".")
+    # urlsplit accepts any character in a host; only a domain name with a real TLD is a website
+    # (no IP addresses, no quotes or angle brackets that would end up in a link).
+    if not all(_HOST_LABEL.match(label) for label in labels) or not _TLD.match(labels[-1]):
+        raise InvalidValue("The website's domain name is not valid.")
+    netloc = host + (f":{port}" if port and port not in (80, 443) else "")
     path = parts.path if parts.path not in ("", "/") else ""
     return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
 

@@ -61,12 +61,12 @@ class SignForm(FlaskForm):
     )
     contact_name = StringField(
         "Your name",
-        validators=[_check(validation.clean_line, field="your name", min_len=2)],
+        validators=[_check(validation.clean_line, field="contact person's name", min_len=2)],
         render_kw={"autocomplete": "name", "maxlength": 200, "required": True},
     )
     contact_role = StringField(
         "Your role in the organisation",
-        validators=[_check(validation.clean_line, field="role", max_len=200)],
+        validators=[_check(validation.clean_line, field="contact person's role", max_len=200)],
         render_kw={"autocomplete": "organization-title", "maxlength": 200},
     )
     email = EmailField(
