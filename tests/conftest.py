@@ -51,6 +51,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: runs only when TEST_DATABASE_URL is set")
     config.addinivalue_line("markers", "sqlite_only: runs only on the embedded SQLite database")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "config(**settings): app config overrides for one test")
 
 
 def is_postgres_url(url: str) -> bool:

@@ -214,22 +214,35 @@ def _close(app, slug: str, how: str) -> None:
 def test_closed_statement_accepts_nothing(app, client, seeded, how):
     _close(app, seeded, how)
     before = counts(app)
+    heading = {
+        "is_open": "This statement is closed to new signatures",
+        "closed_date": "This statement is closed to new signatures",
+        "not_yet_open": "Signing has not opened yet",
+    }[how]
 
     form_page = client.get(sign_url(seeded))
     assert form_page.status_code == 200
-    assert "This statement is closed to new signatures" in form_page.text
+    assert parse(form_page.text).find("h1").text == heading
     assert 'name="organisation_name"' not in form_page.text
 
-    statement_page = client.get(f"/statements/{seeded}").text
-    assert "This statement is closed to new signatures." in statement_page
-    assert f'href="/statements/{seeded}/sign"' not in statement_page
+    statement_page = parse(client.get(f"/statements/{seeded}").text)
+    assert statement_page.find("p", class_="notice") is not None
+    assert statement_page.find("a", href=sign_url(seeded)) is None
 
     data = valid_form()
     data["csrf_token"] = csrf_token(client, f"/statements/{seeded}")
     refused = client.post(sign_url(seeded), data=data)
     assert refused.status_code == 410
-    assert "closed to new signatures" in refused.text
+    assert parse(refused.text).find("h1").text == heading
     assert counts(app) == before
+
+
+def test_open_statement_has_a_sign_link_and_form(client, seeded):
+    # The counterpart of the closed cases above, so that they cannot pass vacuously.
+    statement_page = parse(client.get(f"/statements/{seeded}").text)
+    assert statement_page.find("a", href=sign_url(seeded)).text == "Sign the statement"
+    assert statement_page.find("p", class_="notice") is None
+    assert 'name="organisation_name"' in client.get(sign_url(seeded)).text
 
 
 def test_closing_date_is_shown(app, client, seeded):

@@ -109,7 +109,8 @@ def signatory_list(slug: str):
 
 def _conditional(statement) -> tuple[str, Response | None]:
     etag = signatories.list_etag(statement)
-    if request.if_none_match.contains(etag):
+    # If-None-Match compares weakly: a compressing proxy may have turned the tag into W/"…".
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
         response.set_etag(etag)
         return etag, response
