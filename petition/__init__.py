@@ -62,9 +62,11 @@ def register_blueprints(app: Flask) -> None:
     from .errors import register_error_handlers
     from .public import bp as public_bp
     from .signing import bp as signing_bp
+    from .staff import init_app as init_staff
 
     app.register_blueprint(public_bp)
     app.register_blueprint(signing_bp)
+    init_staff(app)  # the staff and moderation blueprints under /staff
     register_error_handlers(app)
 
 

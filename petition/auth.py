@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .extensions import db, login_manager
-from .models import StaffUser
+from .models import StaffRole, StaffUser
+
+login_manager.login_view = "staff.login"
+login_manager.login_message = "Sign in to use the staff console."
+login_manager.login_message_category = "info"
+# The token in the session is the whole identity; no long-lived "remember me" cookie is ever set.
+login_manager.session_protection = "basic"
 
 
 class StaffIdentity:
@@ -20,6 +26,10 @@ class StaffIdentity:
     @property
     def is_active(self) -> bool:
         return bool(self.user.is_active)
+
+    @property
+    def is_admin(self) -> bool:
+        return StaffRole(self.user.role) is StaffRole.ADMIN
 
     def get_id(self) -> str:
         return self.user.session_token or ""

@@ -1,0 +1,205 @@
+"""Console forms; every value is checked server-side with the same rules as the sign-on form."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from ..models import ORGANISATION_TYPE_LABELS, SignatureState, UpdateKind
+from ..services import validation
+from ..services.campaign import UpdateInput, link_url
+from ..services.moderation import SignatureEdit
+
+MAX_REASON = 1000
+REJECTION_REASONS = (
+    "Not an organisation",
+    "Duplicate of an existing endorsement",
+    "Could not verify that the person represents the organisation",
+    "Spam or test submission",
+    "Outside the scope of the statement",
+)
+
+
+def _check(func, **kwargs):
+    """A services.validation function as a WTForms validator that keeps the clean value."""
+
+    def validator(form, field):
+        try:
+            field.clean = func(field.data, **kwargs)
+        except validation.InvalidValue as exc:
+            raise ValidationError(str(exc)) from exc
+
+    return validator
+
+
+class _Routing:
+    """Hidden fields every action form carries: what the moderator saw and where to go back."""
+
+    expected_state = HiddenField()
+    statement_id = HiddenField()
+    next = HiddenField()
+
+    def expected(self) -> SignatureState | None:
+        value = (self.expected_state.data or "").strip()
+        if not value:
+            return None
+        try:
+            return SignatureState(value)
+        except ValueError:
+            raise ValidationError("unknown state") from None
+
+    def statement(self) -> int | None:
+        value = (self.statement_id.data or "").strip()
+        if not value:
+            return None
+        if not value.isdigit() or len(value) > 9:
+            raise ValidationError("bad statement id")
+        return int(value)
+
+
+class ActionForm(_Routing, FlaskForm):
+    reason = TextAreaField(
+        "Reason",
+        validators=[Optional(), Length(max=MAX_REASON)],
+        render_kw={"maxlength": MAX_REASON, "rows": 2},
+    )
+    notify = BooleanField("Email the reason to the contact")
+
+
+class BulkForm(_Routing, FlaskForm):
+    action = SelectField(
+        "Action",
+        choices=[
+            ("approve", "Approve"),
+            ("reject", "Reject"),
+            ("unpublish", "Unpublish"),
+            ("reopen", "Reopen"),
+        ],
+    )
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=MAX_REASON)])
+    notify = BooleanField("Email the reason to each contact")
+
+
+class EditForm(FlaskForm):
+    organisation_name = StringField(
+        "Organisation name",
+        validators=[_check(validation.clean_line, field="organisation name", min_len=2)],
+        render_kw={"maxlength": 200, "required": True},
+    )
+    organisation_type = SelectField(
+        "Type",
+        choices=[SelectChoice(t.value, label) for t, label in ORGANISATION_TYPE_LABELS.items()],
+        validate_choice=False,
+        validators=[_check(validation.organisation_type)],
+    )
+    country = SelectField(
+        "Country", validate_choice=False, validators=[_check(validation.country_code)]
+    )
+    city = StringField(
+        "City",
+        validators=[_check(validation.clean_line, field="city", max_len=100)],
+        render_kw={"maxlength": 100},
+    )
+    website = StringField(
+        "Website",
+        validators=[_check(validation.website)],
+        render_kw={"maxlength": 300, "inputmode": "url"},
+    )
+    comment = TextAreaField(
+        "Public comment",
+        validators=[_check(validation.clean_paragraphs, field="comment", max_len=1000)],
+        render_kw={"maxlength": 1000, "rows": 3},
+    )
+    note = TextAreaField(
+        "Staff note (never public)",
+        validators=[_check(validation.clean_paragraphs, field="note", max_len=2000)],
+        render_kw={"maxlength": 2000, "rows": 2},
+    )
+    row_version = IntegerField(validators=[InputRequired()])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [
+            SelectChoice(code, name) for code, name in validation.country_choices()
+        ]
+
+    def to_edit(self) -> SignatureEdit:
+        return SignatureEdit(
+            organisation_name=self.organisation_name.clean,
+            organisation_type=self.organisation_type.clean.value,
+            country=self.country.clean,
+            city=self.city.clean,
+            website=self.website.clean,
+            comment=self.comment.clean,
+            note=self.note.clean,
+        )
+
+
+class StatementSettingsForm(FlaskForm):
+    is_open = BooleanField("Open for signing")
+    signing_opens_at = DateTimeLocalField(
+        "Signing opens (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    signing_closes_at = DateTimeLocalField(
+        "Signing closes (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    list_public_from = DateTimeLocalField(
+        "List and PDF published from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+
+
+class UpdateForm(FlaskForm):
+    kind = SelectField(
+        "Kind",
+        choices=[
+            (UpdateKind.NEWS.value, "News"),
+            (UpdateKind.QUOTE.value, "Quote"),
+            (UpdateKind.EVENT.value, "Event"),
+        ],
+    )
+    title = StringField(
+        "Title",
+        validators=[_check(validation.clean_line, field="title", min_len=2, max_len=300)],
+        render_kw={"maxlength": 300, "required": True},
+    )
+    body = TextAreaField(
+        "Text",
+        validators=[_check(validation.clean_paragraphs, field="text", max_len=5000)],
+        render_kw={"maxlength": 5000, "rows": 6},
+    )
+    link_url = StringField(
+        "Link (http or https)",
+        validators=[_check(link_url)],
+        render_kw={"maxlength": 500, "inputmode": "url", "placeholder": "https://"},
+    )
+    link_label = StringField(
+        "Link text",
+        validators=[_check(validation.clean_line, field="link text", max_len=200)],
+        render_kw={"maxlength": 200, "placeholder": "Read more"},
+    )
+    published_on = DateField("Date shown", validators=[Optional()])
+
+    def to_input(self) -> UpdateInput:
+        return UpdateInput(
+            kind=self.kind.data,
+            title=self.title.clean,
+            body=self.body.clean,
+            link_url=self.link_url.clean,
+            link_label=self.link_label.clean,
+            published_on=self.published_on.data,
+        )
+
+
+class ButtonForm(FlaskForm):
+    """Only a button: CSRF is all it carries."""

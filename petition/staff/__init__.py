@@ -1,0 +1,46 @@
+"""Staff blueprint: sign-in, sign-out, the account page and (for admins) staff accounts."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+# Settings of the console; each can be given as FLASK_<NAME> (Flask's from_prefixed_env).
+CONFIG_DEFAULTS = {
+    "STAFF_LOGIN_RATE_LIMIT": "10 per minute;60 per hour",
+    "STAFF_LOCKOUT_THRESHOLD": 5,
+    "STAFF_LOCKOUT_WINDOW_MINUTES": 15,
+    "STAFF_LOCKOUT_MINUTES": 15,
+    "STAFF_DIGEST_INTERVAL_HOURS": 24,
+    "STAFF_PAGE_SIZE": 50,
+    "STAFF_BULK_LIMIT": 500,
+}
+DIGEST_TASK = "petition.services.digest:send_digests"
+
+
+def init_app(app: Flask) -> None:
+    """Register the staff and moderation blueprints behind one access guard."""
+    from ..moderation import bp as moderation_bp
+    from ..services import jobs
+
+    for key, value in CONFIG_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.config.setdefault(
+        "STAFF_ADMIN_EMAIL", os.environ.get("STAFF_ADMIN_EMAIL") or "admin@localhost"
+    )
+    # The housekeeping loop (mail retries, embargoes) also sends the digests that are due.
+    if DIGEST_TASK not in jobs.PERIODIC_TASKS:
+        jobs.PERIODIC_TASKS.append(DIGEST_TASK)
+    app.register_blueprint(bp)
+    app.register_blueprint(moderation_bp)
+
+
+from .access import guard, template_globals  # noqa: E402
+
+bp.before_request(guard)
+bp.context_processor(template_globals)
+
+from . import views  # noqa: E402,F401

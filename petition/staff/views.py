@@ -1,0 +1,314 @@
+"""Staff views: sign-in (password, then a code if enrolled), sign-out, account, staff accounts."""
+
+from __future__ import annotations
+
+import time
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from ..auth import StaffIdentity
+from ..extensions import db, limiter
+from ..models import StaffRole, StaffUser
+from ..services import staff
+from . import bp
+from .access import actor, admin_only, mark_seen, safe_next
+from .forms import (
+    ButtonForm,
+    CodeForm,
+    DigestForm,
+    LoginForm,
+    PasswordChangeForm,
+    ResetPasswordForm,
+    RoleForm,
+    UserCreateForm,
+)
+
+REFUSED_MESSAGE = (
+    "Sign-in failed. Either the email address or the password is not right, or the account "
+    "is locked for a while after too many attempts. Check and try again in a few minutes; "
+    "an admin can reset your password."
+)
+CODE_REFUSED_MESSAGE = (
+    "That code was not accepted, or the account is locked for a while after too many attempts."
+)
+PENDING_KEY = "staff_pending"
+PENDING_SECONDS = 300
+
+
+def _login_limit() -> str:
+    return current_app.config["STAFF_LOGIN_RATE_LIMIT"]
+
+
+def _dashboard() -> str:
+    return url_for("moderation.dashboard")
+
+
+def _begin_session(user_id: int, next_url: str | None):
+    """Rotate: a fresh cookie session whose Flask-Login id is the token just stored."""
+    user = db.session.get(StaffUser, user_id)
+    session.clear()
+    login_user(StaffIdentity(user), remember=False)
+    mark_seen()
+    if staff.totp_required_for(user) and not user.totp_enabled:
+        flash("Admins must turn on two-factor sign-in. Set it up now.", "warning")
+        return redirect(url_for("staff.totp_enrol"))
+    return redirect(safe_next(next_url, _dashboard()))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_dashboard())
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    status = 200
+    if form.validate_on_submit():
+        result = staff.authenticate(form.email.data, form.password.data)
+        if result.outcome is staff.LoginOutcome.OK:
+            return _begin_session(result.user_id, form.next.data)
+        if result.outcome is staff.LoginOutcome.NEED_TOTP:
+            session.clear()
+            session[PENDING_KEY] = {
+                "uid": result.user_id,
+                "at": int(time.time()),
+                "next": safe_next(form.next.data, ""),
+            }
+            return redirect(url_for("staff.login_totp"))
+        flash(REFUSED_MESSAGE, "error")
+        status = 401
+    elif request.method == "POST":
+        status = 422
+    return render_template("staff/login.html", form=form), status
+
+
+def _pending() -> dict | None:
+    pending = session.get(PENDING_KEY)
+    if (
+        not isinstance(pending, dict)
+        or not isinstance(pending.get("uid"), int)
+        or int(time.time()) - int(pending.get("at", 0)) > PENDING_SECONDS
+    ):
+        return None
+    return pending
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login_totp():
+    if current_user.is_authenticated:
+        return redirect(_dashboard())
+    pending = _pending()
+    if pending is None:
+        session.pop(PENDING_KEY, None)
+        flash("Sign in with your email address and password first.", "info")
+        return redirect(url_for("staff.login"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        result = staff.authenticate_totp(pending["uid"], form.code.data)
+        if result.outcome is staff.LoginOutcome.OK:
+            return _begin_session(result.user_id, pending.get("next"))
+        flash(CODE_REFUSED_MESSAGE, "error")
+        status = 401
+    elif request.method == "POST":
+        status = 422
+    return render_template("staff/login_totp.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    # CSRFProtect has checked the token before this runs; the token in the database goes.
+    staff.end_session(current_user.id)
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("staff.login"))
+
+
+# ---------------------------------------------------------------- own account
+
+
+def _account_page(status: int = 200, **forms):
+    user = current_user.user
+    digest_form = forms.get("digest_form") or DigestForm(wants_digest=user.wants_digest)
+    return render_template(
+        "staff/account.html",
+        user=user,
+        digest_form=digest_form,
+        password_form=forms.get("password_form") or PasswordChangeForm(formdata=None),
+        code_form=forms.get("code_form") or CodeForm(formdata=None),
+        totp_required=staff.totp_required_for(user),
+    ), status
+
+
+@bp.get("/account")
+def account():
+    return _account_page()
+
+
+@bp.post("/account/digest")
+def account_digest():
+    form = DigestForm()
+    if not form.validate_on_submit():
+        abort(400)
+    staff.set_wants_digest(current_user.id, bool(form.wants_digest.data))
+    flash(
+        "You will get a digest of new endorsements."
+        if form.wants_digest.data
+        else "You will not get digests any more.",
+        "success",
+    )
+    return redirect(url_for("staff.account"))
+
+
+@bp.post("/account/password")
+def account_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            token = staff.change_own_password(
+                current_user.id, form.current.data, form.new.data, actor()
+            )
+        except staff.StaffError as exc:
+            form.new.errors = [*form.new.errors, str(exc)]
+        else:
+            # The token rotated: keep this browser signed in with the new one.
+            session["_user_id"] = token
+            flash("Your password is changed. Other sessions are signed out.", "success")
+            return redirect(url_for("staff.account"))
+    return _account_page(422, password_form=form)
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+def totp_enrol():
+    user = current_user.user
+    if user.totp_enabled:
+        flash("Two-factor sign-in is on.", "info")
+        return redirect(url_for("staff.account"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            staff.confirm_totp_enrolment(current_user.id, form.code.data, actor())
+        except staff.StaffError as exc:
+            form.code.errors = [*form.code.errors, str(exc)]
+            status = 422
+        else:
+            flash(
+                "Two-factor sign-in is on. You will be asked for a code when you sign in.",
+                "success",
+            )
+            return redirect(url_for("staff.account"))
+    elif request.method == "POST":
+        status = 422
+    secret = staff.begin_totp_enrolment(current_user.id)
+    uri = staff.totp_uri(current_user.user, secret)
+    return render_template(
+        "staff/totp_enrol.html", form=form, secret=secret, qr=staff.qr_data_uri(uri)
+    ), status
+
+
+@bp.post("/account/totp/disable")
+def totp_disable():
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            staff.disable_totp(current_user.id, form.code.data, actor())
+        except staff.StaffError as exc:
+            form.code.errors = [*form.code.errors, str(exc)]
+        else:
+            flash("Two-factor sign-in is off.", "success")
+            return redirect(url_for("staff.account"))
+    return _account_page(422, code_form=form)
+
+
+# ---------------------------------------------------------------- staff accounts (admins)
+
+
+def _users_page(status: int = 200, *, form=None, new_password=None, for_user=None):
+    return render_template(
+        "staff/users.html",
+        users=staff.list_staff(),
+        form=form or UserCreateForm(formdata=None),
+        button=ButtonForm(formdata=None),
+        reset_form=ResetPasswordForm(formdata=None),
+        role_form=RoleForm(formdata=None),
+        roles=[r.value for r in StaffRole],
+        new_password=new_password,
+        for_user=for_user,
+    ), status
+
+
+@bp.get("/users")
+@admin_only
+def users():
+    return _users_page()
+
+
+@bp.post("/users")
+@admin_only
+def create_user():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        password = staff.generate_password()
+        try:
+            user = staff.create_staff(form.email.data, password, form.role.data, actor())
+        except staff.StaffError as exc:
+            form.email.errors = [*form.email.errors, str(exc)]
+        else:
+            # Shown once, on this response only (no-store); never stored or logged in clear.
+            return _users_page(new_password=password, for_user=user.email)
+    return _users_page(422, form=form)
+
+
+def _user_or_404(user_id: int) -> StaffUser:
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        abort(404, description="There is no such staff account.")
+    return user
+
+
+@bp.post("/users/<int(max=2147483647):user_id>/reset-password")
+@admin_only
+def reset_user_password(user_id: int):
+    user = _user_or_404(user_id)
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        abort(400)
+    password = staff.generate_password()
+    staff.set_password(user.id, password, actor(), reset_totp=bool(form.reset_totp.data))
+    return _users_page(new_password=password, for_user=user.email)
+
+
+@bp.post("/users/<int(max=2147483647):user_id>/<any(enable, disable):action>")
+@admin_only
+def set_user_active(user_id: int, action: str):
+    user = _user_or_404(user_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        staff.set_active(user.id, action == "enable", actor())
+    except staff.StaffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{user.email} is {'enabled' if action == 'enable' else 'disabled'}.", "success")
+    return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int(max=2147483647):user_id>/role")
+@admin_only
+def set_user_role(user_id: int):
+    user = _user_or_404(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400, description="Choose a role from the list.")
+    try:
+        staff.set_role(user.id, form.role.data, actor())
+    except staff.StaffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{user.email} is now {form.role.data}.", "success")
+    return redirect(url_for("staff.users"))
