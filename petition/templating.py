@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from .models import ORGANISATION_TYPE_LABELS, OrganisationType
+from .models import ORGANISATION_TYPE_LABELS, OrganisationType, utcnow
 from .services.validation import country_display_name
 
 
@@ -35,3 +35,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["type_label"] = type_label
     app.jinja_env.filters["country_name"] = country_display_name
     app.jinja_env.globals["site_name"] = "Jointly"
+
+    @app.context_processor
+    def _now() -> dict:
+        return {"now": utcnow()}

@@ -281,7 +281,7 @@ def test_smtp_server_down_keeps_message_queued(app_config, seeded, client, app):
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT=2)
     submit_sign(client, seeded)
     with app.app_context():
-        row = _wait_outbox(app, lambda m: m.attempts >= 1)
+        row = _wait_outbox(app, lambda m: m.attempts >= 1 and m.status != OutboxStatus.SENDING)
         assert row.status == OutboxStatus.QUEUED
         assert row.next_attempt_at > utcnow()
     assert count_signatures(app) == 5

@@ -37,7 +37,8 @@ class ThreadRunner:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self._heap: list[tuple[float, int, Callable[..., Any], tuple, dict]] = []
+        self._heap: list[tuple[float, int, Callable[..., Any], tuple, dict, str | None]] = []
+        self._pending_keys: set[str] = set()
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -45,12 +46,17 @@ class ThreadRunner:
         self._stopped = False
         self.periodic = False
 
-    def enqueue(self, func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+    def enqueue(
+        self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+    ) -> None:
         fn = _resolve(func)
         with self._cond:
-            heapq.heappush(
-                self._heap, (time.monotonic() + max(delay, 0.0), next(self._seq), fn, args, kwargs)
-            )
+            if key is not None:
+                if key in self._pending_keys:
+                    return  # the same job is already waiting to run
+                self._pending_keys.add(key)
+            due = time.monotonic() + max(delay, 0.0)
+            heapq.heappush(self._heap, (due, next(self._seq), fn, args, kwargs, key))
             self._ensure_thread()
             self._cond.notify_all()
 
@@ -73,7 +79,8 @@ class ThreadRunner:
                         self._cond.wait()
                 if self._stopped:
                     return
-                _due, _seq, fn, args, kwargs = heapq.heappop(self._heap)
+                _due, _seq, fn, args, kwargs, key = heapq.heappop(self._heap)
+                self._pending_keys.discard(key)
                 self._running += 1
             try:
                 with self.app.app_context():
@@ -109,11 +116,13 @@ class ThreadRunner:
     def clear(self) -> None:
         with self._cond:
             self._heap.clear()
+            self._pending_keys.clear()
 
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._heap.clear()
+            self._pending_keys.clear()
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -125,7 +134,9 @@ class SyncRunner:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def enqueue(self, func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+    def enqueue(
+        self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+    ) -> None:
         _resolve(func)(*args, **kwargs)
 
     def pending(self) -> int:
@@ -152,7 +163,10 @@ class RQRunner:
         self.connection = Redis.from_url(app.config["REDIS_URL"])
         self.queue = Queue(app.config.get("RQ_QUEUE", "jointly"), connection=self.connection)
 
-    def enqueue(self, func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+    def enqueue(
+        self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+    ) -> None:
+        # Jobs here are idempotent and check the database; duplicates cost a little, no more.
         fn = _resolve(func)
         if delay > 0:
             self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
@@ -185,12 +199,15 @@ def runner(app: Flask | None = None) -> ThreadRunner | SyncRunner | RQRunner:
     return (app or current_app).extensions["jobs"]
 
 
-def enqueue(func: JobFunc, *args: Any, delay: float = 0.0, **kwargs: Any) -> None:
+def enqueue(
+    func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+) -> None:
     """Run `func(*args, **kwargs)` in the background, after `delay` seconds.
 
-    Call it after the transaction that the job depends on has committed.
+    Call it after the transaction that the job depends on has committed. With `key`, a job
+    whose key is already waiting in this process is not queued again.
     """
-    runner().enqueue(func, *args, delay=delay, **kwargs)
+    runner().enqueue(func, *args, delay=delay, key=key, **kwargs)
 
 
 def wait_idle(timeout: float = 30.0) -> bool:

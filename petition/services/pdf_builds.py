@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -102,9 +101,6 @@ def download_name(statement: Statement, version: PdfVersion) -> str:
 
 # ------------------------------------------------------------------ scheduling
 
-_scheduled: set[int] = set()
-_scheduled_lock = threading.Lock()
-
 
 def _on_list_changed(statement_id: int, reason: str = "") -> None:
     request_rebuild(statement_id, reason)
@@ -117,18 +113,11 @@ events.list_changed.connect(_on_list_changed, weak=False)
 def request_rebuild(statement_id: int, reason: str = "", delay: float | None = None) -> None:
     """Schedule a debounced rebuild; several requests in one process share one pending job."""
     delay = current_app.config["PDF_DEBOUNCE_SECONDS"] if delay is None else delay
-    if isinstance(jobs.runner(), jobs.ThreadRunner):
-        with _scheduled_lock:
-            if statement_id in _scheduled:
-                return
-            _scheduled.add(statement_id)
-    jobs.enqueue(build_when_due, statement_id, reason, delay=delay)
+    jobs.enqueue(build_when_due, statement_id, reason, delay=delay, key=f"pdf:{statement_id}")
 
 
 def build_when_due(statement_id: int, reason: str = "") -> None:
     """The background job: build once the list has been quiet for the debounce period."""
-    with _scheduled_lock:
-        _scheduled.discard(statement_id)
     statement = db.session.get(Statement, statement_id)
     if statement is None:
         return

@@ -104,7 +104,10 @@ def latest_public(statement: Statement, limit: int = 8) -> list[Signature]:
         db.session.scalars(
             select(Signature)
             .where(
-                Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED
+                Signature.statement_id == statement.id,
+                Signature.state == SignatureState.APPROVED,
+                # The initiators have their own box on the page.
+                Signature.is_initiator.is_(False),
             )
             .order_by(Signature.approved_at.desc(), Signature.id.desc())
             .limit(limit)

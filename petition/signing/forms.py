@@ -80,7 +80,7 @@ class SignForm(FlaskForm):
         },
     )
     comment = TextAreaField(
-        "Public comment (optional)",
+        "Public comment",
         validators=[_check(validation.clean_paragraphs, field="comment", max_len=1000)],
         render_kw={"maxlength": 1000, "rows": 3},
     )
