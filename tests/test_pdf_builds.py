@@ -389,6 +389,21 @@ def test_embargo_hides_the_list_until_it_ends(app, client, seeded, tmp_path):
         assert pdf_builds.check_embargoes() == 0
 
 
+def test_lost_rebuild_job_is_recovered_by_the_periodic_sweep(app, client, seeded, tmp_path):
+    sig = add_verified(app, "Recovered Research")
+    before = len(versions(app))
+    approve(app, sig)
+    app.extensions["jobs"].clear()  # the process died before its debounced job ran
+    with app.app_context():
+        assert pdf_builds.rebuild_stale() == 0  # too recent: its own job may still come
+        assert pdf_builds.rebuild_stale(now=utcnow() + timedelta(minutes=1)) == 1
+    wait_jobs(app)
+    assert len(versions(app)) == before + 1
+    assert "Recovered Research" in pdf_text(latest_pdf(client), tmp_path)
+    with app.app_context():
+        assert pdf_builds.rebuild_stale(now=utcnow() + timedelta(minutes=1)) == 0
+
+
 def test_cli_pdf_rebuild(app, runner, seeded):
     result = runner.invoke(args=["pdf", "rebuild", SLUG])
     assert result.exit_code == 0, result.output

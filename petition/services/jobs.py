@@ -167,11 +167,18 @@ class RQRunner:
         self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
     ) -> None:
         # Jobs here are idempotent and check the database; duplicates cost a little, no more.
+        from redis.exceptions import RedisError
+
         fn = _resolve(func)
-        if delay > 0:
-            self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
-        else:
-            self.queue.enqueue(fn, *args, **kwargs)
+        try:
+            if delay > 0:
+                self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
+            else:
+                self.queue.enqueue(fn, *args, **kwargs)
+        except RedisError:
+            # The work is recorded in the database (outbox, list version); the periodic
+            # sweep picks it up when the queue is back. The user's change must not fail.
+            log.exception("could not queue %s; the periodic sweep will retry", fn.__qualname__)
 
     def pending(self) -> int:
         return self.queue.count
@@ -219,6 +226,7 @@ def wait_idle(timeout: float = 30.0) -> bool:
 PERIODIC_TASKS: list[str] = [
     "petition.services.mailer:send_due",
     "petition.services.pdf_builds:check_embargoes",
+    "petition.services.pdf_builds:rebuild_stale",
 ]
 PERIODIC_SECONDS = 60.0
 

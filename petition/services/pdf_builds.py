@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # A build lock older than this belongs to a process that died mid-build.
 STALE_LOCK = timedelta(minutes=10)
+# After a failed build, the periodic sweep waits this long before trying again.
+FAILED_BUILD_RETRY = timedelta(minutes=5)
 # Trailing debounce, but never postpone a rebuild for longer than this many debounce periods.
 MAX_POSTPONE_FACTOR = 10
 
@@ -396,6 +398,35 @@ def ensure_built(statement: Statement) -> None:
     """Seed and start-up: a statement without any PDF gets its first one."""
     if latest_version(statement) is None:
         request_rebuild(statement.id, "first build", delay=0)
+
+
+def rebuild_stale(now: datetime | None = None) -> int:
+    """Periodic: a list that changed but whose rebuild was lost (a process died) gets one."""
+    now = now or utcnow()
+    quiet = timedelta(seconds=2 * current_app.config["PDF_DEBOUNCE_SECONDS"] + 5)
+    stale = db.session.scalars(
+        select(Statement.id).where(
+            Statement.list_version != Statement.pdf_built_list_version,
+            Statement.pdf_building_since.is_(None),
+            or_(Statement.list_changed_at.is_(None), Statement.list_changed_at < now - quiet),
+        )
+    ).all()
+    due = [sid for sid in stale if not _failed_recently(sid, now)]
+    db.session.rollback()
+    for statement_id in due:
+        request_rebuild(statement_id, "periodic: rebuild was due", delay=0)
+    return len(due)
+
+
+def _failed_recently(statement_id: int, now: datetime) -> bool:
+    """A build that just failed is retried every few minutes, not every tick."""
+    last = db.session.scalar(
+        select(PdfBuildLog)
+        .where(PdfBuildLog.statement_id == statement_id, PdfBuildLog.finished_at.is_not(None))
+        .order_by(PdfBuildLog.id.desc())
+        .limit(1)
+    )
+    return bool(last and last.ok is False and last.finished_at > now - FAILED_BUILD_RETRY)
 
 
 def check_embargoes(now: datetime | None = None) -> int:
