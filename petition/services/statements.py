@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -89,6 +90,11 @@ def _as_datetime(value, key: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_TEXT_LIMITS = {"title": 300, "subtitle": 500, "campaign": 300}
+# A BCP 47 tag as it appears in <html lang>: "en", "pl", "pt-BR", "sr-Latn".
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+
+
 def parse_statement_file(text: str) -> StatementFile:
     """Split '---' YAML front matter from the Markdown body, which is kept byte for byte."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n")
@@ -123,12 +129,20 @@ def parse_statement_file(text: str) -> StatementFile:
     slug = str(meta["slug"]).strip()
     if not slug.replace("-", "").isalnum() or not slug.isascii() or len(slug) > 100:
         raise StatementError(f"slug {slug!r}: use lower-case letters, digits and hyphens")
+    texts = {key: str(meta.get(key) or "").strip() for key in _TEXT_LIMITS}
+    for key, limit in _TEXT_LIMITS.items():
+        # The columns are bounded; PostgreSQL would refuse a longer value with a traceback.
+        if len(texts[key]) > limit:
+            raise StatementError(f"{key}: at most {limit} characters, not {len(texts[key])}")
+    language = str(meta.get("language") or "en").strip()
+    if not _LANGUAGE_TAG.match(language):
+        raise StatementError(f"language {language!r}: use a language tag such as en or pt-BR")
     return StatementFile(
         slug=slug.lower(),
-        title=str(meta["title"]).strip(),
-        subtitle=str(meta.get("subtitle") or "").strip(),
-        language=str(meta.get("language") or "en").strip(),
-        campaign=str(meta.get("campaign") or "").strip(),
+        title=texts["title"],
+        subtitle=texts["subtitle"],
+        language=language,
+        campaign=texts["campaign"],
         initiators=[str(name) for name in initiators],
         published_on=published,
         signing_closes_at=_as_datetime(meta.get("signing_closes_at"), "signing_closes_at"),
@@ -142,6 +156,8 @@ class LoadResult:
     statement: Statement
     created: bool
     new_version: bool
+    # An earlier body loaded again becomes current without being a new version.
+    current_changed: bool = False
 
 
 @write_transaction
@@ -198,7 +214,12 @@ def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
     db.session.commit()
     if changed_current and not created:
         events.signatory_list_changed(statement.id, reason="statement_version")
-    return LoadResult(statement=statement, created=created, new_version=new_version)
+    return LoadResult(
+        statement=statement,
+        created=created,
+        new_version=new_version,
+        current_changed=changed_current and not created,
+    )
 
 
 def bump_list_version(statement_id: int) -> None:
