@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
+    app.json.ensure_ascii = False  # open data in UTF-8: Łódź, not \u0141\u00f3d\u017a
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_secret_key(instance_path)
     if not app.debug and not app.testing:
