@@ -81,10 +81,10 @@ class BulkForm(_Routing, FlaskForm):
     action = SelectField(
         "Action",
         choices=[
-            ("approve", "Approve"),
-            ("reject", "Reject"),
-            ("unpublish", "Unpublish"),
-            ("reopen", "Reopen"),
+            SelectChoice("approve", "Approve"),
+            SelectChoice("reject", "Reject"),
+            SelectChoice("unpublish", "Unpublish"),
+            SelectChoice("reopen", "Reopen"),
         ],
     )
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=MAX_REASON)])
@@ -163,9 +163,9 @@ class UpdateForm(FlaskForm):
     kind = SelectField(
         "Kind",
         choices=[
-            (UpdateKind.NEWS.value, "News"),
-            (UpdateKind.QUOTE.value, "Quote"),
-            (UpdateKind.EVENT.value, "Event"),
+            SelectChoice(UpdateKind.NEWS.value, "News"),
+            SelectChoice(UpdateKind.QUOTE.value, "Quote"),
+            SelectChoice(UpdateKind.EVENT.value, "Event"),
         ],
     )
     title = StringField(

@@ -179,7 +179,7 @@ class BarChart:
     gridlines: list[tuple[float, int]]
 
 
-def day_chart(days: list[DayCount], width: int = 720, height: int = 220) -> BarChart:
+def day_chart(days: list[DayCount], width: int = 1000, height: int = 220) -> BarChart:
     left, right, top, bottom = 36, 8, 10, height - 26
     slot = (width - left - right) / max(len(days), 1)
     peak = max([d.submitted for d in days] + [d.approved for d in days] + [1])
@@ -203,7 +203,7 @@ def day_chart(days: list[DayCount], width: int = 720, height: int = 220) -> BarC
                     series,
                 )
             )
-        if i % 7 == 0 or i == len(days) - 1:
+        if (len(days) - 1 - i) % 7 == 0:  # weekly, ending on today
             ticks.append(Tick(round(x + bar_w, 1), label))
     steps = 4
     gridlines = [

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from ..models import StaffRole
 
-ROLE_CHOICES = [(StaffRole.MODERATOR.value, "Moderator"), (StaffRole.ADMIN.value, "Admin")]
+ROLE_CHOICES = [
+    SelectChoice(StaffRole.MODERATOR.value, "Moderator"),
+    SelectChoice(StaffRole.ADMIN.value, "Admin"),
+]
 
 
 class LoginForm(FlaskForm):
