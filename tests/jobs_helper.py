@@ -1,0 +1,14 @@
+"""Module-level job functions for the job runner tests (RQ imports jobs by dotted name)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app
+
+
+def write_marker(path: str, text: str) -> str:
+    """Write `text` and the running app's JOBS_MARKER setting: proof the job had an app context."""
+    line = f"{text}:{current_app.config.get('JOBS_MARKER', '')}"
+    Path(path).write_text(line, encoding="utf-8")
+    return line
