@@ -223,6 +223,7 @@ def _clean_redis(connection, runner) -> None:
             connection.delete(key)
     for key in connection.scan_iter(f"*{queue.name}*"):
         connection.delete(key)
+    connection.srem("rq:queues", queue.key)
     for member in connection.smembers("rq:workers"):
         if queue.name.encode() in member:
             connection.srem("rq:workers", member)

@@ -740,6 +740,22 @@ def test_unknown_statement_pages_are_404(client, seeded):
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "/statements/%00",
+        "/statements/a%00b/signatories",
+        "/statements/%00/signatories.json",
+        "/statements/%00/sign",
+        "/statements/" + "a" * 5000,
+        "/statements/%F0%9F%98%80/signatories.csv",
+        "/statements/SLUG-IN-CAPITALS",
+    ],
+)
+def test_junk_slugs_are_404_on_every_backend(client, seeded, path):
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
         ("POST", "/statements/{slug}", {"GET", "HEAD", "OPTIONS"}),

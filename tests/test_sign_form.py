@@ -340,6 +340,28 @@ def test_invalid_utf8_in_a_multipart_field_is_a_form_error(app, client, seeded):
     assert counts(app) == (FOUNDING, 0)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "organisation_name",
+        "organisation_type",
+        "country",
+        "city",
+        "website",
+        "contact_name",
+        "contact_role",
+        "email",
+        "comment",
+    ],
+)
+def test_nul_in_any_field_is_a_form_error(app, client, seeded, name):
+    # PostgreSQL refuses NUL in text; it must be stopped by validation, never reach the database.
+    response = post_form(client, seeded, valid_form(**{name: "Ab\x00cd"}))
+    assert response.status_code == 422
+    assert parse(response.text).find(id=f"{name}-error") is not None
+    assert counts(app) == (FOUNDING, 0)
+
+
 def test_json_body_is_400(app, client, seeded):
     token = csrf_token(client, sign_url(seeded))
     response = client.post(

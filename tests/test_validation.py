@@ -314,3 +314,10 @@ def test_name_key_keeps_greek_and_cyrillic_letters():
 )
 def test_csv_safe_prefixes_formula_like_cells(value, cell):
     assert csv_safe(value) == cell
+
+
+def test_name_key_drops_control_characters():
+    # A search term typed (or forged) with NUL must not reach PostgreSQL, which refuses it.
+    assert validation.name_key("\x00") == ""
+    assert validation.name_key("Łódź\x00Region") == "lodz region"
+    assert validation.name_key("a\tb\x1fc") == "a b c"

@@ -232,7 +232,13 @@ def bump_list_version(statement_id: int) -> None:
     )
 
 
+_SLUG_SHAPE = re.compile(r"^[a-z0-9-]{1,100}$")
+
+
 def get_statement(slug: str) -> Statement:
+    # A slug from a URL can hold anything, NUL included, which PostgreSQL refuses with an error.
+    if not _SLUG_SHAPE.match(slug or ""):
+        raise StatementNotFound(slug)
     statement = db.session.scalar(select(Statement).where(Statement.slug == slug))
     if statement is None:
         raise StatementNotFound(slug)

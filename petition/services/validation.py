@@ -161,7 +161,12 @@ def email_domain(email: str | None) -> str:
 def name_key(name: str) -> str:
     """Sort and search key: accents folded, case folded (Łódź → lodz, Ελλάδα stays Greek)."""
     decomposed = unicodedata.normalize("NFKD", name.replace("ł", "l").replace("Ł", "L"))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Control characters never belong in a key (and PostgreSQL refuses NUL in a search term).
+    stripped = "".join(
+        " " if unicodedata.category(ch) == "Cc" else ch
+        for ch in decomposed
+        if not unicodedata.combining(ch)
+    )
     return _SPACES.sub(" ", stripped).strip().casefold()
 
 

@@ -1,0 +1,189 @@
+"""In a real browser (Chromium via Playwright) on a phone screen: sign with the keyboard, confirm."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from petition.services import events
+from tests.conftest import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="en-GB")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def live_url(app, seeded):
+    """The app served over HTTP by werkzeug in a thread, as `flask run` would."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # Requests arrive for 127.0.0.1, and emailed links must point there too.
+    app.config.update(SERVER_NAME=None, PUBLIC_BASE_URL=base)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        with events.list_changed.muted():  # no PDF rebuilds needed here
+            yield f"{base}/statements/{seeded}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def active_id(page) -> str:
+    return page.evaluate("document.activeElement ? document.activeElement.id : ''")
+
+
+def test_sign_and_confirm_with_the_keyboard_on_a_phone(page, live_url, smtp):
+    page.goto(live_url)
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_role("link", name="Sign the statement").click()
+    page.wait_for_url(f"{live_url}/sign")
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        "Sign the statement for your organisation"
+    )
+
+    # Submitting the empty form: a visible, focusable summary of what to fix.
+    page.get_by_role("button", name="Sign the statement").click()
+    summary = page.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert summary.get_attribute("role") == "alert"
+    assert "There is a problem" in summary.inner_text()
+    assert "Enter the organisation name." in summary.inner_text()
+    summary.focus()
+    assert active_id(page) == "error-summary"
+    assert page.locator("#organisation_name").get_attribute("aria-invalid") == "true"
+    assert page.title().startswith("Error: ")
+
+    # From the first field, Tab walks the form in reading order (the honeypot is skipped).
+    page.locator("#organisation_name").focus()
+    order = [active_id(page)]
+    for _ in range(11):
+        page.keyboard.press("Tab")
+        order.append(active_id(page) or page.evaluate("document.activeElement.textContent.trim()"))
+    assert order == [
+        "organisation_name",
+        "organisation_type",
+        "country",
+        "city",
+        "website",
+        "comment",
+        "contact_name",
+        "contact_role",
+        "email",
+        "consent",
+        "privacy notice",  # the link inside the consent label
+        "Sign the statement",
+    ]
+
+    # Fill it in with the keyboard only.
+    page.locator("#organisation_name").focus()
+    keys = page.keyboard
+    keys.type("Київський політехнічний інститут")
+    keys.press("Tab")
+    keys.type("Universities")  # type-ahead in the select
+    keys.press("Tab")
+    keys.type("Ukraine")
+    keys.press("Tab")
+    keys.type("Київ")
+    keys.press("Tab")
+    keys.type("kpi.ua")
+    keys.press("Tab")
+    keys.type("Разом сильніші.")
+    keys.press("Tab")
+    keys.type("Olena Shevchenko")
+    keys.press("Tab")
+    keys.press("Tab")  # role is optional
+    keys.type("olena@kpi.ua")
+    keys.press("Tab")
+    keys.press("Space")
+    assert page.locator("#organisation_type").input_value() == "university"
+    assert page.locator("#country").input_value() == "UA"
+    assert page.locator("#consent").is_checked()
+    keys.press("Tab")
+    keys.press("Tab")
+    assert active_id(page) == "" and "Sign the statement" in page.evaluate(
+        "document.activeElement.textContent"
+    )
+    keys.press("Enter")
+
+    page.wait_for_url(f"{live_url}/sign/check-your-email")
+    assert page.get_by_role("heading", name="Check your email").is_visible()
+
+    [message] = smtp.wait_for(1)
+    assert message["To"] == "olena@kpi.ua"
+    body = message.get_body(("plain",)).get_content()
+    confirm = re.search(r"http://127\.0\.0\.1:\d+/confirm/[A-Za-z0-9_-]+", body).group(0)
+    assert confirm.startswith(live_url.split("/statements")[0])
+
+    page.goto(confirm)
+    assert "Київський політехнічний інститут" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Confirm the endorsement").press("Enter")
+    page.get_by_role("heading", name="Your endorsement is confirmed").wait_for()
+    assert "What happens next" in page.locator("main").inner_text()
+
+
+LABEL_CHECK = """() => Array.from(document.querySelectorAll('input, select, textarea'))
+    .filter(el => el.type !== 'hidden')
+    .filter(el => el.labels.length === 0 || !Array.from(el.labels).some(l => l.textContent.trim()))
+    .map(el => el.name || el.id || el.outerHTML)"""
+
+
+def test_every_sign_form_control_has_a_label_and_fits_a_phone(page, live_url):
+    page.goto(f"{live_url}/sign")
+    controls = page.locator(
+        "form.sign-form input:not([type=hidden]), form.sign-form select, form.sign-form textarea"
+    )
+    assert controls.count() == 11  # ten fields and the honeypot
+    assert page.evaluate(LABEL_CHECK) == []
+    assert page.get_by_label("Organisation name").get_attribute("name") == "organisation_name"
+    assert page.get_by_label("Work email address").get_attribute("type") == "email"
+    # Nothing wider than the phone: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The same holds on the page that shows errors, and on the statement page.
+    page.get_by_role("button", name="Sign the statement").click()
+    page.locator("#error-summary").wait_for()
+    assert page.evaluate(LABEL_CHECK) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.goto(live_url)
+    assert page.evaluate(LABEL_CHECK) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
