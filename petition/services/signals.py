@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -61,27 +62,26 @@ FREE_MAIL_DOMAINS = frozenset(
 FREE_MAIL_BRANDS = frozenset({"hotmail", "yahoo", "gmx", "yandex", "outlook", "live", "ymail"})
 
 # Legal-form words as they look after punctuation became spaces (S.A. -> "s a").
-LEGAL_FORMS: tuple[tuple[str, ...], ...] = tuple(
-    sorted(
-        {
-            tuple(form.split())
-            for form in (
-                "gmbh", "gmbh co kg", "gmbh and co kg", "and co kg", "and co", "mbh", "ag", "kg", "ug", "e v", "ev", "eg", "ggmbh", "gbr",
-                "ltd", "limited", "plc", "llp", "llc", "inc", "corp", "co", "cic",
-                "s a", "sa", "s a s", "sas", "sarl", "s a r l", "s p a", "spa", "s r l", "srl",
-                "scarl", "s c a r l", "s l", "sl", "s l u", "slu", "s coop",
-                "sp z o o", "spzoo", "sp zoo", "s c", "sp j", "sp k", "s k a",
-                "ab", "publ", "ab publ", "oy", "oyj", "ry", "as", "a s", "asa", "aps", "a m b a",
-                "bv", "b v", "nv", "n v", "vzw", "asbl", "cv", "vof",
-                "s r o", "sro", "a s", "z s", "o p s", "d o o", "doo", "d d", "dd", "kft", "zrt",
-                "nyrt", "bt", "ou", "as", "uab", "ab", "sia", "ad", "ood", "eood",
-                "ike", "ae", "epe", "lda", "unipessoal lda", "ehf", "hf",
-            )
-        },
-        key=len,
-        reverse=True,
+LEGAL_FORMS: frozenset[tuple[str, ...]] = frozenset(
+    tuple(form.split())
+    for form in (
+        "gmbh", "gmbh co kg", "gmbh and co kg", "and co kg", "and co", "mbh", "ggmbh",
+        "ag", "kg", "ug", "e v", "ev", "eg", "gbr",
+        "ltd", "limited", "plc", "llp", "llc", "inc", "corp", "co", "cic",
+        "s a", "sa", "s a s", "sas", "sarl", "s a r l", "s p a", "spa", "s r l", "srl",
+        "scarl", "s c a r l", "s l", "sl", "s l u", "slu", "s coop",
+        "sp z o o", "spzoo", "sp zoo", "s c", "sp j", "sp k", "s k a",
+        "ab", "publ", "ab publ", "oy", "oyj", "ry", "as", "a s", "asa", "aps", "a m b a",
+        "bv", "b v", "nv", "n v", "vzw", "asbl", "cv", "vof",
+        "s r o", "sro", "a s", "z s", "o p s", "d o o", "doo", "d d", "dd", "kft", "zrt",
+        "nyrt", "bt", "ou", "as", "uab", "ab", "sia", "ad", "ood", "eood",
+        "ike", "ae", "epe", "lda", "unipessoal lda", "ehf", "hf",
     )
 )  # fmt: skip
+# Looked up by their last word, longest first, so stripping costs a dictionary look-up per word.
+_FORMS_BY_LAST_WORD: dict[str, list[tuple[str, ...]]] = {}
+for _form in sorted(LEGAL_FORMS, key=lambda form: (-len(form), form)):
+    _FORMS_BY_LAST_WORD.setdefault(_form[-1], []).append(_form)
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
@@ -133,13 +133,14 @@ def domains_match(email: str | None, website: str | None) -> bool | None:
 # ---------------------------------------------------------------- names
 
 
+@lru_cache(maxsize=16384)
 def organisation_key(name: str | None) -> str:
     """Case, accents, punctuation and a trailing legal form do not tell organisations apart."""
     words = _NOT_WORD.sub(" ", name_key(name or "").replace("&", " and ")).split()
     changed = True
     while changed and words:
         changed = False
-        for form in LEGAL_FORMS:
+        for form in _FORMS_BY_LAST_WORD.get(words[-1], ()):
             if len(words) > len(form) and tuple(words[-len(form) :]) == form:
                 del words[-len(form) :]
                 changed = True
