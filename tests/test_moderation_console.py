@@ -263,6 +263,48 @@ def test_concurrent_approve_and_reject_one_wins(app, seeded):
     assert [e.action for e in decisions] == [winner]
 
 
+def test_overlapping_bulk_approvals_decide_each_row_once(app, seeded, smtp):
+    ids = [
+        make_signature(app, seeded, name=f"Race {i}", email=f"r{i}@race.example") for i in range(8)
+    ]
+    clients = [signed_in(app, f"racer{n}@example.org") for n in range(2)]
+    from tests.staff_helpers import page_token
+
+    tokens = [page_token(c, "/staff/account") for c in clients]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(n: int):
+        try:
+            barrier.wait(timeout=10)
+            selection = ids if n == 0 else list(reversed(ids))
+            response = clients[n].post(
+                "/staff/signatures/bulk",
+                data={
+                    "csrf_token": tokens[n],
+                    "ids": selection,
+                    "action": "approve",
+                    "expected_state": "verified",
+                },
+            )
+            assert response.status_code == 303
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert all(get_signature(app, i).state == SignatureState.APPROVED for i in ids)
+    approvals = audit_rows(app, action="approve")
+    assert sorted(e.signature_id for e in approvals) == sorted(ids)
+    smtp.wait_for(len(ids))
+    wait_jobs(app)
+    assert len(smtp.messages) == len(ids)  # one "you are on the list" email per row, not two
+
+
 # ---------------------------------------------------------------- edits
 
 

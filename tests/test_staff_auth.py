@@ -480,3 +480,11 @@ def test_ensure_admin_uses_the_configured_email(app, runner, seeded):
     result = runner.invoke(args=["staff", "ensure-admin"])
     assert "boss@example.org" in result.output
     assert _user(app, "boss@example.org").role == StaffRole.ADMIN
+
+
+def test_hash_is_upgraded_when_argon2_parameters_rise(app, client, seeded):
+    make_staff(app, "mod@example.org")
+    assert ",t=1," in _user(app, "mod@example.org").password_hash
+    app.config["STAFF_ARGON2_TIME_COST"] = 2
+    assert login(client, "mod@example.org").status_code == 302
+    assert ",t=2," in _user(app, "mod@example.org").password_hash

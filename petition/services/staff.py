@@ -303,8 +303,11 @@ def authenticate(email: str, password: str) -> LoginResult:
         _count_failure(user)
         db.session.commit()
         return LoginResult(LoginOutcome.REFUSED)
+    if _hasher().check_needs_rehash(user.password_hash):
+        # The argon2 parameters were raised since this hash was made: upgrade it now.
+        user.password_hash = _hasher().hash(password)
     if user.totp_enabled:
-        db.session.rollback()
+        db.session.commit()
         return LoginResult(LoginOutcome.NEED_TOTP, user.id)
     token = _start_session(user)
     db.session.commit()
