@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from petition.extensions import db
@@ -377,3 +378,38 @@ def test_rejected_resubmission_changes_nothing(app, client, seeded, smtp):
     after = signature_by_email(app, "anna.nowak@lodzkie.pl")
     assert after.state == SignatureState.REJECTED
     assert after.organisation_name == "Łódzkie Region"
+
+
+@pytest.mark.config(JOBS_MODE="sync")
+def test_sync_job_mode_sends_and_builds_inline(app, client, seeded, smtp):
+    """JOBS_MODE=sync runs each job at once, in its own session, from the commit hook."""
+    assert submit_sign(client, seeded).status_code == 302
+    [message] = smtp.messages  # already delivered: no waiting
+    post_button(client, links_in(message)["confirm"])
+    sig = signature_by_email(app, "anna.nowak@lodzkie.pl")
+    result = app.test_cli_runner().invoke(args=["signatures", "approve", str(sig.id)])
+    assert result.exit_code == 0, result.output
+    assert len(smtp.messages) == 2
+    with app.app_context():
+        from petition.models import PdfVersion
+
+        assert db.session.scalar(select(func.max(PdfVersion.signatory_count))) == 5
+
+
+def test_approval_email_under_embargo_says_when_the_list_appears(app, client, seeded, smtp):
+    from petition.models import Statement
+    from petition.services.database import write_transaction
+
+    @write_transaction
+    def embargo():
+        db.session.scalar(select(Statement)).list_public_from = utcnow() + timedelta(days=30)
+
+    submit_sign(client, seeded)
+    post_button(client, links_in(smtp.wait_for(1)[0])["confirm"])
+    with app.app_context():
+        embargo()
+    sig = signature_by_email(app, "anna.nowak@lodzkie.pl")
+    app.test_cli_runner().invoke(args=["signatures", "approve", str(sig.id)])
+    approved = smtp.wait_for(2)[1].get_body(("plain",)).get_content()
+    assert "will be published on" in approved
+    assert "is now on the public list" not in approved

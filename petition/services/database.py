@@ -16,6 +16,18 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _writing: ContextVar[int] = ContextVar("jointly_writing", default=0)
+_after_write: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "jointly_after_write", default=None
+)
+
+
+def after_write(callback: Callable[[], None]) -> None:
+    """Run `callback` once the outermost write transaction has ended (now, outside one)."""
+    pending = _after_write.get()
+    if _writing.get() and pending is not None:
+        pending.append(callback)
+    else:
+        callback()
 
 
 def configure_engine(engine: Engine) -> None:
@@ -60,6 +72,7 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
                 raise RuntimeError(f"{func.__qualname__} called with uncommitted changes")
             session.rollback()
         token = _writing.set(depth + 1)
+        pending_token = _after_write.set([]) if depth == 0 else None
         try:
             result = func(*args, **kwargs)
             if depth == 0 and session.in_transaction():
@@ -71,6 +84,12 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
             raise
         finally:
             _writing.reset(token)
+            if pending_token is not None:
+                callbacks = _after_write.get() or []
+                _after_write.reset(pending_token)
+                # Work queued by commits inside (e.g. sync-mode jobs) runs with no lock held.
+                for callback in callbacks:
+                    callback()
 
     return wrapper
 

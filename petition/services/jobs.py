@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import importlib
 import itertools
@@ -13,6 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
+
+from . import database
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,15 @@ class SyncRunner:
     def enqueue(
         self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
     ) -> None:
-        _resolve(func)(*args, **kwargs)
+        fn = _resolve(func)
+
+        def run() -> None:
+            # Its own application context, hence its own database session: a job queued from
+            # a commit hook must not reuse the session that is still committing.
+            with self.app.app_context():
+                fn(*args, **kwargs)
+
+        database.after_write(lambda: contextvars.Context().run(run))
 
     def pending(self) -> int:
         return 0

@@ -133,7 +133,8 @@ def build_when_due(statement_id: int, reason: str = "") -> None:
         (now - statement.list_changed_at).total_seconds() if statement.list_changed_at else 1e9
     )
     waited = _seconds_since_last_build(statement)
-    if has_pdf and quiet_for < debounce and waited < debounce * MAX_POSTPONE_FACTOR:
+    inline = isinstance(jobs.runner(), jobs.SyncRunner)  # no delays there: build now
+    if not inline and has_pdf and quiet_for < debounce and waited < debounce * MAX_POSTPONE_FACTOR:
         db.session.rollback()
         request_rebuild(statement_id, reason, delay=max(debounce - quiet_for, 0.05))
         return
@@ -276,7 +277,11 @@ def _render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict]:
     )
     rows = ()
     if public:
-        rows = session.execute(
+        # Plain column tuples straight from the session's connection (same transaction, so the
+        # same snapshot): the ORM result layer adds several microseconds per row and nothing
+        # here needs it. stream_results makes it a server-side cursor on PostgreSQL; SQLite
+        # steps its cursor lazily anyway; yield_per bounds the rows buffered at a time.
+        rows = session.connection().execute(
             select(
                 Signature.organisation_type,
                 Signature.organisation_name,
