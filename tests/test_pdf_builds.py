@@ -441,3 +441,34 @@ def test_healthz_reports_pdf_age(client, seeded):
     assert isinstance(body["pdf_age_seconds"][SLUG], int)
     with client.application.app_context():
         assert db.session.scalar(select(func.count(PdfVersion.id))) == 1
+
+
+def test_staff_see_versions_and_build_log_and_can_queue_a_rebuild(app, seeded, monkeypatch):
+    from petition.services import pdf as pdf_package
+    from tests.staff_helpers import post, signed_in
+
+    staff_client = signed_in(app, "mod@example.org", "moderator")
+    real_render = pdf_package.render_statement_pdf
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk quota <exceeded>")
+
+    monkeypatch.setattr(pdf_package, "render_statement_pdf", broken)
+    response = post(staff_client, "/staff/pdf/1/rebuild")
+    assert response.status_code == 302
+    wait_jobs(app)
+    page = staff_client.get("/staff/pdf").get_data(as_text=True)
+    assert "Failed" in page
+    assert "disk quota &lt;exceeded&gt;" in page  # escaped, never raw markup
+    assert "staff asked for a rebuild" in page
+    [first] = versions(app)
+    assert first.file_sha256 in page
+    assert f"/statements/{SLUG}/versions/1.pdf" in page
+
+    monkeypatch.setattr(pdf_package, "render_statement_pdf", real_render)
+    post(staff_client, "/staff/pdf/1/rebuild")
+    wait_jobs(app)
+    assert len(versions(app)) == 2
+    assert post(staff_client, "/staff/pdf/999/rebuild").status_code == 404
+    assert staff_client.post("/staff/pdf/1/rebuild").status_code == 400  # no CSRF token
+    assert app.test_client().get("/staff/pdf").status_code == 302  # anonymous: to sign-in

@@ -112,14 +112,23 @@ def _on_list_changed(statement_id: int, reason: str = "") -> None:
 events.list_changed.connect(_on_list_changed, weak=False)
 
 
-def request_rebuild(statement_id: int, reason: str = "", delay: float | None = None) -> None:
-    """Schedule a debounced rebuild; several requests in one process share one pending job."""
+def request_rebuild(
+    statement_id: int, reason: str = "", delay: float | None = None, *, force: bool = False
+) -> None:
+    """Schedule a debounced rebuild; several requests in one process share one pending job.
+
+    `force` (a staff request) builds even when the list has not changed since the last build.
+    """
     delay = current_app.config["PDF_DEBOUNCE_SECONDS"] if delay is None else delay
-    jobs.enqueue(build_when_due, statement_id, reason, delay=delay, key=f"pdf:{statement_id}")
+    key = f"pdf:{statement_id}:{'force' if force else 'due'}"
+    jobs.enqueue(build_when_due, statement_id, reason, force, delay=delay, key=key)
 
 
-def build_when_due(statement_id: int, reason: str = "") -> None:
+def build_when_due(statement_id: int, reason: str = "", force: bool = False) -> None:
     """The background job: build once the list has been quiet for the debounce period."""
+    if force:
+        build_statement_pdf(statement_id, trigger=reason or "forced")
+        return
     statement = db.session.get(Statement, statement_id)
     if statement is None:
         return
