@@ -1,0 +1,181 @@
+"""`python -m bench` (`make bench`): build and serve benchmarks of the statement PDF, with results.
+
+Runs bench/pdf_bench.py, then bench/serve_bench.py, prints the combined tables and writes them to
+bench/results/pdf-<date>.md with the raw numbers and the machine in pdf-<date>.json (--postgres
+and --quick runs add -postgres / -quick to the name). Arguments pass through, e.g. `python -m bench --quick` or
+`python -m bench --sizes 10000 100000 --skip-serve`. Exits 1 when a target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import pdf_bench, serve_bench
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine_info(postgres: bool) -> dict:
+    from importlib.metadata import version
+
+    info = {
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "reportlab": version("reportlab"),
+        "sqlalchemy": version("SQLAlchemy"),
+        "flask": version("Flask"),
+        "gunicorn": version("gunicorn"),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": _wrk_version(),
+        "git_commit": _first_line(["git", "rev-parse", "--short", "HEAD"]),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    if postgres:
+        info["postgresql"] = _postgres_version()
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _first_line(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, cwd=RESULTS.parent, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _wrk_version() -> str:
+    match = re.search(r"\d+(\.\d+)+", _first_line(["wrk", "--version"]))
+    return f"wrk {match.group(0)}" if match else "wrk"
+
+
+def _postgres_version() -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"{pdf_bench.POSTGRES_SERVER}/postgres")
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SHOW server_version")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _write(path: Path, content: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")  # bench/results/*.tmp is ignored by git
+    tmp.write_text(content, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def render_markdown(
+    today: str,
+    command: str,
+    info: dict,
+    pdf: pdf_bench.BenchResult | None,
+    serve: serve_bench.ServeResult | None,
+    seconds: float,
+) -> str:
+    machine = (
+        f"{info['nproc']} cores ({info['cpu']}), Python {info['python']}, ReportLab "
+        f"{info['reportlab']}, SQLAlchemy {info['sqlalchemy']}, SQLite {info['sqlite']}"
+        + (f", PostgreSQL {info['postgresql']}" if "postgresql" in info else "")
+        + f", gunicorn {info['gunicorn']}, {info['wrk']}; commit {info['git_commit']}; "
+        f"load average at start {info['load_average_at_start']}, at end "
+        f"{info['load_average_at_end']}."
+    )
+    parts = [
+        f"# Statement PDF benchmarks, {today}",
+        "",
+        f"`{command}`, {seconds / 60:.1f} min. {machine}",
+    ]
+    if pdf is not None:
+        parts += [
+            "",
+            "## Building the PDF from the database",
+            "",
+            pdf_bench.format_results(pdf),
+        ]
+    if serve is not None:
+        parts += ["", "## Serving the cached PDF", "", serve_bench.format_results(serve)]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    pdf_bench.add_arguments(parser)
+    serve_bench.add_arguments(parser)
+    parser.add_argument("--skip-pdf", action="store_true", help="only the serving benchmark")
+    parser.add_argument("--skip-serve", action="store_true", help="only the build benchmark")
+    parser.add_argument("--no-write", action="store_true", help="print, write nothing")
+    args = parser.parse_args(argv)
+    if args.duration is None:
+        args.duration = "3s" if args.quick else "10s"
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 2
+
+    started = time.perf_counter()
+    today = datetime.now(UTC).date().isoformat()
+    info = machine_info(args.postgres)
+    pdf = None
+    if not args.skip_pdf:
+        pdf = pdf_bench.run(
+            pdf_bench.sizes_from(args),
+            postgres=args.postgres,
+            repeat=args.repeat,
+            naive_max=args.naive_max,
+            cli_size=args.cli_size,
+        )
+    serve = None if args.skip_serve else serve_bench.run(args)
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    seconds = time.perf_counter() - started
+
+    command = shlex.join(["python", "-m", "bench", *argv])
+    report = render_markdown(today, command, info, pdf, serve, seconds)
+    print(report)
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        stem = f"pdf-{today}" + ("-postgres" if args.postgres else "")
+        stem += "-quick" if args.quick else ""
+        raw = {
+            "date": today,
+            "command": command,
+            "seconds": seconds,
+            "machine": info,
+            "pdf": pdf.to_json() if pdf else None,
+            "serve": serve.to_json() if serve else None,
+        }
+        _write(RESULTS / f"{stem}.md", report)
+        _write(RESULTS / f"{stem}.json", json.dumps(raw, indent=2, ensure_ascii=False) + "\n")
+        print(f"written: bench/results/{stem}.md, bench/results/{stem}.json", file=sys.stderr)
+    failed = [t["target"] for t in (pdf.targets if pdf else []) if t["result"] == "FAIL"]
+    if failed:
+        print(f"FAILED targets: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
