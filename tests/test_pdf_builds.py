@@ -472,3 +472,8 @@ def test_staff_see_versions_and_build_log_and_can_queue_a_rebuild(app, seeded, m
     assert post(staff_client, "/staff/pdf/999/rebuild").status_code == 404
     assert staff_client.post("/staff/pdf/1/rebuild").status_code == 400  # no CSRF token
     assert app.test_client().get("/staff/pdf").status_code == 302  # anonymous: to sign-in
+
+
+def test_hostile_slugs_on_the_pdf_route_are_404(client, seeded):
+    for slug in ("x%00y", "%ff%fe", "a" * 500, "..%2F..%2Fetc%2Fpasswd", "<script>"):
+        assert fetch(client, f"/statements/{slug}/statement.pdf").status_code == 404, slug

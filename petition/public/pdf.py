@@ -38,6 +38,10 @@ def _send_version(statement, version):
 
 @bp.get("/statements/<slug>/statement.pdf")
 def statement_pdf(slug: str):
+    # The hot path: one indexed query for the newest build, then the file from disk.
+    found = pdf_builds.latest_version_by_slug(slug)
+    if found is not None:
+        return _send_version(*found)
     statement = _statement_or_404(slug)
     version = pdf_builds.latest_version(statement)
     if version is None:

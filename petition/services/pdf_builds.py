@@ -62,6 +62,22 @@ def latest_version(statement: Statement) -> PdfVersion | None:
     )
 
 
+def latest_version_by_slug(slug: str) -> tuple[Statement, PdfVersion] | None:
+    """The statement and its newest build in one query (serving the PDF)."""
+    from .statements import is_slug
+
+    if not is_slug(slug):
+        return None
+    row = db.session.execute(
+        select(Statement, PdfVersion)
+        .join(PdfVersion, PdfVersion.statement_id == Statement.id)
+        .where(Statement.slug == slug)
+        .order_by(PdfVersion.number.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
 def versions(statement: Statement) -> list[PdfVersion]:
     return list(
         db.session.scalars(

@@ -235,9 +235,13 @@ def bump_list_version(statement_id: int) -> None:
 _SLUG_SHAPE = re.compile(r"^[a-z0-9-]{1,100}$")
 
 
-def get_statement(slug: str) -> Statement:
+def is_slug(slug: str) -> bool:
     # A slug from a URL can hold anything, NUL included, which PostgreSQL refuses with an error.
-    if not _SLUG_SHAPE.match(slug or ""):
+    return bool(_SLUG_SHAPE.match(slug or ""))
+
+
+def get_statement(slug: str) -> Statement:
+    if not is_slug(slug):
         raise StatementNotFound(slug)
     statement = db.session.scalar(select(Statement).where(Statement.slug == slug))
     if statement is None:
