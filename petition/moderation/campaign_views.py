@@ -7,12 +7,13 @@ from datetime import UTC
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from ..extensions import db
+from ..forms import ButtonForm
 from ..models import CampaignUpdate, Statement, UpdateKind
 from ..services import campaign
 from ..services.statements import open_statements
 from ..staff.access import actor, admin_only
 from . import bp
-from .forms import ButtonForm, StatementSettingsForm, UpdateForm
+from .forms import StatementSettingsForm, UpdateForm
 
 SID = "<int(max=2147483647):statement_id>"
 UID = "<int(max=2147483647):update_id>"

@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from ..forms import validated_by
 from ..models import ORGANISATION_TYPE_LABELS, SignatureState, UpdateKind
 from ..services import validation
 from ..services.campaign import UpdateInput, link_url
@@ -29,18 +30,6 @@ REJECTION_REASONS = (
     "Spam or test submission",
     "Outside the scope of the statement",
 )
-
-
-def _check(func, **kwargs):
-    """A services.validation function as a WTForms validator that keeps the clean value."""
-
-    def validator(form, field):
-        try:
-            field.clean = func(field.data, **kwargs)
-        except validation.InvalidValue as exc:
-            raise ValidationError(str(exc)) from exc
-
-    return validator
 
 
 class _Routing:
@@ -94,36 +83,36 @@ class BulkForm(_Routing, FlaskForm):
 class EditForm(FlaskForm):
     organisation_name = StringField(
         "Organisation name",
-        validators=[_check(validation.clean_line, field="organisation name", min_len=2)],
+        validators=[validated_by(validation.clean_line, field="organisation name", min_len=2)],
         render_kw={"maxlength": 200, "required": True},
     )
     organisation_type = SelectField(
         "Type",
         choices=[SelectChoice(t.value, label) for t, label in ORGANISATION_TYPE_LABELS.items()],
         validate_choice=False,
-        validators=[_check(validation.organisation_type)],
+        validators=[validated_by(validation.organisation_type)],
     )
     country = SelectField(
-        "Country", validate_choice=False, validators=[_check(validation.country_code)]
+        "Country", validate_choice=False, validators=[validated_by(validation.country_code)]
     )
     city = StringField(
         "City",
-        validators=[_check(validation.clean_line, field="city", max_len=100)],
+        validators=[validated_by(validation.clean_line, field="city", max_len=100)],
         render_kw={"maxlength": 100},
     )
     website = StringField(
         "Website",
-        validators=[_check(validation.website)],
+        validators=[validated_by(validation.website)],
         render_kw={"maxlength": 300, "inputmode": "url"},
     )
     comment = TextAreaField(
         "Public comment",
-        validators=[_check(validation.clean_paragraphs, field="comment", max_len=1000)],
+        validators=[validated_by(validation.clean_paragraphs, field="comment", max_len=1000)],
         render_kw={"maxlength": 1000, "rows": 3},
     )
     note = TextAreaField(
         "Staff note (never public)",
-        validators=[_check(validation.clean_paragraphs, field="note", max_len=2000)],
+        validators=[validated_by(validation.clean_paragraphs, field="note", max_len=2000)],
         render_kw={"maxlength": 2000, "rows": 2},
     )
     row_version = IntegerField(validators=[InputRequired()])
@@ -170,22 +159,22 @@ class UpdateForm(FlaskForm):
     )
     title = StringField(
         "Title",
-        validators=[_check(validation.clean_line, field="title", min_len=2, max_len=300)],
+        validators=[validated_by(validation.clean_line, field="title", min_len=2, max_len=300)],
         render_kw={"maxlength": 300, "required": True},
     )
     body = TextAreaField(
         "Text",
-        validators=[_check(validation.clean_paragraphs, field="text", max_len=5000)],
+        validators=[validated_by(validation.clean_paragraphs, field="text", max_len=5000)],
         render_kw={"maxlength": 5000, "rows": 6},
     )
     link_url = StringField(
         "Link (http or https)",
-        validators=[_check(link_url)],
+        validators=[validated_by(link_url)],
         render_kw={"maxlength": 500, "inputmode": "url", "placeholder": "https://"},
     )
     link_label = StringField(
         "Link text",
-        validators=[_check(validation.clean_line, field="link text", max_len=200)],
+        validators=[validated_by(validation.clean_line, field="link text", max_len=200)],
         render_kw={"maxlength": 200, "placeholder": "Read more"},
     )
     published_on = DateField("Date shown", validators=[Optional()])
@@ -199,7 +188,3 @@ class UpdateForm(FlaskForm):
             link_label=self.link_label.clean,
             published_on=self.published_on.data,
         )
-
-
-class ButtonForm(FlaskForm):
-    """Only a button: CSRF is all it carries."""

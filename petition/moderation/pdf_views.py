@@ -6,11 +6,11 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import db
+from ..forms import ButtonForm
 from ..models import Statement
 from ..services import pdf_builds
 from ..services.statements import open_statements
 from . import bp
-from .forms import ButtonForm
 
 SID = "<int(max=2147483647):statement_id>"
 

@@ -7,13 +7,13 @@ from datetime import date
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
 from ..extensions import db
+from ..forms import ButtonForm
 from ..models import Statement
 from ..services import audit_log, exports, mailer, signatories
 from ..services import dashboard as figures
 from ..services.statements import StatementNotFound, get_statement, open_statements
 from ..staff.access import actor
 from . import bp
-from .forms import ButtonForm
 from .views import _int_arg
 
 

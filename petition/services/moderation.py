@@ -15,6 +15,7 @@ from . import events, mailer
 from .audit import Actor, record
 from .database import write_transaction
 from .signing import NotWithdrawable, public_url, withdraw
+from .state import compare_and_set
 from .statements import bump_list_version
 from .validation import country_display_name, name_key
 
@@ -83,20 +84,14 @@ def decide(
             f"Signature {signature_id} is {current.value}; it cannot be {_past(action)}.",
         )
     now = utcnow()
-    values: dict = {"state": target, "decided_at": now, "row_version": Signature.row_version + 1}
+    values: dict = {"state": target, "decided_at": now}
     if target is SignatureState.APPROVED:
         values["approved_at"] = now
     if target is SignatureState.REJECTED:
         values["rejection_reason"] = reason[:1000]
     if action == "reopen":
         values["rejection_reason"] = ""
-    result = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature_id, Signature.state == current)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not compare_and_set(signature_id, current, **values):
         db.session.rollback()
         db.session.refresh(signature)
         return Decision(

@@ -24,6 +24,7 @@ from ..models import (
 from . import events, mailer
 from .audit import Actor, record
 from .database import write_transaction
+from .state import compare_and_set
 from .statements import bump_list_version
 from .tokens import hash_token, looks_like_token, new_token
 from .validation import country_display_name, name_key, normalise_email
@@ -313,18 +314,13 @@ def confirm_signature(token: str) -> Signature:
         db.session.rollback()
         raise TokenExpired(signature)
     now = utcnow()
-    # Compare-and-set on the state: two clicks at once confirm once.
-    result = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature.id, Signature.state == SignatureState.PENDING_EMAIL)
-        .values(
-            state=SignatureState.VERIFIED,
-            verified_at=now,
-            row_version=Signature.row_version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    # Two clicks at once confirm once.
+    if not compare_and_set(
+        signature.id,
+        SignatureState.PENDING_EMAIL,
+        state=SignatureState.VERIFIED,
+        verified_at=now,
+    ):
         db.session.rollback()
         db.session.refresh(signature)
         raise AlreadyConfirmed(signature)
@@ -382,17 +378,7 @@ def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
         db.session.rollback()
         raise NotWithdrawable(signature)
     now = utcnow()
-    result = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature.id, Signature.state == before)
-        .values(
-            state=SignatureState.WITHDRAWN,
-            withdrawn_at=now,
-            row_version=Signature.row_version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not compare_and_set(signature.id, before, state=SignatureState.WITHDRAWN, withdrawn_at=now):
         db.session.rollback()
         db.session.refresh(signature)
         raise NotWithdrawable(signature)

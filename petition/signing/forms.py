@@ -6,27 +6,16 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
+from ..forms import validated_by
 from ..models import ORGANISATION_TYPE_LABELS
 from ..services import validation
 from ..services.signing import SignatureInput
 
 
-def _check(func, **kwargs):
-    """Adapt a services.validation function to a WTForms validator that stores the clean value."""
-
-    def validator(form, field):
-        try:
-            field.clean = func(field.data, **kwargs)
-        except validation.InvalidValue as exc:
-            raise ValidationError(str(exc)) from exc
-
-    return validator
-
-
 class SignForm(FlaskForm):
     organisation_name = StringField(
         "Organisation name",
-        validators=[_check(validation.clean_line, field="organisation name", min_len=2)],
+        validators=[validated_by(validation.clean_line, field="organisation name", min_len=2)],
         render_kw={"autocomplete": "organization", "maxlength": 200, "required": True},
     )
     organisation_type = SelectField(
@@ -34,23 +23,23 @@ class SignForm(FlaskForm):
         choices=[SelectChoice("", "Choose a type…")]
         + [SelectChoice(t.value, label) for t, label in ORGANISATION_TYPE_LABELS.items()],
         validate_choice=False,
-        validators=[_check(validation.organisation_type)],
+        validators=[validated_by(validation.organisation_type)],
         render_kw={"required": True},
     )
     country = SelectField(
         "Country",
         validate_choice=False,
-        validators=[_check(validation.country_code)],
+        validators=[validated_by(validation.country_code)],
         render_kw={"autocomplete": "country", "required": True},
     )
     city = StringField(
         "City",
-        validators=[_check(validation.clean_line, field="city", max_len=100)],
+        validators=[validated_by(validation.clean_line, field="city", max_len=100)],
         render_kw={"autocomplete": "address-level2", "maxlength": 100},
     )
     website = StringField(
         "Website",
-        validators=[_check(validation.website, required=True)],
+        validators=[validated_by(validation.website, required=True)],
         render_kw={
             "autocomplete": "url",
             "inputmode": "url",
@@ -61,17 +50,19 @@ class SignForm(FlaskForm):
     )
     contact_name = StringField(
         "Your name",
-        validators=[_check(validation.clean_line, field="contact person's name", min_len=2)],
+        validators=[validated_by(validation.clean_line, field="contact person's name", min_len=2)],
         render_kw={"autocomplete": "name", "maxlength": 200, "required": True},
     )
     contact_role = StringField(
         "Your role in the organisation",
-        validators=[_check(validation.clean_line, field="contact person's role", max_len=200)],
+        validators=[
+            validated_by(validation.clean_line, field="contact person's role", max_len=200)
+        ],
         render_kw={"autocomplete": "organization-title", "maxlength": 200},
     )
     email = EmailField(
         "Work email address",
-        validators=[_check(validation.email_address)],
+        validators=[validated_by(validation.email_address)],
         render_kw={
             "autocomplete": "email",
             "maxlength": 254,
@@ -81,7 +72,7 @@ class SignForm(FlaskForm):
     )
     comment = TextAreaField(
         "Public comment",
-        validators=[_check(validation.clean_paragraphs, field="comment", max_len=1000)],
+        validators=[validated_by(validation.clean_paragraphs, field="comment", max_len=1000)],
         render_kw={"maxlength": 1000, "rows": 3},
     )
     consent = BooleanField("consent")
@@ -125,10 +116,6 @@ class SignForm(FlaskForm):
 class LostLinkForm(FlaskForm):
     email = EmailField(
         "Email address used to sign",
-        validators=[_check(validation.email_address)],
+        validators=[validated_by(validation.email_address)],
         render_kw={"autocomplete": "email", "required": True, "spellcheck": "false"},
     )
-
-
-class ButtonForm(FlaskForm):
-    """A form that is only a button (confirm, withdraw): CSRF is all it carries."""

@@ -7,11 +7,12 @@ import logging
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..extensions import limiter
+from ..forms import ButtonForm
 from ..models import SignatureState
 from ..services import signing
 from ..services.statements import StatementNotFound, get_statement
 from . import bp
-from .forms import ButtonForm, LostLinkForm, SignForm
+from .forms import LostLinkForm, SignForm
 
 log = logging.getLogger(__name__)
 

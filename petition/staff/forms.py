@@ -87,7 +87,3 @@ class RoleForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     reset_totp = BooleanField("Also turn off two-factor sign-in (lost phone)")
-
-
-class ButtonForm(FlaskForm):
-    """Only a button: CSRF is all it carries."""

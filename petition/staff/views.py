@@ -9,12 +9,12 @@ from flask_login import current_user, login_user, logout_user
 
 from ..auth import StaffIdentity
 from ..extensions import db, limiter
+from ..forms import ButtonForm
 from ..models import StaffRole, StaffUser
 from ..services import staff
 from . import bp
 from .access import actor, admin_only, mark_seen, safe_next
 from .forms import (
-    ButtonForm,
     CodeForm,
     DigestForm,
     LoginForm,
