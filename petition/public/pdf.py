@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, send_file
+from flask import Response, abort, render_template, request, send_file
+from werkzeug.http import is_resource_modified
 
 from ..services import pdf_builds
 from ..services.statements import StatementNotFound, get_statement
@@ -16,7 +17,21 @@ def _statement_or_404(slug: str):
         abort(404, description="There is no statement at this address.")
 
 
+def _cache_headers(response: Response, version) -> Response:
+    response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
+    response.headers["X-Content-SHA256"] = version.file_sha256
+    return response
+
+
 def _send_version(statement, version):
+    # A revalidation (most requests from returning readers and caches) needs no file at all.
+    if request.method in ("GET", "HEAD") and not is_resource_modified(
+        request.environ, etag=version.file_sha256, last_modified=version.created_at
+    ):
+        response = Response(status=304)
+        response.set_etag(version.file_sha256)
+        response.last_modified = version.created_at
+        return _cache_headers(response, version)
     path = pdf_builds.file_path(version)
     if not path.is_file():
         abort(404, description="This version of the PDF is no longer stored.")
@@ -31,9 +46,7 @@ def _send_version(statement, version):
         last_modified=version.created_at,
         max_age=60,
     )
-    response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
-    response.headers["X-Content-SHA256"] = version.file_sha256
-    return response
+    return _cache_headers(response, version)
 
 
 @bp.get("/statements/<slug>/statement.pdf")

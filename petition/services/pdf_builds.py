@@ -110,7 +110,7 @@ def pdf_dir() -> Path:
 
 
 def file_path(version: PdfVersion) -> Path:
-    return pdf_dir() / version.filename
+    return Path(current_app.config["PDF_DIR"]) / version.filename
 
 
 def download_name(statement: Statement, version: PdfVersion) -> str:
