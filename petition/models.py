@@ -250,6 +250,8 @@ class Signature(db.Model):
     country: Mapped[str] = mapped_column(String(2))
     country_name: Mapped[str] = mapped_column(String(100), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
+    # Accent- and case-folded city for search (SQLite's lower() only folds ASCII).
+    city_key: Mapped[str] = mapped_column(String(100), default="", server_default="")
     website: Mapped[str] = mapped_column(String(300), default="")
     comment: Mapped[str] = mapped_column(String(1000), default="")
 
@@ -336,6 +338,8 @@ class StaffUser(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The time step of the last accepted code: a code is good once, not for its whole window.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     first_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

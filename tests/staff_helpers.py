@@ -17,7 +17,7 @@ from petition.models import (
 )
 from petition.services import staff
 from petition.services.audit import Actor
-from petition.services.validation import country_display_name, name_key
+from petition.services.validation import derived_columns
 from tests.conftest import CSRF_RE
 
 PASSWORD = "correct horse battery staple"
@@ -76,6 +76,7 @@ def make_signature(
     contact_name: str = "Anna Nowak",
     ip: str = "192.0.2.10",
     created_at: datetime | None = None,
+    city: str = "Łódź",
 ) -> int:
     """A signature as the signing flow leaves it, without the email round trip."""
     with app.app_context():
@@ -87,12 +88,10 @@ def make_signature(
             statement_version_id=statement.current_version_id,
             state=state,
             organisation_name=name,
-            organisation_name_key=name_key(name)[:200],
             organisation_type=kind,
-            organisation_type_order=kind.order,
             country=country,
-            country_name=country_display_name(country),
-            city="Łódź",
+            city=city,
+            **derived_columns(name, kind, country, city),
             website=website,
             comment=comment,
             contact_name=contact_name,

@@ -27,6 +27,7 @@ ADMIN_ENDPOINTS = {
     "moderation.updates",
     "moderation.update_edit",
     "moderation.update_action",
+    "moderation.site_text",
 }
 
 
@@ -318,10 +319,23 @@ def test_totp_enrolment_and_sign_in_with_codes(app, seeded):
     token = page_token(fresh, "/staff/login/code")
     bad = fresh.post("/staff/login/code", data={"code": "123456", "csrf_token": token})
     assert bad.status_code == 401
-    good = fresh.post("/staff/login/code", data={"code": totp.now(), "csrf_token": token})
+    # The enrolment code was used once already: it is a replay now.
+    replay = fresh.post("/staff/login/code", data={"code": totp.now(), "csrf_token": token})
+    assert replay.status_code == 401
+    # The next step's code (within the clock-skew window) is fresh.
+    next_code = totp.at(time.time() + totp.interval)
+    good = fresh.post("/staff/login/code", data={"code": next_code, "csrf_token": token})
     assert good.status_code == 302
     assert good.headers["Location"] == "/staff/"
     assert fresh.get("/staff/").status_code == 200
+    # Captured on the way, the same code cannot sign anyone in again.
+    other = app.test_client()
+    login(other, "mod@example.org")
+    again = other.post(
+        "/staff/login/code",
+        data={"code": next_code, "csrf_token": page_token(other, "/staff/login/code")},
+    )
+    assert again.status_code == 401
     with app.app_context():
         actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"staff_totp_enabled", "staff_signed_in"} <= actions

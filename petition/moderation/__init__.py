@@ -9,4 +9,4 @@ bp = Blueprint("moderation", __name__, url_prefix="/staff")
 bp.before_request(guard)
 bp.context_processor(template_globals)
 
-from . import campaign_views, pdf_views, reports, views  # noqa: E402,F401
+from . import campaign_views, pdf_views, reports, site_views, views  # noqa: E402,F401

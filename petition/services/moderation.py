@@ -17,7 +17,7 @@ from .database import write_transaction
 from .signing import NotWithdrawable, public_url, withdraw
 from .state import compare_and_set
 from .statements import bump_list_version
-from .validation import country_display_name, name_key
+from .validation import derived_columns, name_key
 
 
 class DecisionResult(enum.Enum):
@@ -271,13 +271,10 @@ def edit_signature(
         .where(Signature.id == signature_id, Signature.row_version == row_version)
         .values(
             organisation_name=edit.organisation_name,
-            # Derived columns kept in step, as signing._apply_input does for the form.
-            organisation_name_key=name_key(edit.organisation_name)[:200],
             organisation_type=org_type,
-            organisation_type_order=org_type.order,
             country=edit.country,
-            country_name=country_display_name(edit.country),
             city=edit.city,
+            **derived_columns(edit.organisation_name, org_type, edit.country, edit.city),
             website=edit.website,
             comment=edit.comment,
             note=edit.note,
@@ -396,7 +393,7 @@ def _console_query(flt: ConsoleFilter) -> Select:
         conditions = [
             Signature.organisation_name_key.like(f"%{escaped}%", escape="\\"),
             Signature.email_normalised.like(f"%{escaped}%", escape="\\"),
-            func.lower(Signature.city).like(f"%{escaped}%", escape="\\"),
+            Signature.city_key.like(f"%{escaped}%", escape="\\"),
         ]
         if text.isdigit() and len(text) < 10:
             conditions.append(Signature.id == int(text))

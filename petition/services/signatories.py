@@ -161,7 +161,7 @@ def search(statement: Statement, flt: ListFilter) -> ListPage:
         base = base.where(
             or_(
                 Signature.organisation_name_key.like(f"%{escaped}%", escape="\\"),
-                func.lower(Signature.city).like(f"%{escaped}%", escape="\\"),
+                Signature.city_key.like(f"%{escaped}%", escape="\\"),
             )
         )
     if flt.country:
@@ -403,18 +403,17 @@ def _signature_from_row(statement: Statement, row: dict, now: datetime) -> Signa
     email, email_key = (None, None)
     if cell("email"):
         email, email_key = validation.email_address(cell("email"))
+    city = validation.clean_line(cell("city"), field="city", max_len=100)
     return Signature(
         statement_id=statement.id,
         statement_version_id=statement.current_version_id,
         state=SignatureState.APPROVED,
         source=SignatureSource.IMPORT,
         organisation_name=name,
-        organisation_name_key=validation.name_key(name)[:200],
         organisation_type=org_type,
-        organisation_type_order=org_type.order,
         country=country,
-        country_name=validation.country_display_name(country),
-        city=validation.clean_line(cell("city"), field="city", max_len=100),
+        city=city,
+        **validation.derived_columns(name, org_type, country, city),
         website=validation.website(cell("website")),
         comment=validation.clean_paragraphs(cell("comment"), field="comment", max_len=1000),
         contact_name=validation.clean_line(cell("contact_name"), field="contact name"),

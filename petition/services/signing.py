@@ -27,7 +27,7 @@ from .database import write_transaction
 from .state import compare_and_set
 from .statements import bump_list_version
 from .tokens import hash_token, looks_like_token, new_token
-from .validation import country_display_name, name_key, normalise_email
+from .validation import derived_columns, normalise_email
 
 
 class SigningError(Exception):
@@ -105,12 +105,14 @@ def _issue_token(signature: Signature, purpose: TokenPurpose) -> str:
 
 def _apply_input(signature: Signature, data: SignatureInput) -> None:
     signature.organisation_name = data.organisation_name
-    signature.organisation_name_key = name_key(data.organisation_name)[:200]
     signature.organisation_type = OrganisationType(data.organisation_type)
-    signature.organisation_type_order = signature.organisation_type.order
     signature.country = data.country
-    signature.country_name = country_display_name(data.country)
     signature.city = data.city
+    derived = derived_columns(
+        data.organisation_name, data.organisation_type, data.country, data.city
+    )
+    for column, value in derived.items():
+        setattr(signature, column, value)
     signature.website = data.website
     signature.contact_name = data.contact_name
     signature.contact_role = data.contact_role

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import enum
+import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import pyotp
@@ -327,7 +329,7 @@ def authenticate_totp(user_id: int, code: str) -> LoginResult:
     ):
         db.session.rollback()
         return LoginResult(LoginOutcome.REFUSED)
-    if not verify_totp(user.totp_secret, code):
+    if not accept_totp(user, code):
         _count_failure(user)
         db.session.commit()
         return LoginResult(LoginOutcome.REFUSED)
@@ -391,12 +393,32 @@ def end_session(user_id: int, *, reason: str = "signed out") -> None:
 # ---------------------------------------------------------------- TOTP
 
 
-def verify_totp(secret: str | None, code: str) -> bool:
+def totp_step(secret: str | None, code: str, now: float | None = None) -> int | None:
+    """The time step a code belongs to, or None when it is not a current code of `secret`."""
     digits = re.sub(r"\s+", "", code or "")
     if not secret or not digits.isdigit() or len(digits) != 6:
-        return False
+        return None
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    current = totp.timecode(datetime.fromtimestamp(now, tz=UTC))
     # One step either side tolerates a phone clock that is a little off.
-    return pyotp.TOTP(secret).verify(digits, valid_window=1)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), digits):
+            return step
+    return None
+
+
+def verify_totp(secret: str | None, code: str) -> bool:
+    return totp_step(secret, code) is not None
+
+
+def accept_totp(user: StaffUser, code: str) -> bool:
+    """A code is good once: a step at or before the last accepted one is a replay."""
+    step = totp_step(user.totp_secret, code)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False
+    user.totp_last_step = step
+    return True
 
 
 @write_transaction
@@ -418,7 +440,7 @@ def confirm_totp_enrolment(user_id: int, code: str, actor: Actor) -> None:
     if user.totp_enabled:
         db.session.rollback()
         return
-    if not verify_totp(user.totp_secret, code):
+    if not accept_totp(user, code):
         db.session.rollback()
         raise StaffError("That code is not right. Check the time on your phone and try again.")
     before = _snapshot(user)
@@ -436,12 +458,13 @@ def disable_totp(user_id: int, code: str, actor: Actor) -> None:
     if not user.totp_enabled:
         db.session.rollback()
         return
-    if not verify_totp(user.totp_secret, code):
+    if not accept_totp(user, code):
         db.session.rollback()
         raise StaffError("That code is not right.")
     before = _snapshot(user)
     user.totp_enabled = False
     user.totp_secret = None
+    user.totp_last_step = None
     _record_staff(actor, "staff_totp_disabled", user, before)
     db.session.commit()
 

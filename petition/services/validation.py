@@ -170,5 +170,17 @@ def name_key(name: str) -> str:
     return _SPACES.sub(" ", stripped).strip().casefold()
 
 
+def derived_columns(
+    organisation_name: str, organisation_type: str, country: str, city: str
+) -> dict:
+    """The columns kept in step with an organisation's public fields, for sorting and search."""
+    return {
+        "organisation_name_key": name_key(organisation_name)[:200],
+        "organisation_type_order": OrganisationType(organisation_type).order,
+        "country_name": country_display_name(country),
+        "city_key": name_key(city)[:100],
+    }
+
+
 def type_label(code: str) -> str:
     return ORGANISATION_TYPE_LABELS[OrganisationType(code)]
