@@ -86,7 +86,11 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
-        "SIGN_RATE_LIMIT": env.get("SIGN_RATE_LIMIT") or "30 per hour;10 per minute",
+        # Generous: a conference's shared wifi is many organisations behind one address; email
+        # confirmation and moderation are the real gate, the limit only stops floods.
+        "SIGN_RATE_LIMIT": env.get("SIGN_RATE_LIMIT") or "100 per hour;20 per minute",
+        # Reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host); 0 trusts none.
+        "PROXY_FIX_HOPS": _int(env.get("PROXY_FIX_HOPS"), 0),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
         "MAX_FORM_PARTS": 100,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -180,3 +181,19 @@ def test_migrations_downgrade_to_nothing_and_back(database_url, tmp_path):
             db.engine.dispose()
     finally:
         app.extensions["jobs"].stop()
+
+
+@pytest.mark.config(PROXY_FIX_HOPS=1, RATELIMIT_ENABLED=True, SIGN_RATE_LIMIT="2 per minute")
+def test_behind_a_proxy_the_sign_limit_counts_each_client(app, seeded):
+    from tests.conftest import csrf_token, valid_form
+
+    def sign(client_ip: str, n: int):
+        client = app.test_client()
+        headers = {"X-Forwarded-For": client_ip}
+        url = f"/statements/{seeded}/sign"
+        token = csrf_token(client, url)
+        data = valid_form(email=f"person{n}@example.org", csrf_token=token)
+        return client.post(url, data=data, headers=headers).status_code
+
+    assert [sign("198.51.100.1", i) for i in range(3)] == [302, 302, 429]
+    assert sign("198.51.100.2", 9) == 302  # another client behind the same proxy
