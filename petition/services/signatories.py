@@ -62,6 +62,7 @@ IMPORT_FIELDS = (
     "comment",
     "email",
     "contact_name",
+    "contact_role",
     "note",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -417,6 +418,7 @@ def _signature_from_row(statement: Statement, row: dict, now: datetime) -> Signa
         website=validation.website(cell("website")),
         comment=validation.clean_paragraphs(cell("comment"), field="comment", max_len=1000),
         contact_name=validation.clean_line(cell("contact_name"), field="contact name"),
+        contact_role=validation.clean_line(cell("contact_role"), field="contact role"),
         email=email,
         email_normalised=email_key,
         note=validation.clean_paragraphs(cell("note"), field="note", max_len=2000),
