@@ -38,7 +38,7 @@ FIELD_ERRORS = [
     ("country", "", "Choose a country from the list."),
     ("country", "XX", "Choose a country from the list."),
     ("city", "x" * 101, "The city must be at most 100 characters."),
-    ("website", "", "Enter the organisation's website."),
+    ("website", "lodzkie", "Enter a website address such as https://www.example.org."),
     ("website", "javascript:alert(1)", "Enter a website address such as https://www.example.org."),
     ("website", "ftp://lodzkie.pl", "must start with http:// or https://"),
     ("website", "https://user:pw@lodzkie.pl", "must not contain a user name or password"),
@@ -113,13 +113,12 @@ def test_empty_form_lists_every_required_field(app, client, seeded):
         "#organisation_name",
         "#organisation_type",
         "#country",
-        "#website",
         "#contact_name",
         "#email",
         "#consent",
     }
     # Optional fields carry no error.
-    for optional in ("city", "contact_role", "comment"):
+    for optional in ("city", "website", "contact_role", "comment"):
         assert page.find(id=f"{optional}-error") is None
     assert counts(app) == before
 
@@ -469,3 +468,13 @@ def test_query_string_filters_are_sanitised_before_use(client, seeded):
         "4 signatories match"
         in client.get(f"/statements/{seeded}/signatories", query_string={"country": "be"}).text
     )
+
+
+def test_website_is_optional(app, client, seeded):
+    response = post_form(client, seeded, valid_form(website=""))
+    assert response.status_code == 302
+    with app.app_context():
+        stored = db.session.scalar(
+            select(Signature).where(Signature.email_normalised == "anna.nowak@lodzkie.pl")
+        )
+        assert stored is not None and stored.website == ""

@@ -39,12 +39,13 @@ class SignForm(FlaskForm):
     )
     website = StringField(
         "Website",
-        validators=[validated_by(validation.website, required=True)],
+        # Optional (not every network has a site of its own), but asked for: it is the
+        # moderators' strongest cheap authenticity check against the email's domain.
+        validators=[validated_by(validation.website)],
         render_kw={
             "autocomplete": "url",
             "inputmode": "url",
             "maxlength": 300,
-            "required": True,
             "placeholder": "https://www.example.org",
         },
     )
