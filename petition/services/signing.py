@@ -289,7 +289,10 @@ def _find_token(token: str, purpose: TokenPurpose) -> SignatureToken:
 
 
 def signature_for_confirmation(token: str) -> Signature:
-    """What a confirmation link points at, for the GET page; changes nothing."""
+    """What a confirmation link points at, for the GET page; changes nothing.
+
+    Raises AlreadyConfirmed, TokenInvalid (unknown or replaced) or TokenExpired.
+    """
     row = _find_token(token, TokenPurpose.CONFIRM)
     signature = row.signature
     if SignatureState(signature.state) is not SignatureState.PENDING_EMAIL:
@@ -304,17 +307,7 @@ def signature_for_confirmation(token: str) -> Signature:
 @write_transaction
 def confirm_signature(token: str) -> Signature:
     """POST of the confirmation link: pending_email → verified, once."""
-    row = _find_token(token, TokenPurpose.CONFIRM)
-    signature = row.signature
-    if SignatureState(signature.state) is not SignatureState.PENDING_EMAIL:
-        db.session.rollback()
-        raise AlreadyConfirmed(signature)
-    if row.used_at is not None:
-        db.session.rollback()
-        raise TokenInvalid(token)
-    if row.expires_at is not None and row.expires_at <= utcnow():
-        db.session.rollback()
-        raise TokenExpired(signature)
+    signature = signature_for_confirmation(token)  # the same checks as the page showed
     now = utcnow()
     # Two clicks at once confirm once.
     if not compare_and_set(
