@@ -1,0 +1,250 @@
+"""The production topology end to end: gunicorn (2 workers) + `flask worker` on Redis (RQ) + SMTP.
+
+Everything is a real process talking over loopback, driven only through the public interface:
+HTTP, the email actually received, the CLI, and the PDF's text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.cookiejar
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CSRF_RE, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SLUG = "interregional-innovation-investments"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_reachable() -> bool:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        return bool(Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except RedisError:
+        return False
+
+
+class Browser:
+    """Just enough of a browser: cookies, forms with their CSRF token, no redirects followed."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        jar = http.cookiejar.CookieJar()
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(jar), NoRedirect
+        )
+
+    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, bytes]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=30) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, dict(exc.headers), exc.read()
+
+    def token(self, path: str) -> str:
+        status, _headers, body = self.request(path)
+        assert status == 200, (path, status)
+        match = CSRF_RE.search(body.decode())
+        assert match, f"no form on {path}"
+        return match.group(1)
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def deployment(tmp_path, smtp):
+    if not redis_reachable():
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    port = free_port()
+    queue = f"jointly-test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.db'}",
+        "REDIS_URL": REDIS_URL,
+        "FLASK_RQ_QUEUE": queue,
+        "SECRET_KEY": "deployment-test",
+        "PDF_DIR": str(tmp_path / "pdf"),
+        "PDF_DEBOUNCE_SECONDS": "0.5",
+        "MAIL_SERVER": smtp.host,
+        "MAIL_PORT": str(smtp.port),
+        "MAIL_DEFAULT_SENDER": "Campaign <campaign@example.org>",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "FLASK_RATELIMIT_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TEST_DATABASE_URL", None)
+    bin_dir = Path(sys.executable).parent
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert cli("db", "upgrade").returncode == 0
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    processes = []
+    try:
+        with open(logs / "worker.log", "w") as worker_log, open(logs / "web.log", "w") as web_log:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            gunicorn = shutil.which("gunicorn", path=str(bin_dir)) or "gunicorn"
+            processes.append(
+                subprocess.Popen(
+                    [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=web_log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        seeded = cli("seed")
+        assert seeded.returncode == 0, seeded.stderr
+        browser = Browser(f"http://127.0.0.1:{port}")
+        wait_until(lambda: _healthy(browser), 30, "gunicorn to answer /healthz")
+        yield browser, cli, smtp, logs
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        from redis import Redis
+
+        connection = Redis.from_url(REDIS_URL)
+        for key in connection.scan_iter(f"rq:*{queue}*"):
+            connection.delete(key)
+        connection.close()
+
+
+def _healthy(browser: Browser) -> bool:
+    try:
+        status, _headers, body = browser.request("/healthz")
+    except OSError:
+        return False
+    return status == 200 and b'"queue": "ok"' in body
+
+
+def _pdf_text(data: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "downloaded.pdf"
+    path.write_bytes(data)
+    if shutil.which("pdftotext"):
+        out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True)
+        return " ".join(out.stdout.decode().split())
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(path).pages).split())
+
+
+def test_sign_confirm_approve_and_the_worker_rebuilds_the_pdf(deployment, tmp_path):
+    browser, cli, smtp, logs = deployment
+    # The first PDF, built by the RQ worker from the seed's import.
+    first = wait_until(
+        lambda: browser.request(f"/statements/{SLUG}/statement.pdf")[0] == 200 or None,
+        60,
+        "the first PDF from the worker",
+    )
+    assert first
+
+    sign_path = f"/statements/{SLUG}/sign"
+    form = {
+        "csrf_token": browser.token(sign_path),
+        "organisation_name": "Київський політехнічний інститут",
+        "organisation_type": "university",
+        "country": "UA",
+        "city": "Київ",
+        "website": "https://kpi.ua",
+        "contact_name": "Олена",
+        "email": "olena@kpi.ua",
+        "consent": "y",
+    }
+    status, headers, _ = browser.request(sign_path, form)
+    assert status == 302, (logs / "web.log").read_text()[-3000:]
+    assert headers["Location"].endswith("/check-your-email")
+
+    [message] = smtp.wait_for(1, timeout=30)
+    assert message["To"] == "olena@kpi.ua"
+    links = {k: urllib.parse.urlsplit(v).path for k, v in links_in_base(message).items()}
+    status, _, body = browser.request(links["confirm"])
+    assert status == 200 and "Київський політехнічний інститут" in body.decode()
+    status, _, body = browser.request(
+        links["confirm"], {"csrf_token": CSRF_RE.search(body.decode()).group(1)}
+    )
+    assert "Your endorsement is confirmed" in body.decode()
+
+    listing = cli("signatures", "list", "--state", "verified")
+    signature_id = re.search(r"^(\d+)\tverified\t", listing.stdout, re.MULTILINE).group(1)
+    approved = cli("signatures", "approve", signature_id)
+    assert approved.returncode == 0, approved.stderr
+
+    approval = smtp.wait_for(2, timeout=30)[1]
+    assert "on the list" in approval["Subject"]
+
+    def new_pdf():
+        status, _, data = browser.request(f"/statements/{SLUG}/statement.pdf")
+        return data if status == 200 and "Київський" in _pdf_text(data, tmp_path) else None
+
+    data = wait_until(new_pdf, 60, "the worker to rebuild the PDF with the new signatory")
+    text = _pdf_text(data, tmp_path)
+    assert "Київський політехнічний інститут — Київ, Ukraine" in text
+    assert "Olena" not in text and "olena@kpi.ua" not in text
+    status, _, versions = browser.request(f"/statements/{SLUG}/versions")
+    assert hashlib.sha256(data).hexdigest() in versions.decode()
+
+
+def links_in_base(message) -> dict[str, str]:
+    """Confirmation and withdrawal links whatever the host and port in them."""
+    body = message.get_body(("plain",)).get_content()
+    found = {}
+    for url in re.findall(r"https?://\S+/(?:confirm|withdraw)/[A-Za-z0-9_-]+", body):
+        found.setdefault(urllib.parse.urlsplit(url).path.split("/")[1], url)
+    return found
