@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Signature, SignatureState, StaffRole, Statement
-from .services import digest, jobs, mailer, moderation, pdf_builds, signatories, staff
+from .services import digest, jobs, mailer, moderation, pdf_builds, retention, signatories, staff
 from .services.audit import Actor
 from .services.seed import seed as run_seed
 from .services.statements import StatementError, StatementNotFound, get_statement, load_statement
@@ -24,6 +24,7 @@ signatures_cli = AppGroup("signatures", help="List and moderate signatures.")
 mail_cli = AppGroup("mail", help="The outgoing mail queue.")
 staff_cli = AppGroup("staff", help="Staff accounts of the moderation console.")
 pdf_cli = AppGroup("pdf", help="The statement PDF.")
+retention_cli = AppGroup("retention", help="Data retention, as the privacy notice promises.")
 
 
 def _statement_or_exit(slug: str) -> Statement:
@@ -343,6 +344,16 @@ def staff_send_digest(force: bool) -> None:
     _finish_jobs()
 
 
+@retention_cli.command("run")
+def retention_run() -> None:
+    """Delete unconfirmed endorsements past their time; erase old contact details."""
+    result = retention.run()
+    click.echo(
+        f"unconfirmed endorsements deleted: {result.unconfirmed_deleted}; "
+        f"contact details erased: {result.contacts_erased}"
+    )
+
+
 @click.command("worker")
 @with_appcontext
 def worker_command() -> None:
@@ -379,5 +390,13 @@ def worker_command() -> None:
 def register_commands(app: Flask) -> None:
     for command in (seed_command, worker_command):
         app.cli.add_command(command)
-    for group in (statements_cli, signatories_cli, signatures_cli, mail_cli, pdf_cli, staff_cli):
+    for group in (
+        statements_cli,
+        signatories_cli,
+        signatures_cli,
+        mail_cli,
+        pdf_cli,
+        retention_cli,
+        staff_cli,
+    ):
         app.cli.add_command(group)

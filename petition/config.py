@@ -78,6 +78,11 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         "MAIL_MAX_ATTEMPTS": _int(env.get("MAIL_MAX_ATTEMPTS"), 8),
         "TOKEN_MAX_AGE_DAYS": _int(env.get("TOKEN_MAX_AGE_DAYS"), 7),
         "PDF_DIR": env.get("PDF_DIR") or str(instance_path / "pdf"),
+        # What the privacy notice promises; the periodic housekeeping enforces it.
+        "UNCONFIRMED_RETENTION_DAYS": _int(env.get("UNCONFIRMED_RETENTION_DAYS"), 90),
+        "CONTACT_RETENTION_DAYS_AFTER_CLOSE": _int(
+            env.get("CONTACT_RETENTION_DAYS_AFTER_CLOSE"), 365
+        ),
         "PDF_DEBOUNCE_SECONDS": _float(env.get("PDF_DEBOUNCE_SECONDS"), 2.0),
         "STAFF_REQUIRE_TOTP": _bool(env.get("STAFF_REQUIRE_TOTP")),
         "STAFF_SESSION_IDLE_MINUTES": _int(env.get("STAFF_SESSION_IDLE_MINUTES"), 60),

@@ -159,6 +159,8 @@ def privacy():
         body_html=body_html,
         controller=controller,
         token_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
+        unconfirmed_days=current_app.config["UNCONFIRMED_RETENTION_DAYS"],
+        contact_days=current_app.config["CONTACT_RETENTION_DAYS_AFTER_CLOSE"],
     )
 
 

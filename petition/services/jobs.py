@@ -238,6 +238,7 @@ PERIODIC_TASKS: list[str] = [
     "petition.services.mailer:send_due",
     "petition.services.pdf_builds:check_embargoes",
     "petition.services.pdf_builds:rebuild_stale",
+    "petition.services.retention:run",
 ]
 PERIODIC_SECONDS = 60.0
 

@@ -1,0 +1,98 @@
+"""Retention: what the privacy notice promises is what the periodic task does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from petition.extensions import db
+from petition.models import (
+    AuditEvent,
+    OutboxMessage,
+    Signature,
+    SignatureState,
+    SignatureToken,
+    Statement,
+    utcnow,
+)
+from petition.services import retention
+from petition.services.database import write_transaction
+from tests.conftest import submit_sign, wait_jobs
+from tests.staff_helpers import make_signature
+
+
+@write_transaction
+def _age(signature_id: int, days: int) -> None:
+    db.session.get(Signature, signature_id).created_at = utcnow() - timedelta(days=days)
+
+
+@write_transaction
+def _close_statement(days_ago: int) -> None:
+    db.session.scalar(select(Statement)).signing_closes_at = utcnow() - timedelta(days=days_ago)
+
+
+def test_unconfirmed_endorsements_are_deleted_after_the_period(app, client, seeded):
+    submit_sign(client, seeded, email="old@example.org")
+    submit_sign(client, seeded, email="recent@example.org")
+    wait_jobs(app)
+    with app.app_context():
+        old = db.session.scalar(select(Signature.id).where(Signature.email == "old@example.org"))
+        _age(old, 91)
+        verified = make_signature(app, seeded, name="Verified Org", email="v@example.org")
+        _age(verified, 400)  # confirmed ones are never purged for age
+        result = retention.run()
+        assert result.unconfirmed_deleted == 1
+        remaining = set(db.session.scalars(select(Signature.email)))
+        assert "old@example.org" not in remaining
+        assert {"recent@example.org", "v@example.org"} <= remaining
+        assert (
+            db.session.scalar(
+                select(func.count(SignatureToken.id)).where(SignatureToken.signature_id == old)
+            )
+            == 0
+        )
+        assert (
+            db.session.scalar(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.to_address == "old@example.org"
+                )
+            )
+            == 0
+        )
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "unconfirmed_purged")
+        )
+        assert "1 endorsement" in event.detail and "old@example.org" not in event.detail
+        assert retention.run().unconfirmed_deleted == 0
+
+
+def test_contact_details_are_erased_a_year_after_signing_closed(app, client, seeded, runner):
+    signature_id = make_signature(
+        app, seeded, name="Closed Campaign Org", state=SignatureState.APPROVED
+    )
+    with app.app_context():
+        _close_statement(days_ago=100)
+        assert retention.run().contacts_erased == 0  # not yet a year
+        _close_statement(days_ago=366)
+    result = runner.invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "contact details erased: 1" in result.output
+    with app.app_context():
+        sig = db.session.get(Signature, signature_id)
+        assert (sig.email, sig.contact_name, sig.contact_role, sig.submitted_ip) == (
+            None,
+            "",
+            "",
+            "",
+        )
+        assert sig.organisation_name == "Closed Campaign Org"
+        assert sig.state == SignatureState.APPROVED  # the public record stays
+    listing = client.get(f"/statements/{seeded}/signatories.json").get_json()
+    assert "Closed Campaign Org" in [s["organisation_name"] for s in listing["signatories"]]
+
+
+def test_privacy_notice_states_the_configured_periods(client, seeded):
+    page = client.get("/privacy").get_data(as_text=True)
+    assert "deleted after 90 days" in page
+    assert "erased 365 days after it closes" in page
