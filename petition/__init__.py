@@ -30,6 +30,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.json.ensure_ascii = False  # open data in UTF-8: Łódź, not \u0141\u00f3d\u017a
     if not app.config.get("SECRET_KEY"):
+        if app.config["PUBLIC_BASE_URL"].startswith("https://"):
+            # A public deployment: a key generated on one machine's disk would differ per host
+            # and vanish with the container, so production must say what it is.
+            raise RuntimeError("SECRET_KEY must be set in the environment when serving over https")
         app.config["SECRET_KEY"] = load_secret_key(instance_path)
     if not app.debug and not app.testing:
         logging.basicConfig(
