@@ -93,6 +93,3 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
 
     return wrapper
 
-
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"

@@ -408,10 +408,6 @@ def totp_step(secret: str | None, code: str, now: float | None = None) -> int | 
     return None
 
 
-def verify_totp(secret: str | None, code: str) -> bool:
-    return totp_step(secret, code) is not None
-
-
 def accept_totp(user: StaffUser, code: str) -> bool:
     """A code is good once: a step at or before the last accepted one is a replay."""
     step = totp_step(user.totp_secret, code)
