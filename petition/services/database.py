@@ -92,4 +92,3 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
                     callback()
 
     return wrapper
-
