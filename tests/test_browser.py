@@ -76,7 +76,8 @@ def active_id(page) -> str:
 def test_sign_and_confirm_with_the_keyboard_on_a_phone(page, live_url, smtp):
     page.goto(live_url)
     assert page.locator("html").get_attribute("lang") == "en"
-    page.get_by_role("link", name="Sign the statement").click()
+    # On a phone the first one is the call to action right under the title.
+    page.get_by_role("link", name="Sign the statement").first.click()
     page.wait_for_url(f"{live_url}/sign")
     assert page.get_by_role("heading", level=1).inner_text() == (
         "Sign the statement for your organisation"
