@@ -10,18 +10,17 @@ from flask import Flask
 
 from .config import build_config, load_secret_key
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
-from .http import JointlyRequest
+from .http import JointlyFlask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     load_dotenv()
-    app = Flask(
+    app = JointlyFlask(
         __name__,
         template_folder="../templates",
         static_folder="../static",
         instance_relative_config=True,
     )
-    app.request_class = JointlyRequest
     instance_path = Path(app.instance_path)
     instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(build_config(instance_path))
@@ -89,9 +88,12 @@ def register_cli(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    from .http import form_bodies_only
     from .security import apply_security_headers
     from .templating import register_template_helpers
 
+    # Browser form bodies only, on every POST (public forms and the staff console alike).
+    app.before_request(form_bodies_only)
     app.after_request(apply_security_headers)
     register_template_helpers(app)
 

@@ -8,6 +8,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .http import loggable_path
+
 log = logging.getLogger(__name__)
 
 _TITLES = {
@@ -78,7 +80,7 @@ def register_error_handlers(app: Flask) -> None:
         log.error(
             "unhandled error on %s %s",
             request.method,
-            request.path,
+            loggable_path(),
             exc_info=exc.original_exception,
         )
         return render_error(500, "An unexpected error occurred. It has been logged.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Request
+from flask import Flask, Request, abort, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
 
@@ -34,3 +34,39 @@ class StrictFormDataParser(FormDataParser):
 
 class JointlyRequest(Request):
     form_data_parser_class = StrictFormDataParser
+
+
+def loggable_path() -> str:
+    """The request path for a log line, with an emailed token (/confirm/…, /withdraw/…) masked:
+    whoever reads the logs must not be able to confirm or withdraw someone's endorsement."""
+    path = request.path
+    token = (request.view_args or {}).get("token")
+    return path.replace(token, "[token]") if token else path
+
+
+class JointlyFlask(Flask):
+    request_class = JointlyRequest
+
+    def log_exception(self, exc_info) -> None:
+        # Flask's own line names request.path, which may hold a token.
+        self.logger.error(
+            "Exception on %s [%s]", loggable_path(), request.method, exc_info=exc_info
+        )
+
+
+#: What a browser sends from this site's forms; none of them has a file input.
+FORM_BODIES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def form_bodies_only() -> None:
+    """Every POST route here is a browser form (sign-on, confirm, staff console).
+
+    Flask-WTF would otherwise read a JSON body as form data and hand uploaded files to the
+    fields, where a number, a list or a file object instead of text ends in a 500.
+    """
+    if request.method != "POST" or request.url_rule is None:
+        return  # not a form post, or no such route: routing answers 404/405 itself
+    if request.mimetype not in FORM_BODIES:
+        abort(400, description="Send this form from its web page.")
+    if request.files:
+        abort(400, description="This form does not take files.")

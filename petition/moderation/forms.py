@@ -52,7 +52,7 @@ class _Routing:
         value = (self.statement_id.data or "").strip()
         if not value:
             return None
-        if not value.isdigit() or len(value) > 9:
+        if not (value.isascii() and value.isdigit()) or len(value) > 9:
             raise ValidationError("bad statement id")
         return int(value)
 

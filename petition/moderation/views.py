@@ -41,9 +41,14 @@ DONE_MESSAGES = {
 }
 
 
+def is_id_text(value: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for "²" or "①", which int() refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def _int_arg(name: str, default: int = 0, maximum: int = MAX_ID) -> int:
     value = (request.args.get(name) or "").strip()
-    if not value.isdigit() or len(value) > 10:
+    if not is_id_text(value) or len(value) > 10:
         return default
     return min(int(value), maximum)
 
@@ -248,7 +253,7 @@ def bulk():
         )
     expected, statement_id = _routing_or_400(form)
     raw_ids = request.form.getlist("ids")
-    if any(not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_ID for raw in raw_ids):
+    if any(not is_id_text(raw) or len(raw) > 10 or int(raw) > MAX_ID for raw in raw_ids):
         abort(400, description="The selection carried something that is not a signature id.")
     ids = list(dict.fromkeys(int(raw) for raw in raw_ids))
     back = safe_next(form.next.data, url_for("moderation.queue"))

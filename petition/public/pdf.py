@@ -73,7 +73,8 @@ def pdf_versions(slug: str):
     )
 
 
-@bp.get("/statements/<slug>/versions/<int:number>.pdf")
+# Bounded like every id in a URL: a larger number would overflow the database integer (500).
+@bp.get("/statements/<slug>/versions/<int(max=2147483647):number>.pdf")
 def pdf_version(slug: str, number: int):
     statement = _statement_or_404(slug)
     version = pdf_builds.version_by_number(statement, number)

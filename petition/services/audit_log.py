@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -49,12 +50,18 @@ class AuditPage:
     pages: int
 
 
+def _printable(text: str) -> str:
+    # Filters come from the query string; PostgreSQL refuses NUL in a text parameter.
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+
+
 def _query(flt: AuditFilter) -> Select:
     query = select(AuditEvent)
-    if flt.action:
-        query = query.where(AuditEvent.action == flt.action)
-    if flt.actor:
-        escaped = flt.actor.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    action, actor = _printable(flt.action), _printable(flt.actor)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        escaped = actor.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(AuditEvent.actor_label).like(f"%{escaped}%", escape="\\"))
     if flt.signature_id is not None:
         query = query.where(AuditEvent.signature_id == flt.signature_id)
@@ -62,7 +69,7 @@ def _query(flt: AuditFilter) -> Select:
         query = query.where(AuditEvent.statement_id == flt.statement_id)
     if flt.date_from:
         query = query.where(AuditEvent.created_at >= datetime.combine(flt.date_from, time(), UTC))
-    if flt.date_to:
+    if flt.date_to and flt.date_to < date.max:  # up to 9999-12-31 is no upper bound at all
         end = datetime.combine(flt.date_to + timedelta(days=1), time(), UTC)
         query = query.where(AuditEvent.created_at < end)
     return query

@@ -395,7 +395,7 @@ def _console_query(flt: ConsoleFilter) -> Select:
             Signature.email_normalised.like(f"%{escaped}%", escape="\\"),
             Signature.city_key.like(f"%{escaped}%", escape="\\"),
         ]
-        if text.isdigit() and len(text) < 10:
+        if text.isascii() and text.isdigit() and len(text) < 10:
             conditions.append(Signature.id == int(text))
         query = query.where(or_(*conditions))
     return query

@@ -9,7 +9,15 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
-from ..models import OutboxMessage, Signature, SignatureState, SignatureToken, Statement, utcnow
+from ..models import (
+    AuditEvent,
+    OutboxMessage,
+    Signature,
+    SignatureState,
+    SignatureToken,
+    Statement,
+    utcnow,
+)
 from .audit import Actor, record
 from .database import write_transaction
 
@@ -36,7 +44,8 @@ def purge_unconfirmed(now: datetime) -> int:
     count = db.session.scalar(select(func.count()).select_from(ids.subquery()))
     if not count:
         return 0
-    # Their queued mail and tokens go with them; audit rows keep no personal data and stay.
+    # Their queued mail and tokens go with them; audit rows stay, without the address.
+    _erase_audit_addresses(ids)
     db.session.execute(delete(SignatureToken).where(SignatureToken.signature_id.in_(ids)))
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.signature_id.in_(ids)))
     db.session.execute(delete(Signature).where(Signature.id.in_(ids)))
@@ -58,6 +67,15 @@ def erase_old_contacts(now: datetime) -> int:
     closed = select(Statement.id).where(
         Statement.signing_closes_at.is_not(None), Statement.signing_closes_at < cutoff
     )
+    of_closed = select(Signature.id).where(Signature.statement_id.in_(closed))
+    # The emails sent to the contact hold the same details (address, name, a withdrawal link).
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.signature_id.in_(of_closed), OutboxMessage.to_address != "")
+        .values(to_address="", subject="", body_text="", body_html="", last_error="")
+        .execution_options(synchronize_session=False)
+    )
+    _erase_audit_addresses(of_closed)
     result = db.session.execute(
         update(Signature)
         .where(
@@ -82,3 +100,17 @@ def erase_old_contacts(now: datetime) -> int:
             f"before {cutoff:%Y-%m-%d}",
         )
     return result.rowcount
+
+
+def _erase_audit_addresses(signature_ids) -> None:
+    """The audit row of a submission notes the network address it came from ("ip=…")."""
+    db.session.execute(
+        update(AuditEvent)
+        .where(
+            AuditEvent.signature_id.in_(signature_ids),
+            AuditEvent.action == "submitted",
+            AuditEvent.detail != "",
+        )
+        .values(detail="")
+        .execution_options(synchronize_session=False)
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..extensions import db
 from ..models import SiteText
 from .audit import Actor, record
@@ -10,6 +12,7 @@ from .validation import InvalidValue
 
 EDITABLE = {"privacy": "Privacy notice"}
 MAX_LENGTH = 20_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def get_text(key: str) -> str | None:
@@ -23,6 +26,9 @@ def set_text(key: str, body: str, actor: Actor) -> bool:
     if key not in EDITABLE:
         raise InvalidValue(f"There is no editable text called {key!r}.")
     body = body.replace("\r\n", "\n").strip()
+    if _CONTROL.search(body):
+        # NUL would be refused by PostgreSQL (a 500); the others are invisible junk in a page.
+        raise InvalidValue("The text must not contain control characters.")
     if len(body) > MAX_LENGTH:
         raise InvalidValue(f"The text must be at most {MAX_LENGTH:,} characters.")
     row = db.session.get(SiteText, key)

@@ -27,7 +27,8 @@ from .database import write_transaction
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 accepts more; a cap keeps a login POST cheap to refuse
 TOTP_ISSUER = "Jointly staff"
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# No control characters in the local part (PostgreSQL refuses NUL in text: a sign-in would 500).
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")
 
 
 class StaffError(ValueError):

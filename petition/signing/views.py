@@ -24,16 +24,6 @@ def _statement_or_404(slug: str):
         abort(404, description="There is no statement at this address.")
 
 
-_FORM_BODIES = {"application/x-www-form-urlencoded", "multipart/form-data"}
-
-
-@bp.before_request
-def _form_bodies_only():
-    # Flask-WTF would read a JSON body as form data; these forms are for browsers only.
-    if request.method == "POST" and request.mimetype not in _FORM_BODIES:
-        abort(400, description="Send this form from its web page.")
-
-
 def _sign_limit() -> str:
     return current_app.config["SIGN_RATE_LIMIT"]
 
