@@ -478,3 +478,15 @@ def test_website_is_optional(app, client, seeded):
             select(Signature).where(Signature.email_normalised == "anna.nowak@lodzkie.pl")
         )
         assert stored is not None and stored.website == ""
+
+
+def test_a_submission_that_races_a_deletion_asks_to_send_again(app, client, seeded, monkeypatch):
+    def crossed(*args, **kwargs):
+        raise signing.SigningError("conflict, please try again")
+
+    monkeypatch.setattr(signing, "submit_signature", crossed)
+    response = post_form(client, seeded, valid_form())
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "Please send it again" in page
+    assert 'value="Łódzkie Region"' in page  # nothing typed is lost

@@ -47,6 +47,10 @@ def sign(slug: str):
             )
         except signing.StatementClosed:
             return render_template("signing/closed.html", statement=statement), 410
+        except signing.SigningError:
+            # A race with a deletion of the same row: nothing was stored; trying again works.
+            form.form_errors.append("Your submission crossed another change. Please send it again.")
+            return render_template("signing/sign.html", statement=statement, form=form), 409
         log.info("signature submission on %s: %s", slug, outcome.value)
         return redirect(url_for("signing.check_email", slug=slug))
     status = 422 if request.method == "POST" else 200
