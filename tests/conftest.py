@@ -16,9 +16,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from petition import create_app
 from petition.extensions import db
+from petition.services import events
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 STRICT_SKIPS = os.environ.get("JOINTLY_STRICT_SKIPS") == "1"
@@ -291,3 +293,51 @@ def post_button(client, path: str):
     match = CSRF_RE.search(client.get(path).get_data(as_text=True))
     token = match.group(1) if match else csrf_token(client, "/")
     return client.post(path, data={"csrf_token": token})
+
+
+# ---------------------------------------------------------------- a real browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def live_url(app, seeded):
+    """The app served over HTTP by werkzeug in a thread, as `flask run` would."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # Requests arrive for 127.0.0.1, and emailed links must point there too.
+    app.config.update(SERVER_NAME=None, PUBLIC_BASE_URL=base)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        with events.list_changed.muted():  # no PDF rebuilds needed here
+            yield f"{base}/statements/{seeded}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
+from tests.conftest import PHONE
 from tests.staff_helpers import make_signature, make_staff
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, live_url  # noqa: F401 - fixture
 
 DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def axe_browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def audit(browser, url_or_page, viewport=DESKTOP) -> list[str]:
@@ -49,7 +32,7 @@ def audit(browser, url_or_page, viewport=DESKTOP) -> list[str]:
             context.close()
 
 
-def test_public_pages_have_no_accessibility_violations(axe_browser, live_url):  # noqa: F811
+def test_public_pages_have_no_accessibility_violations(browser, live_url):
     base = live_url.rsplit("/statements/", 1)[0]
     pages = [
         live_url,
@@ -63,20 +46,20 @@ def test_public_pages_have_no_accessibility_violations(axe_browser, live_url):  
     problems = {}
     for url in pages:
         for viewport in (DESKTOP, PHONE):
-            found = audit(axe_browser, url, viewport)
+            found = audit(browser, url, viewport)
             if found:
                 problems[f"{url} @ {viewport['width']}px"] = found
     assert problems == {}
 
 
-def test_form_errors_and_email_pages_are_accessible(axe_browser, live_url, smtp):  # noqa: F811
-    context = axe_browser.new_context(viewport=PHONE, bypass_csp=True)
+def test_form_errors_and_email_pages_are_accessible(browser, live_url, smtp):
+    context = browser.new_context(viewport=PHONE, bypass_csp=True)
     page = context.new_page()
     try:
         page.goto(f"{live_url}/sign")
         page.get_by_role("button", name="Sign the statement").click()
         page.wait_for_selector("#error-summary")
-        assert audit(axe_browser, page) == []
+        assert audit(browser, page) == []
 
         page.fill("#organisation_name", "Łódzkie Region")
         page.select_option("#organisation_type", "region")
@@ -86,29 +69,29 @@ def test_form_errors_and_email_pages_are_accessible(axe_browser, live_url, smtp)
         page.check("#consent")
         page.get_by_role("button", name="Sign the statement").click()
         page.wait_for_url("**/check-your-email")
-        assert audit(axe_browser, page) == []
+        assert audit(browser, page) == []
 
         base = live_url.rsplit("/statements/", 1)[0]
         confirm = links_in_any(smtp.wait_for(1)[0])
         page.goto(base + confirm)
-        assert audit(axe_browser, page) == []
+        assert audit(browser, page) == []
         page.get_by_role("button", name="Confirm the endorsement").click()
         page.wait_for_selector("text=Your endorsement is confirmed")
-        assert audit(axe_browser, page) == []
+        assert audit(browser, page) == []
     finally:
         context.close()
 
 
-def test_staff_console_is_accessible(axe_browser, app, live_url):  # noqa: F811
+def test_staff_console_is_accessible(browser, app, live_url):
     make_staff(app, "mod@example.org", "moderator")
     slug = live_url.rsplit("/", 1)[1]
     make_signature(app, slug, email="anna@gmail.com")
     base = live_url.rsplit("/statements/", 1)[0]
-    context = axe_browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     page = context.new_page()
     try:
         page.goto(f"{base}/staff/login")
-        assert audit(axe_browser, page) == []
+        assert audit(browser, page) == []
         page.fill("input[name=email]", "mod@example.org")
         page.fill("input[name=password]", "correct horse battery staple")
         page.locator("form button[type=submit]").first.click()
@@ -116,7 +99,7 @@ def test_staff_console_is_accessible(axe_browser, app, live_url):  # noqa: F811
         problems = {}
         for path in ("/staff/", "/staff/queue", "/staff/signatures", "/staff/audit", "/staff/pdf"):
             page.goto(base + path)
-            found = audit(axe_browser, page)
+            found = audit(browser, page)
             if found:
                 problems[path] = found
         assert problems == {}
@@ -130,16 +113,16 @@ def links_in_any(message) -> str:
     return re.search(r"https?://[^/\s]+(/confirm/[A-Za-z0-9_-]+)", body).group(1)
 
 
-def test_the_audit_does_catch_violations(axe_browser):
+def test_the_audit_does_catch_violations(browser):
     """The checker itself works: a page with known faults is reported."""
-    context = axe_browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     page = context.new_page()
     try:
         page.set_content(
             '<html><body><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
             '<input type="text"><p style="color:#eee;background:#fff">faint</p></body></html>'
         )
-        found = " ".join(audit(axe_browser, page))
+        found = " ".join(audit(browser, page))
     finally:
         context.close()
     for rule in ("html-has-lang", "image-alt", "label", "color-contrast"):

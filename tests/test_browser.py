@@ -3,40 +3,10 @@
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from petition.services import events
-from tests.conftest import free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+from tests.conftest import PHONE
 
 
 @pytest.fixture
@@ -48,25 +18,6 @@ def page(browser):
         yield page
     finally:
         context.close()
-
-
-@pytest.fixture
-def live_url(app, seeded):
-    """The app served over HTTP by werkzeug in a thread, as `flask run` would."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # Requests arrive for 127.0.0.1, and emailed links must point there too.
-    app.config.update(SERVER_NAME=None, PUBLIC_BASE_URL=base)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        with events.list_changed.muted():  # no PDF rebuilds needed here
-            yield f"{base}/statements/{seeded}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def active_id(page) -> str:
