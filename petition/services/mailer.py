@@ -115,10 +115,13 @@ def _is_permanent(exc: Exception) -> bool:
 
 
 @write_transaction
-def deliver(message_id: int) -> None:
-    """Send one outbox row if it is due and nobody else holds it; reschedule on a temporary failure."""
+def deliver(message_id: int) -> OutboxStatus | None:
+    """Send one outbox row if it is due and nobody else holds it; reschedule on a temporary failure.
+
+    Returns the row's new status, or None when it was not this call's to send.
+    """
     if not _claim(message_id):
-        return
+        return None
     message = db.session.get(OutboxMessage, message_id)
     outgoing = _build_message(message)
     # End the transaction before talking SMTP: no database lock is held across the network.
@@ -134,20 +137,21 @@ def deliver(message_id: int) -> None:
             message.status = OutboxStatus.FAILED
             log.warning("mail %s to %s failed: %s", message.id, message.to_address, exc)
             db.session.commit()
-            return
+            return OutboxStatus.FAILED
         delay = backoff_seconds(message.attempts)
         message.status = OutboxStatus.QUEUED
         message.next_attempt_at = utcnow() + timedelta(seconds=delay)
         log.info("mail %s deferred %.0fs: %s", message.id, delay, exc)
         db.session.commit()
         jobs.enqueue(deliver, message.id, delay=delay)
-        return
+        return OutboxStatus.QUEUED
     message.status = OutboxStatus.SENT
     message.sent_at = utcnow()
     message.claimed_at = None
     message.message_id = message_id_header
     message.last_error = ""
     db.session.commit()
+    return OutboxStatus.SENT
 
 
 def _build_message(message: OutboxMessage) -> Message:
@@ -212,8 +216,8 @@ def send_due(now: datetime | None = None) -> dict[str, int]:
     ).all()
     counts = {"due": len(due_ids), "sent": 0, "deferred": 0, "failed": 0}
     for message_id in due_ids:
-        deliver(message_id)
-        status = db.session.scalar(
+        status = deliver(message_id) or db.session.scalar(
+            # Claimed by another process meanwhile: report what became of it.
             select(OutboxMessage.status).where(OutboxMessage.id == message_id)
         )
         if status == OutboxStatus.SENT:
