@@ -13,7 +13,7 @@ import os
 from flask import Flask, Response
 
 from bench.pdf_render_bench import synthetic_doc, synthetic_rows, type_counts_for
-from petition.services.pdf import render_statement_pdf
+from petition.pdf.layout import render_statement_pdf
 
 GENERATED_ROWS = 1_000
 

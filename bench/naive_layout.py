@@ -1,6 +1,6 @@
 """The obvious implementation of the PDF build, as a baseline: ORM objects into one platypus Table.
 
-`naive_render_to_temp` has the signature of `pdf_builds._render_to_temp`, so patching it in keeps
+`naive_render_to_temp` has the signature of `builds._render_to_temp`, so patching it in keeps
 everything else of the real job (lock, build log, checksum, publishing) identical: only the
 database read and the layout differ. `bench/naive_cli.py` does that patch for the `flask` CLI.
 """
@@ -28,9 +28,9 @@ def naive_render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict
     from reportlab.lib.pagesizes import A4
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
-    from petition.services.pdf import register_fonts
-    from petition.services.pdf.markdown_story import markdown_flowables
-    from petition.services.pdf.styles import BODY, TITLE
+    from petition.pdf.layout import register_fonts
+    from petition.pdf.layout.markdown_story import markdown_flowables
+    from petition.pdf.layout.styles import BODY, TITLE
 
     session = db.session()
     statement = session.get(Statement, statement_id)
@@ -88,7 +88,7 @@ def naive_render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict
 
 
 def install() -> None:
-    """Make `pdf_builds.build_statement_pdf` use the naive layout in this process."""
-    from petition.services import pdf_builds
+    """Make `builds.build_statement_pdf` use the naive layout in this process."""
+    from petition.pdf import builds
 
-    pdf_builds._render_to_temp = naive_render_to_temp
+    builds._render_to_temp = naive_render_to_temp

@@ -24,7 +24,7 @@ from pathlib import Path
 # For every size: a fresh database (SQLite file, or PostgreSQL with --postgres), migrated and
 # seeded like a real install, plus N approved signatures inserted in bulk. Every measurement runs
 # in a fresh interpreter, so its peak RSS (ru_maxrss) is its own and nothing is warm:
-#   db+stream      pdf_builds.build_statement_pdf(): the real job, database read included
+#   db+stream      builds.build_statement_pdf(): the real job, database read included
 #   naive-table    the same job with the obvious read and layout (bench/naive_layout.py)
 #   cli rebuild    `flask --app wsgi pdf rebuild SLUG`, wall time of the whole process
 #   naive cli      `flask --app bench.naive_cli pdf rebuild SLUG`, the same with the naive layout
@@ -166,11 +166,11 @@ def _populate(url: str, pdf_dir: str, size: int) -> tuple[str, int, int, float]:
     from sqlalchemy import func, select, update
 
     from petition import create_app
+    from petition.core.audit import Actor
     from petition.extensions import db
     from petition.models import Signature, SignatureState, Statement
-    from petition.services.audit import Actor
-    from petition.services.seed import DEFAULT_STATEMENT, seed
-    from petition.services.statements import load_statement
+    from petition.seed import DEFAULT_STATEMENT, seed
+    from petition.statements.service import load_statement
 
     app = create_app(app_config(url, pdf_dir, jobs_mode="thread"))
     try:
@@ -263,8 +263,8 @@ def _insert_signatures(
     from sqlalchemy import insert
 
     from bench.pdf_render_bench import EARLIER_VERSION
+    from petition.core.validation import country_display_name, name_key
     from petition.models import OrganisationType, Signature, utcnow
-    from petition.services.validation import country_display_name, name_key
 
     names = {code: country_display_name(code) for code in COUNTRY_CODES.values()}
     now = utcnow()
@@ -383,7 +383,7 @@ def measure_cli(database: BenchDatabase, app_module: str) -> ProcessRun:
 def _child(kind: str, url: str, pdf_dir: str, statement_id: str) -> None:
     """Inside the fresh interpreter: build once, print the numbers as JSON."""
     from petition import create_app
-    from petition.services import pdf_builds
+    from petition.pdf import builds
 
     if kind == "naive":
         from bench.naive_layout import install
@@ -393,7 +393,7 @@ def _child(kind: str, url: str, pdf_dir: str, statement_id: str) -> None:
     with app.app_context():
         cpu_started = time.process_time()
         started = time.perf_counter()
-        outcome = pdf_builds.build_statement_pdf(int(statement_id), trigger=f"bench {kind}")
+        outcome = builds.build_statement_pdf(int(statement_id), trigger=f"bench {kind}")
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
         if not outcome.built:

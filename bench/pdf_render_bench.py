@@ -23,7 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from petition.services.pdf import (  # noqa: E402
+from petition.pdf.layout import (
     ORGANISATION_TYPES,
     SignatoryRow,
     StatementDoc,
@@ -239,9 +239,9 @@ def render_naive(rows: int, path: str) -> int:
     from reportlab.lib.pagesizes import A4
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
-    from petition.services.pdf import register_fonts
-    from petition.services.pdf.markdown_story import markdown_flowables
-    from petition.services.pdf.styles import TITLE
+    from petition.pdf.layout import register_fonts
+    from petition.pdf.layout.markdown_story import markdown_flowables
+    from petition.pdf.layout.styles import TITLE
 
     register_fonts()
     doc = synthetic_doc()

@@ -9,8 +9,8 @@ from dotenv import load_dotenv
 from flask import Flask
 
 from .config import build_config, load_secret_key
+from .core.http import JointlyFlask
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
-from .http import JointlyFlask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -54,9 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import auth  # noqa: F401 - registers the Flask-Login user loader
-    from .services import jobs
-    from .services.database import configure_engine
+    from .core import jobs
+    from .core.db import configure_engine
+    from .staff import auth  # noqa: F401 - registers the Flask-Login user loader
 
     db.init_app(app)
     with app.app_context():
@@ -70,14 +70,23 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .errors import register_error_handlers
-    from .public import bp as public_bp
-    from .signing import bp as signing_bp
-    from .staff import init_app as init_staff
+    from . import health, moderation, pdf, reports, signatories, signing, staff, statements
+    from .core.errors import register_error_handlers
 
-    app.register_blueprint(public_bp)
-    app.register_blueprint(signing_bp)
-    init_staff(app)  # the staff and moderation blueprints under /staff
+    staff.init_app(app)  # its settings, before any /staff blueprint is used
+    for bp in (
+        statements.bp,
+        signatories.bp,
+        signing.bp,
+        pdf.bp,
+        health.bp,
+        staff.bp,
+        moderation.bp,
+        reports.bp,
+        statements.admin_bp,
+        pdf.admin_bp,
+    ):
+        app.register_blueprint(bp)
     register_error_handlers(app)
 
 
@@ -88,9 +97,9 @@ def register_cli(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from .http import form_bodies_only
-    from .security import apply_security_headers
-    from .templating import register_template_helpers
+    from .core.http import form_bodies_only
+    from .core.security import apply_security_headers
+    from .core.templating import register_template_helpers
 
     # Browser form bodies only, on every POST (public forms and the staff console alike).
     app.before_request(form_bodies_only)
@@ -98,7 +107,7 @@ def register_hooks(app: Flask) -> None:
     register_template_helpers(app)
 
     if not app.testing:
-        from .services import jobs
+        from .core import jobs
 
         @app.before_request
         def _start_housekeeping() -> None:

@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from petition import create_app
+from petition.core import events
 from petition.extensions import db
-from petition.services import events
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 STRICT_SKIPS = os.environ.get("JOINTLY_STRICT_SKIPS") == "1"
@@ -223,7 +223,7 @@ def runner(app):
 @pytest.fixture
 def seeded(app):
     """The default statement, its founding signatories and campaign updates."""
-    from petition.services.seed import seed
+    from petition.seed import seed
 
     with app.app_context():
         result = seed()

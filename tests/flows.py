@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from petition.extensions import db
 from petition.models import OutboxMessage, Signature
-from petition.services.signatories import import_signatories
-from petition.services.statements import get_statement
+from petition.signatories.service import import_signatories
+from petition.statements.service import get_statement
 from tests.conftest import CSRF_RE, LINK_RE, csrf_token, valid_form, wait_jobs
 
 

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from petition.core.audit import Actor
+from petition.core.validation import derived_columns
 from petition.extensions import db
 from petition.models import (
     AuditEvent,
@@ -15,9 +17,7 @@ from petition.models import (
     Statement,
     utcnow,
 )
-from petition.services import staff
-from petition.services.audit import Actor
-from petition.services.validation import derived_columns
+from petition.staff import accounts
 from tests.conftest import CSRF_RE
 
 PASSWORD = "correct horse battery staple"
@@ -25,7 +25,7 @@ PASSWORD = "correct horse battery staple"
 
 def make_staff(app, email: str, role: str = "moderator", password: str = PASSWORD) -> int:
     with app.app_context():
-        return staff.create_staff(email, password, role, Actor.cli("test")).id
+        return accounts.create_staff(email, password, role, Actor.cli("test")).id
 
 
 def page_token(client, url: str = "/staff/login") -> str:

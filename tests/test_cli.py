@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from petition.core import events
+from petition.core.validation import country_display_name, name_key
 from petition.extensions import db
 from petition.models import (
     AuditEvent,
@@ -26,10 +28,8 @@ from petition.models import (
     StatementVersion,
     utcnow,
 )
-from petition.services import events
-from petition.services.signatories import OPEN_DATA_FIELDS, STAFF_FIELDS
-from petition.services.statements import get_statement
-from petition.services.validation import country_display_name, name_key
+from petition.signatories.service import OPEN_DATA_FIELDS, STAFF_FIELDS
+from petition.statements.service import get_statement
 from tests.conftest import valid_form, wait_jobs
 from tests.flows import csv_text, post_form, read_csv
 

@@ -14,7 +14,7 @@ import pytest
 from flask import current_app
 
 from petition import create_app
-from petition.services import jobs
+from petition.core import jobs
 from tests.conftest import free_port
 from tests.jobs_helper import write_marker
 
@@ -107,7 +107,7 @@ def test_a_failing_job_is_logged_and_the_next_one_still_runs(thread_app, caplog)
 
     record = Recorder()
     runner = jobs.runner(thread_app)
-    with caplog.at_level(logging.ERROR, logger="petition.services.jobs"):
+    with caplog.at_level(logging.ERROR, logger="petition.core.jobs"):
         runner.enqueue(boom)
         runner.enqueue(record, "after")
         assert runner.wait_idle(5)
@@ -291,7 +291,7 @@ def test_rq_runner_survives_an_unreachable_redis(app_config, caplog):
         {**app_config, "JOBS_MODE": "rq", "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     )
     runner = jobs.runner(app)
-    with caplog.at_level(logging.ERROR, logger="petition.services.jobs"):
+    with caplog.at_level(logging.ERROR, logger="petition.core.jobs"):
         with app.app_context():
             jobs.enqueue(write_marker, "/nonexistent/never", "x")
     assert any("could not queue" in r.getMessage() for r in caplog.records)

@@ -91,8 +91,8 @@ def test_city_search_folds_accents_and_case_in_every_script(app, client, seeded)
     make_signature(app, seeded, name="Uniwersytet Łódzki", email=None, city="Łódź")
     make_signature(app, seeded, name="Πανεπιστήμιο", email=None, city="ΘΕΣΣΑΛΟΝΊΚΗ", country="GR")
     make_signature(app, seeded, name="Політехніка", email=None, city="Київ", country="UA")
+    from petition.core.db import write_transaction
     from petition.models import Signature, SignatureState
-    from petition.services.database import write_transaction
 
     @write_transaction
     def approve_all():

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from petition.core import events
 from petition.extensions import db
 from petition.models import (
     AuditEvent,
@@ -24,7 +25,7 @@ from petition.models import (
     Statement,
     utcnow,
 )
-from petition.services import digest, events
+from petition.staff import digest
 from tests.conftest import valid_form, wait_jobs
 from tests.flows import confirm, post_form
 from tests.staff_helpers import (

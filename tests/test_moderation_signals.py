@@ -8,7 +8,7 @@ import pytest
 
 from petition.extensions import db
 from petition.models import Signature, SignatureState, utcnow
-from petition.services import signals
+from petition.moderation import signals
 from tests.staff_helpers import make_signature, signed_in
 
 

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from petition.core.audit import Actor
+from petition.core.db import write_transaction
+from petition.core.validation import normalise_email
 from petition.extensions import db
 from petition.models import PdfBuildLog, PdfVersion, Signature, SignatureState, Statement, utcnow
-from petition.services import moderation, pdf_builds
-from petition.services.audit import Actor
-from petition.services.database import write_transaction
-from petition.services.signing import SignatureInput, submit_signature
-from petition.services.statements import get_statement, load_statement
-from petition.services.validation import normalise_email
+from petition.moderation import service as moderation
+from petition.pdf import builds
+from petition.signing.service import SignatureInput, submit_signature
+from petition.statements.service import get_statement, load_statement
 from tests.conftest import wait_jobs
 
 SLUG = "interregional-innovation-investments"
@@ -204,7 +205,7 @@ def test_pdf_lists_exactly_the_approved_signatories(app, client, seeded, tmp_pat
         moderation.decide(
             ids["Rejected Robotics"], "reject", Actor.cli(), reason="spam", notify=False
         )
-        from petition.services.signing import withdraw
+        from petition.signing.service import withdraw
 
         withdraw(db.session.get(Signature, ids["Withdrawn Widgets"]), Actor.cli())
     wait_jobs(app)
@@ -252,7 +253,7 @@ def test_burst_of_approvals_yields_one_or_two_rebuilds(app, client, seeded, tmp_
 
 
 def test_change_during_a_build_yields_exactly_one_more(app, client, seeded, monkeypatch, tmp_path):
-    from petition.services import pdf as pdf_package
+    from petition.pdf import layout as pdf_package
 
     real_render = pdf_package.render_statement_pdf
     started, release = threading.Event(), threading.Event()
@@ -281,7 +282,7 @@ def test_change_during_a_build_yields_exactly_one_more(app, client, seeded, monk
 
 
 def test_failed_build_keeps_the_previous_version_served(app, client, seeded, monkeypatch):
-    from petition.services import pdf as pdf_package
+    from petition.pdf import layout as pdf_package
 
     good = latest_pdf(client)
 
@@ -304,7 +305,7 @@ def test_failed_build_keeps_the_previous_version_served(app, client, seeded, mon
 
 
 def test_only_one_build_per_statement_at_a_time(app, seeded, monkeypatch):
-    from petition.services import pdf as pdf_package
+    from petition.pdf import layout as pdf_package
 
     real_render = pdf_package.render_statement_pdf
     inside = threading.Event()
@@ -320,7 +321,7 @@ def test_only_one_build_per_statement_at_a_time(app, seeded, monkeypatch):
 
     def build():
         with app.app_context():
-            outcomes.append(pdf_builds.build_statement_pdf(1, trigger="test"))
+            outcomes.append(builds.build_statement_pdf(1, trigger="test"))
 
     with app.app_context():
         statement_id = db.session.scalar(select(Statement.id))
@@ -329,7 +330,7 @@ def test_only_one_build_per_statement_at_a_time(app, seeded, monkeypatch):
     first.start()
     assert inside.wait(10)
     with app.app_context():
-        second = pdf_builds.build_statement_pdf(statement_id, trigger="test")
+        second = builds.build_statement_pdf(statement_id, trigger="test")
     assert not second.built
     assert "another build" in second.reason
     release.set()
@@ -379,14 +380,14 @@ def test_embargo_hides_the_list_until_it_ends(app, client, seeded, tmp_path):
     # The embargo ends by itself a moment later; the periodic check notices.
     with app.app_context():
         _set_embargo(utcnow() + timedelta(seconds=0.5))
-        assert pdf_builds.check_embargoes() == 0
+        assert builds.check_embargoes() == 0
     time.sleep(0.6)
     with app.app_context():
-        assert pdf_builds.check_embargoes() == 1
+        assert builds.check_embargoes() == 1
     wait_jobs(app)
     assert "Embargoed Engineering" in pdf_text(latest_pdf(client), tmp_path)
     with app.app_context():
-        assert pdf_builds.check_embargoes() == 0
+        assert builds.check_embargoes() == 0
 
 
 def test_lost_rebuild_job_is_recovered_by_the_periodic_sweep(app, client, seeded, tmp_path):
@@ -395,13 +396,13 @@ def test_lost_rebuild_job_is_recovered_by_the_periodic_sweep(app, client, seeded
     approve(app, sig)
     app.extensions["jobs"].clear()  # the process died before its debounced job ran
     with app.app_context():
-        assert pdf_builds.rebuild_stale() == 0  # too recent: its own job may still come
-        assert pdf_builds.rebuild_stale(now=utcnow() + timedelta(minutes=1)) == 1
+        assert builds.rebuild_stale() == 0  # too recent: its own job may still come
+        assert builds.rebuild_stale(now=utcnow() + timedelta(minutes=1)) == 1
     wait_jobs(app)
     assert len(versions(app)) == before + 1
     assert "Recovered Research" in pdf_text(latest_pdf(client), tmp_path)
     with app.app_context():
-        assert pdf_builds.rebuild_stale(now=utcnow() + timedelta(minutes=1)) == 0
+        assert builds.rebuild_stale(now=utcnow() + timedelta(minutes=1)) == 0
 
 
 def test_cli_pdf_rebuild(app, runner, seeded):
@@ -444,7 +445,7 @@ def test_healthz_reports_pdf_age(client, seeded):
 
 
 def test_staff_see_versions_and_build_log_and_can_queue_a_rebuild(app, seeded, monkeypatch):
-    from petition.services import pdf as pdf_package
+    from petition.pdf import layout as pdf_package
     from tests.staff_helpers import post, signed_in
 
     staff_client = signed_in(app, "mod@example.org", "moderator")

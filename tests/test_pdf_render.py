@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from petition.services.pdf import (
+from petition.pdf.layout import (
     ORGANISATION_TYPES,
     SignatoryListError,
     SignatoryRow,

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from petition.core import events
 from petition.extensions import db
 from petition.models import SiteText, Statement, utcnow
-from petition.services import events
-from petition.services.seed import DEFAULT_STATEMENT
-from petition.services.signatories import OPEN_DATA_FIELDS
-from petition.services.statements import load_statement
+from petition.seed import DEFAULT_STATEMENT
+from petition.signatories.service import OPEN_DATA_FIELDS
+from petition.statements.service import load_statement
 from tests.conftest import free_port
 from tests.flows import import_approved, read_csv, sign_confirm_approve
 from tests.htmltree import parse

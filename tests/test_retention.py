@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from petition import retention
+from petition.core.db import write_transaction
 from petition.extensions import db
 from petition.models import (
     AuditEvent,
@@ -16,8 +18,6 @@ from petition.models import (
     Statement,
     utcnow,
 )
-from petition.services import retention
-from petition.services.database import write_transaction
 from tests.conftest import submit_sign, wait_jobs
 from tests.staff_helpers import make_signature
 

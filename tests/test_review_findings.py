@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from petition import retention
+from petition.core.db import write_transaction
 from petition.extensions import db
 from petition.models import AuditEvent, OutboxMessage, Signature, SiteText, Statement, utcnow
-from petition.services import retention, signing, staff
-from petition.services.database import write_transaction
+from petition.signing import service as signing
+from petition.staff import accounts
 from tests.conftest import csrf_token, links_in, submit_sign, valid_form, wait_jobs
 from tests.staff_helpers import (
     audit_rows,
@@ -108,9 +110,9 @@ def test_a_file_in_the_lost_link_and_staff_forms_is_400(app, client, seeded):
 def test_staff_email_with_a_control_character_is_not_an_email(app):
     with app.app_context():
         for value in ("a\x00b@localhost", "a\x01b@example.org", "a\x7f@example.org"):
-            with pytest.raises(staff.StaffError):
-                staff.normalise_staff_email(value)
-        assert staff.normalise_staff_email("Admin@Example.org") == "admin@example.org"
+            with pytest.raises(accounts.StaffError):
+                accounts.normalise_staff_email(value)
+        assert accounts.normalise_staff_email("Admin@Example.org") == "admin@example.org"
 
 
 def test_nul_in_the_sign_in_email_is_refused_like_any_wrong_address(app):
@@ -125,7 +127,7 @@ def test_admin_cannot_create_a_staff_account_with_nul_in_the_email(app):
     response = post(admin, "/staff/users", {"email": "a\x00b@localhost", "role": "moderator"})
     assert response.status_code == 422
     with app.app_context():
-        assert [u.email for u in staff.list_staff()] == ["admin@example.org"]
+        assert [u.email for u in accounts.list_staff()] == ["admin@example.org"]
 
 
 def test_privacy_text_with_a_control_character_is_refused(app, client, seeded):

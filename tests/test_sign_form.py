@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from petition.core import events
 from petition.extensions import db
 from petition.models import Signature, SignatureState, Statement, utcnow
-from petition.services import events, signing
-from petition.services.statements import get_statement
+from petition.signing import service as signing
+from petition.statements.service import get_statement
 from tests.conftest import csrf_token, valid_form
 from tests.flows import counts, post_form, read_csv, sign_confirm_approve, sign_url
 from tests.htmltree import parse

@@ -397,8 +397,8 @@ def test_sync_job_mode_sends_and_builds_inline(app, client, seeded, smtp):
 
 
 def test_approval_email_under_embargo_says_when_the_list_appears(app, client, seeded, smtp):
+    from petition.core.db import write_transaction
     from petition.models import Statement
-    from petition.services.database import write_transaction
 
     @write_transaction
     def embargo():

@@ -21,13 +21,13 @@ ADMIN_ENDPOINTS = {
     "staff.reset_user_password",
     "staff.set_user_active",
     "staff.set_user_role",
-    "moderation.statements",
-    "moderation.statement_settings",
-    "moderation.statement_open_close",
-    "moderation.updates",
-    "moderation.update_edit",
-    "moderation.update_action",
-    "moderation.site_text",
+    "statements_admin.statements",
+    "statements_admin.statement_settings",
+    "statements_admin.statement_open_close",
+    "statements_admin.updates",
+    "statements_admin.update_edit",
+    "statements_admin.update_action",
+    "statements_admin.site_text",
 }
 
 
@@ -73,13 +73,13 @@ def test_every_staff_route_refuses_anonymous_users(app, client, seeded):
             assert response.headers["Location"].startswith("/staff/login"), (method, path)
         checked.add(rule.endpoint)
     assert {
-        "moderation.dashboard",
+        "reports.dashboard",
         "moderation.queue",
         "moderation.act",
         "moderation.bulk",
         "moderation.edit",
-        "moderation.audit",
-        "moderation.export",
+        "reports.audit",
+        "reports.export",
         "staff.logout",
     } <= checked
     assert PUBLIC_ENDPOINTS == {"staff.login", "staff.login_totp"}

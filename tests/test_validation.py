@@ -7,10 +7,10 @@ import unicodedata
 
 import pytest
 
+from petition.core import validation
+from petition.core.validation import InvalidValue
 from petition.models import OrganisationType
-from petition.services import validation
-from petition.services.signatories import csv_safe
-from petition.services.validation import InvalidValue
+from petition.signatories.service import csv_safe
 
 
 def org_name(value):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DateTimeLocalField,
     HiddenField,
     IntegerField,
     SelectChoice,
@@ -16,11 +14,10 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from ..forms import validated_by
-from ..models import ORGANISATION_TYPE_LABELS, SignatureState, UpdateKind
-from ..services import validation
-from ..services.campaign import UpdateInput, link_url
-from ..services.moderation import SignatureEdit
+from ..core import validation
+from ..core.forms import validated_by
+from ..models import ORGANISATION_TYPE_LABELS, SignatureState
+from .service import SignatureEdit
 
 MAX_REASON = 1000
 REJECTION_REASONS = (
@@ -132,59 +129,4 @@ class EditForm(FlaskForm):
             website=self.website.clean,
             comment=self.comment.clean,
             note=self.note.clean,
-        )
-
-
-class StatementSettingsForm(FlaskForm):
-    is_open = BooleanField("Open for signing")
-    signing_opens_at = DateTimeLocalField(
-        "Signing opens (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
-    )
-    signing_closes_at = DateTimeLocalField(
-        "Signing closes (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
-    )
-    list_public_from = DateTimeLocalField(
-        "List and PDF published from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
-    )
-
-
-class UpdateForm(FlaskForm):
-    kind = SelectField(
-        "Kind",
-        choices=[
-            SelectChoice(UpdateKind.NEWS.value, "News"),
-            SelectChoice(UpdateKind.QUOTE.value, "Quote"),
-            SelectChoice(UpdateKind.EVENT.value, "Event"),
-        ],
-    )
-    title = StringField(
-        "Title",
-        validators=[validated_by(validation.clean_line, field="title", min_len=2, max_len=300)],
-        render_kw={"maxlength": 300, "required": True},
-    )
-    body = TextAreaField(
-        "Text",
-        validators=[validated_by(validation.clean_paragraphs, field="text", max_len=5000)],
-        render_kw={"maxlength": 5000, "rows": 6},
-    )
-    link_url = StringField(
-        "Link (http or https)",
-        validators=[validated_by(link_url)],
-        render_kw={"maxlength": 500, "inputmode": "url", "placeholder": "https://"},
-    )
-    link_label = StringField(
-        "Link text",
-        validators=[validated_by(validation.clean_line, field="link text", max_len=200)],
-        render_kw={"maxlength": 200, "placeholder": "Read more"},
-    )
-    published_on = DateField("Date shown", validators=[Optional()])
-
-    def to_input(self) -> UpdateInput:
-        return UpdateInput(
-            kind=self.kind.data,
-            title=self.title.clean,
-            body=self.body.clean,
-            link_url=self.link_url.clean,
-            link_label=self.link_label.clean,
-            published_on=self.published_on.data,
         )

@@ -6,6 +6,8 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
+from ..core.http import MAX_ID, int_arg, is_id_text
+from ..core.validation import country_display_name
 from ..extensions import db
 from ..models import (
     AuditEvent,
@@ -14,15 +16,13 @@ from ..models import (
     Signature,
     SignatureState,
 )
-from ..services import moderation, signals
-from ..services.moderation import DecisionResult, EditResult
-from ..services.statements import open_statements
-from ..services.validation import country_display_name
 from ..staff.access import actor, safe_next
-from . import bp
+from ..statements.service import open_statements
+from . import bp, signals
+from . import service as moderation
 from .forms import REJECTION_REASONS, ActionForm, BulkForm, EditForm
+from .service import DecisionResult, EditResult
 
-MAX_ID = 2_147_483_647
 ID = "<int(max=2147483647):signature_id>"
 #: What can be done from each state, in the order the buttons appear.
 ACTIONS_BY_STATE = {
@@ -41,32 +41,20 @@ DONE_MESSAGES = {
 }
 
 
-def is_id_text(value: str) -> bool:
-    """ASCII digits only: str.isdigit() is also true for "²" or "①", which int() refuses."""
-    return value.isascii() and value.isdigit()
-
-
-def _int_arg(name: str, default: int = 0, maximum: int = MAX_ID) -> int:
-    value = (request.args.get(name) or "").strip()
-    if not is_id_text(value) or len(value) > 10:
-        return default
-    return min(int(value), maximum)
-
-
 def _console_filter(state: SignatureState | None) -> moderation.ConsoleFilter:
     args = request.args
     country = (args.get("country") or "").strip().upper()
     org_type = (args.get("type") or "").strip()
     age = (args.get("age") or "").strip()
-    per_page = _int_arg("per_page", current_app.config["STAFF_PAGE_SIZE"], 200) or 50
+    per_page = int_arg("per_page", current_app.config["STAFF_PAGE_SIZE"], 200) or 50
     return moderation.ConsoleFilter(
         state=state,
-        statement_id=_int_arg("statement") or None,
+        statement_id=int_arg("statement") or None,
         country=country if len(country) == 2 and country.isalpha() else "",
         type=org_type if org_type in {t.value for t in OrganisationType} else "",
         age=age if age in moderation.AGE_FILTERS else "",
         q=(args.get("q") or "").strip()[:100],
-        page=max(_int_arg("page", 1, 100_000), 1),
+        page=max(int_arg("page", 1, 100_000), 1),
         per_page=per_page,
     )
 

@@ -6,10 +6,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from ..forms import validated_by
+from ..core import validation
+from ..core.forms import validated_by
 from ..models import ORGANISATION_TYPE_LABELS
-from ..services import validation
-from ..services.signing import SignatureInput
+from .service import SignatureInput
 
 
 class SignForm(FlaskForm):

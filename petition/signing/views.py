@@ -6,12 +6,12 @@ import logging
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from ..core.forms import ButtonForm
 from ..extensions import limiter
-from ..forms import ButtonForm
 from ..models import SignatureState
-from ..services import signing
-from ..services.statements import StatementNotFound, get_statement
+from ..statements.service import StatementNotFound, get_statement
 from . import bp
+from . import service as signing
 from .forms import LostLinkForm, SignForm
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def lost_link(slug: str):
             "If that address endorsed this statement, a withdrawal link is on its way to it.",
             "info",
         )
-        return redirect(url_for("public.statement", slug=slug) + "#withdraw")
+        return redirect(url_for("statements.statement", slug=slug) + "#withdraw")
     return render_template("signing/lost_link.html", statement=statement, form=form), 422
 
 

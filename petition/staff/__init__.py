@@ -18,13 +18,12 @@ CONFIG_DEFAULTS = {
     "STAFF_PAGE_SIZE": 50,
     "STAFF_BULK_LIMIT": 500,
 }
-DIGEST_TASK = "petition.services.digest:send_digests"
+DIGEST_TASK = "petition.staff.digest:send_digests"
 
 
 def init_app(app: Flask) -> None:
-    """Register the staff and moderation blueprints behind one access guard."""
-    from ..moderation import bp as moderation_bp
-    from ..services import jobs
+    """The console's settings and its periodic digest; the blueprints are registered by the app."""
+    from ..core import jobs
 
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -34,8 +33,6 @@ def init_app(app: Flask) -> None:
     # The housekeeping loop (mail retries, embargoes) also sends the digests that are due.
     if DIGEST_TASK not in jobs.PERIODIC_TASKS:
         jobs.PERIODIC_TASKS.append(DIGEST_TASK)
-    app.register_blueprint(bp)
-    app.register_blueprint(moderation_bp)
 
 
 from .access import guard, template_globals  # noqa: E402

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
+from ..core.audit import Actor
 from ..models import utcnow
-from ..services import staff
-from ..services.audit import Actor
+from . import accounts
 
 #: The only /staff endpoints open to anonymous users.
 PUBLIC_ENDPOINTS = frozenset({"staff.login", "staff.login_totp"})
@@ -37,7 +37,7 @@ def guard():
     idle_limit = int(current_app.config["STAFF_SESSION_IDLE_MINUTES"]) * 60
     seen = session.get(SEEN_KEY)
     if not isinstance(seen, int) or now - seen > idle_limit:
-        staff.end_session(current_user.id, reason="idle session expired")
+        accounts.end_session(current_user.id, reason="idle session expired")
         logout_user()
         session.clear()
         flash(
@@ -49,7 +49,7 @@ def guard():
     if now - seen >= 15:  # no need to rewrite the cookie on every click
         session[SEEN_KEY] = now
     if (
-        staff.totp_required_for(current_user.user)
+        accounts.totp_required_for(current_user.user)
         and not current_user.totp_enabled
         and endpoint not in ENROLMENT_ENDPOINTS
     ):
@@ -83,3 +83,11 @@ def safe_next(value: str | None, default: str) -> str:
     if value.startswith("//"):
         return default
     return value
+
+
+def staff_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint under /staff whose every route is behind the staff guard."""
+    bp = Blueprint(name, import_name, url_prefix="/staff")
+    bp.before_request(guard)
+    bp.context_processor(template_globals)
+    return bp

@@ -7,13 +7,12 @@ import time
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from ..auth import StaffIdentity
+from ..core.forms import ButtonForm
 from ..extensions import db, limiter
-from ..forms import ButtonForm
 from ..models import StaffRole, StaffUser
-from ..services import staff
-from . import bp
+from . import accounts, bp
 from .access import actor, admin_only, mark_seen, safe_next
+from .auth import StaffIdentity
 from .forms import (
     CodeForm,
     DigestForm,
@@ -41,7 +40,7 @@ def _login_limit() -> str:
 
 
 def _dashboard() -> str:
-    return url_for("moderation.dashboard")
+    return url_for("reports.dashboard")
 
 
 def _begin_session(user_id: int, next_url: str | None):
@@ -50,7 +49,7 @@ def _begin_session(user_id: int, next_url: str | None):
     session.clear()
     login_user(StaffIdentity(user), remember=False)
     mark_seen()
-    if staff.totp_required_for(user) and not user.totp_enabled:
+    if accounts.totp_required_for(user) and not user.totp_enabled:
         flash("Admins must turn on two-factor sign-in. Set it up now.", "warning")
         return redirect(url_for("staff.totp_enrol"))
     return redirect(safe_next(next_url, _dashboard()))
@@ -66,10 +65,10 @@ def login():
         form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
-        result = staff.authenticate(form.email.data, form.password.data)
-        if result.outcome is staff.LoginOutcome.OK:
+        result = accounts.authenticate(form.email.data, form.password.data)
+        if result.outcome is accounts.LoginOutcome.OK:
             return _begin_session(result.user_id, form.next.data)
-        if result.outcome is staff.LoginOutcome.NEED_TOTP:
+        if result.outcome is accounts.LoginOutcome.NEED_TOTP:
             session.clear()
             session[PENDING_KEY] = {
                 "uid": result.user_id,
@@ -108,8 +107,8 @@ def login_totp():
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        result = staff.authenticate_totp(pending["uid"], form.code.data)
-        if result.outcome is staff.LoginOutcome.OK:
+        result = accounts.authenticate_totp(pending["uid"], form.code.data)
+        if result.outcome is accounts.LoginOutcome.OK:
             return _begin_session(result.user_id, pending.get("next"))
         flash(CODE_REFUSED_MESSAGE, "error")
         status = 401
@@ -121,7 +120,7 @@ def login_totp():
 @bp.post("/logout")
 def logout():
     # CSRFProtect has checked the token before this runs; the token in the database goes.
-    staff.end_session(current_user.id)
+    accounts.end_session(current_user.id)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -140,7 +139,7 @@ def _account_page(status: int = 200, **forms):
         digest_form=digest_form,
         password_form=forms.get("password_form") or PasswordChangeForm(formdata=None),
         code_form=forms.get("code_form") or CodeForm(formdata=None),
-        totp_required=staff.totp_required_for(user),
+        totp_required=accounts.totp_required_for(user),
     ), status
 
 
@@ -154,7 +153,7 @@ def account_digest():
     form = DigestForm()
     if not form.validate_on_submit():
         abort(400)
-    staff.set_wants_digest(current_user.id, bool(form.wants_digest.data))
+    accounts.set_wants_digest(current_user.id, bool(form.wants_digest.data))
     flash(
         "You will get a digest of new endorsements."
         if form.wants_digest.data
@@ -169,10 +168,10 @@ def account_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            token = staff.change_own_password(
+            token = accounts.change_own_password(
                 current_user.id, form.current.data, form.new.data, actor()
             )
-        except staff.StaffError as exc:
+        except accounts.StaffError as exc:
             form.new.errors = [*form.new.errors, str(exc)]
         else:
             # The token rotated: keep this browser signed in with the new one.
@@ -192,8 +191,8 @@ def totp_enrol():
     status = 200
     if form.validate_on_submit():
         try:
-            staff.confirm_totp_enrolment(current_user.id, form.code.data, actor())
-        except staff.StaffError as exc:
+            accounts.confirm_totp_enrolment(current_user.id, form.code.data, actor())
+        except accounts.StaffError as exc:
             form.code.errors = [*form.code.errors, str(exc)]
             status = 422
         else:
@@ -204,10 +203,10 @@ def totp_enrol():
             return redirect(url_for("staff.account"))
     elif request.method == "POST":
         status = 422
-    secret = staff.begin_totp_enrolment(current_user.id)
-    uri = staff.totp_uri(current_user.user, secret)
+    secret = accounts.begin_totp_enrolment(current_user.id)
+    uri = accounts.totp_uri(current_user.user, secret)
     return render_template(
-        "staff/totp_enrol.html", form=form, secret=secret, qr=staff.qr_data_uri(uri)
+        "staff/totp_enrol.html", form=form, secret=secret, qr=accounts.qr_data_uri(uri)
     ), status
 
 
@@ -216,8 +215,8 @@ def totp_disable():
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            staff.disable_totp(current_user.id, form.code.data, actor())
-        except staff.StaffError as exc:
+            accounts.disable_totp(current_user.id, form.code.data, actor())
+        except accounts.StaffError as exc:
             form.code.errors = [*form.code.errors, str(exc)]
         else:
             flash("Two-factor sign-in is off.", "success")
@@ -231,7 +230,7 @@ def totp_disable():
 def _users_page(status: int = 200, *, form=None, new_password=None, for_user=None):
     return render_template(
         "staff/users.html",
-        users=staff.list_staff(),
+        users=accounts.list_staff(),
         form=form or UserCreateForm(formdata=None),
         button=ButtonForm(formdata=None),
         reset_form=ResetPasswordForm(formdata=None),
@@ -253,10 +252,10 @@ def users():
 def create_user():
     form = UserCreateForm()
     if form.validate_on_submit():
-        password = staff.generate_password()
+        password = accounts.generate_password()
         try:
-            user = staff.create_staff(form.email.data, password, form.role.data, actor())
-        except staff.StaffError as exc:
+            user = accounts.create_staff(form.email.data, password, form.role.data, actor())
+        except accounts.StaffError as exc:
             form.email.errors = [*form.email.errors, str(exc)]
         else:
             # Shown once, on this response only (no-store); never stored or logged in clear.
@@ -278,8 +277,8 @@ def reset_user_password(user_id: int):
     form = ResetPasswordForm()
     if not form.validate_on_submit():
         abort(400)
-    password = staff.generate_password()
-    staff.set_password(user.id, password, actor(), reset_totp=bool(form.reset_totp.data))
+    password = accounts.generate_password()
+    accounts.set_password(user.id, password, actor(), reset_totp=bool(form.reset_totp.data))
     return _users_page(new_password=password, for_user=user.email)
 
 
@@ -290,8 +289,8 @@ def set_user_active(user_id: int, action: str):
     if not ButtonForm().validate_on_submit():
         abort(400)
     try:
-        staff.set_active(user.id, action == "enable", actor())
-    except staff.StaffError as exc:
+        accounts.set_active(user.id, action == "enable", actor())
+    except accounts.StaffError as exc:
         flash(str(exc), "error")
     else:
         flash(f"{user.email} is {'enabled' if action == 'enable' else 'disabled'}.", "success")
@@ -306,8 +305,8 @@ def set_user_role(user_id: int):
     if not form.validate_on_submit():
         abort(400, description="Choose a role from the list.")
     try:
-        staff.set_role(user.id, form.role.data, actor())
-    except staff.StaffError as exc:
+        accounts.set_role(user.id, form.role.data, actor())
+    except accounts.StaffError as exc:
         flash(str(exc), "error")
     else:
         flash(f"{user.email} is now {form.role.data}.", "success")

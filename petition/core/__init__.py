@@ -1,0 +1,1 @@
+"""Shared plumbing that every feature uses; it imports no feature."""

@@ -1,0 +1,89 @@
+"""The request class: form bodies that are not valid UTF-8 are refused rather than silently altered."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from flask import Flask, Request, abort, request
+from werkzeug.exceptions import BadRequest
+from werkzeug.formparser import FormDataParser
+
+
+class InvalidFormEncoding(BadRequest):
+    description = "What was sent is not valid UTF-8 text."
+
+
+class StrictFormDataParser(FormDataParser):
+    """Werkzeug keeps undecodable bytes of a URL-encoded body as literal '%FF' text (and drops
+    the whole form on raw non-UTF-8 bytes, which then reads as a missing CSRF token); either
+    way a mangled name could be stored. Refuse such a body with a clear 400 instead."""
+
+    def _parse_urlencoded(self, stream, mimetype, content_length, options):
+        try:
+            items = parse_qsl(
+                stream.read().decode("utf-8"),
+                keep_blank_values=True,
+                encoding="utf-8",
+                errors="strict",
+            )
+        except UnicodeDecodeError:
+            # Not a ValueError to the caller: FormDataParser.parse would swallow that.
+            raise InvalidFormEncoding() from None
+        return stream, self.cls(items), self.cls()
+
+
+class JointlyRequest(Request):
+    form_data_parser_class = StrictFormDataParser
+
+
+def loggable_path() -> str:
+    """The request path for a log line, with an emailed token (/confirm/…, /withdraw/…) masked:
+    whoever reads the logs must not be able to confirm or withdraw someone's endorsement."""
+    path = request.path
+    token = (request.view_args or {}).get("token")
+    return path.replace(token, "[token]") if token else path
+
+
+class JointlyFlask(Flask):
+    request_class = JointlyRequest
+
+    def log_exception(self, exc_info) -> None:
+        # Flask's own line names request.path, which may hold a token.
+        self.logger.error(
+            "Exception on %s [%s]", loggable_path(), request.method, exc_info=exc_info
+        )
+
+
+#: What a browser sends from this site's forms; none of them has a file input.
+FORM_BODIES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def form_bodies_only() -> None:
+    """Every POST route here is a browser form (sign-on, confirm, staff console).
+
+    Flask-WTF would otherwise read a JSON body as form data and hand uploaded files to the
+    fields, where a number, a list or a file object instead of text ends in a 500.
+    """
+    if request.method != "POST" or request.url_rule is None:
+        return  # not a form post, or no such route: routing answers 404/405 itself
+    if request.mimetype not in FORM_BODIES:
+        abort(400, description="Send this form from its web page.")
+    if request.files:
+        abort(400, description="This form does not take files.")
+
+
+#: The largest id a URL or a query string may name: the databases' 32-bit integer.
+MAX_ID = 2_147_483_647
+
+
+def is_id_text(value: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for "²" or "①", which int() refuses."""
+    return value.isascii() and value.isdigit()
+
+
+def int_arg(name: str, default: int = 0, maximum: int = MAX_ID) -> int:
+    """A whole number from the query string, or `default` for anything else; capped at `maximum`."""
+    value = (request.args.get(name) or "").strip()
+    if not is_id_text(value) or len(value) > 10:
+        return default
+    return min(int(value), maximum)

@@ -1,0 +1,269 @@
+"""Background jobs behind one `enqueue()` API: a thread of this process by default, RQ with REDIS_URL."""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import importlib
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app
+
+from . import db as database
+
+log = logging.getLogger(__name__)
+
+JobFunc = Callable[..., Any] | str
+
+
+def _resolve(func: JobFunc) -> Callable[..., Any]:
+    if callable(func):
+        return func
+    module_name, _, attr = func.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+class ThreadRunner:
+    """Runs jobs one at a time in a daemon thread, each inside an application context.
+
+    Jobs are scheduled on a heap by due time so that retries with backoff and debounced
+    rebuilds need no other scheduler. What is pending is lost if the process dies; every
+    job here is therefore idempotent and its state is in the database (the mail outbox,
+    the PDF list version), from which `mail send-pending` or the next change recovers.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._heap: list[tuple[float, int, Callable[..., Any], tuple, dict, str | None]] = []
+        self._pending_keys: set[str] = set()
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._running = 0
+        self._stopped = False
+        self.periodic = False
+
+    def enqueue(
+        self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+    ) -> None:
+        fn = _resolve(func)
+        with self._cond:
+            if key is not None:
+                if key in self._pending_keys:
+                    return  # the same job is already waiting to run
+                self._pending_keys.add(key)
+            due = time.monotonic() + max(delay, 0.0)
+            heapq.heappush(self._heap, (due, next(self._seq), fn, args, kwargs, key))
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stopped = False
+            self._thread = threading.Thread(target=self._loop, name="jointly-jobs", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped:
+                    if self._heap:
+                        wait = self._heap[0][0] - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self._cond.wait(timeout=wait)
+                    else:
+                        self._cond.wait()
+                if self._stopped:
+                    return
+                _due, _seq, fn, args, kwargs, key = heapq.heappop(self._heap)
+                self._pending_keys.discard(key)
+                self._running += 1
+            try:
+                with self.app.app_context():
+                    fn(*args, **kwargs)
+            except Exception:
+                log.exception("background job %s failed", getattr(fn, "__qualname__", fn))
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._heap) + self._running
+
+    def wait_idle(self, timeout: float = 30.0, include_delayed: bool = True) -> bool:
+        """Block until no job is queued or running (tests, CLI commands before exit)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                busy = self._running or (
+                    self._heap
+                    if include_delayed
+                    else [j for j in self._heap if j[0] <= time.monotonic()]
+                )
+                if not busy:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(timeout=min(remaining, 0.05))
+
+    def clear(self) -> None:
+        with self._cond:
+            self._heap.clear()
+            self._pending_keys.clear()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._heap.clear()
+            self._pending_keys.clear()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class SyncRunner:
+    """Runs each job inline, at once (delays ignored); for scripts that must finish their work."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def enqueue(
+        self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+    ) -> None:
+        fn = _resolve(func)
+
+        def run() -> None:
+            # Its own application context, hence its own database session: a job queued from
+            # a commit hook must not reuse the session that is still committing.
+            with self.app.app_context():
+                fn(*args, **kwargs)
+
+        database.after_write(lambda: contextvars.Context().run(run))
+
+    def pending(self) -> int:
+        return 0
+
+    def wait_idle(self, timeout: float = 30.0, include_delayed: bool = True) -> bool:
+        return True
+
+    def clear(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class RQRunner:
+    """Jobs on an RQ queue in Redis, run by `flask --app wsgi worker`."""
+
+    def __init__(self, app: Flask) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.app = app
+        self.connection = Redis.from_url(app.config["REDIS_URL"])
+        self.queue = Queue(app.config.get("RQ_QUEUE", "jointly"), connection=self.connection)
+
+    def enqueue(
+        self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+    ) -> None:
+        # Jobs here are idempotent and check the database; duplicates cost a little, no more.
+        from redis.exceptions import RedisError
+
+        fn = _resolve(func)
+        try:
+            if delay > 0:
+                self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
+            else:
+                self.queue.enqueue(fn, *args, **kwargs)
+        except RedisError:
+            # The work is recorded in the database (outbox, list version); the periodic
+            # sweep picks it up when the queue is back. The user's change must not fail.
+            log.exception("could not queue %s; the periodic sweep will retry", fn.__qualname__)
+
+    def pending(self) -> int:
+        return self.queue.count
+
+    def wait_idle(self, timeout: float = 30.0, include_delayed: bool = True) -> bool:
+        # The worker is another process; nothing in this one to wait for.
+        return True
+
+    def clear(self) -> None:
+        self.queue.empty()
+
+    def stop(self) -> None:
+        pass
+
+
+def init_app(app: Flask) -> None:
+    mode = app.config.get("JOBS_MODE", "thread")
+    runners = {"thread": ThreadRunner, "sync": SyncRunner, "rq": RQRunner}
+    if mode not in runners:
+        raise RuntimeError(f"JOBS_MODE must be one of {sorted(runners)}, not {mode!r}")
+    app.extensions["jobs"] = runners[mode](app)
+
+
+def runner(app: Flask | None = None) -> ThreadRunner | SyncRunner | RQRunner:
+    return (app or current_app).extensions["jobs"]
+
+
+def enqueue(
+    func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
+) -> None:
+    """Run `func(*args, **kwargs)` in the background, after `delay` seconds.
+
+    Call it after the transaction that the job depends on has committed. With `key`, a job
+    whose key is already waiting in this process is not queued again.
+    """
+    runner().enqueue(func, *args, delay=delay, key=key, **kwargs)
+
+
+def wait_idle(timeout: float = 30.0) -> bool:
+    return runner().wait_idle(timeout)
+
+
+def finish(timeout: float = 120.0) -> None:
+    """Let in-process jobs (mail, PDF) finish before a CLI command's process exits."""
+    wait_idle(timeout)
+
+
+# Housekeeping run every PERIODIC_SECONDS by each web process (thread mode) or by the worker:
+# mail whose retry is due (or whose process died), embargoes that ended, staff digests.
+PERIODIC_TASKS: list[str] = [
+    "petition.core.outbox:send_due",
+    "petition.pdf.builds:check_embargoes",
+    "petition.pdf.builds:rebuild_stale",
+    "petition.retention:run",
+]
+PERIODIC_SECONDS = 60.0
+
+
+def run_periodic() -> None:
+    for task in PERIODIC_TASKS:
+        try:
+            _resolve(task)()
+        except Exception:  # noqa: BLE001 - one failing task must not stop the others
+            log.exception("periodic task %s failed", task)
+
+
+def _periodic_tick() -> None:
+    run_periodic()
+    enqueue(_periodic_tick, delay=current_app.config.get("PERIODIC_SECONDS", PERIODIC_SECONDS))
+
+
+def start_periodic(app: Flask) -> None:
+    """Start the housekeeping loop in this process's job thread (thread mode only)."""
+    job_runner = runner(app)
+    if isinstance(job_runner, ThreadRunner) and not job_runner.periodic:
+        job_runner.periodic = True
+        job_runner.enqueue(_periodic_tick, delay=1.0)

@@ -1,0 +1,243 @@
+"""The mail outbox: rows written in the caller's transaction, delivered after commit, never twice."""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from pathlib import Path
+
+from flask import current_app, render_template
+from flask_mail import Connection, Message
+from sqlalchemy import event, select, update
+
+from ..extensions import db
+from ..models import OutboxMessage, OutboxStatus, utcnow
+from . import jobs
+from .db import write_transaction
+
+log = logging.getLogger(__name__)
+_LINK = re.compile(r"https?://\S+")
+
+# A row claimed for sending longer ago than this belongs to a process that died mid-send.
+STALE_CLAIM = timedelta(minutes=15)
+
+
+class TimeoutConnection(Connection):
+    """Flask-Mail 0.10 opens SMTP without a timeout; a stalled relay must not hang a worker."""
+
+    def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
+        timeout = current_app.config.get("MAIL_TIMEOUT", 10.0)
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def queue_email(
+    kind: str,
+    to_address: str,
+    template: str,
+    *,
+    signature_id: int | None = None,
+    **context,
+) -> OutboxMessage:
+    """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction.
+
+    The subject is the text template's first line ("Subject: …"). Delivery is scheduled
+    when the transaction commits; a rollback discards both.
+    """
+    text = render_template(f"emails/{template}.txt", **context)
+    html = render_template(f"emails/{template}.html", **context)
+    first, _, body = text.partition("\n")
+    subject = first.removeprefix("Subject:").strip()
+    message = OutboxMessage(
+        kind=kind,
+        to_address=to_address,
+        subject=subject,
+        body_text=body.lstrip("\n"),
+        body_html=html,
+        signature_id=signature_id,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    db.session.flush()
+    db.session.info.setdefault("outbox_to_deliver", []).append(message.id)
+    return message
+
+
+@event.listens_for(db.session, "after_commit")
+def _deliver_after_commit(session) -> None:
+    ids = session.info.pop("outbox_to_deliver", None)
+    if ids:
+        for message_id in ids:
+            jobs.enqueue(deliver, message_id)
+
+
+@event.listens_for(db.session, "after_soft_rollback")
+def _forget_after_rollback(session, _previous_transaction) -> None:
+    session.info.pop("outbox_to_deliver", None)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """30 s, 1 min, 2 min … capped at one hour."""
+    return float(min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _claim(message_id: int) -> bool:
+    now = utcnow()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            OutboxMessage.next_attempt_at <= now + timedelta(seconds=1),
+        )
+        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _is_permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _msg in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
+
+
+@write_transaction
+def deliver(message_id: int) -> OutboxStatus | None:
+    """Send one outbox row if it is due and nobody else holds it; reschedule on a temporary failure.
+
+    Returns the row's new status, or None when it was not this call's to send.
+    """
+    if not _claim(message_id):
+        return None
+    message = db.session.get(OutboxMessage, message_id)
+    outgoing = _build_message(message)
+    # End the transaction before talking SMTP: no database lock is held across the network.
+    db.session.commit()
+    try:
+        message_id_header = _transmit(message, outgoing)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+        permanent = _is_permanent(exc)
+        max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        message.claimed_at = None
+        if permanent or message.attempts >= max_attempts:
+            message.status = OutboxStatus.FAILED
+            log.warning("mail %s to %s failed: %s", message.id, message.to_address, exc)
+            db.session.commit()
+            return OutboxStatus.FAILED
+        delay = backoff_seconds(message.attempts)
+        message.status = OutboxStatus.QUEUED
+        message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        log.info("mail %s deferred %.0fs: %s", message.id, delay, exc)
+        db.session.commit()
+        jobs.enqueue(deliver, message.id, delay=delay)
+        return OutboxStatus.QUEUED
+    message.status = OutboxStatus.SENT
+    message.sent_at = utcnow()
+    message.claimed_at = None
+    message.message_id = message_id_header
+    message.last_error = ""
+    db.session.commit()
+    return OutboxStatus.SENT
+
+
+def _build_message(message: OutboxMessage) -> Message:
+    msg = Message(
+        subject=message.subject,
+        recipients=[message.to_address],
+        body=message.body_text,
+        html=message.body_html or None,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+    msg.msgId = make_msgid(domain=_sender_domain())
+    msg.extra_headers = {"Auto-Submitted": "auto-generated", "X-Jointly-Outbox-Id": str(message.id)}
+    return msg
+
+
+def _sender_domain() -> str:
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    domain = sender.rsplit("@", 1)[-1].strip(" >")
+    return domain or "jointly.invalid"
+
+
+def _transmit(message: OutboxMessage, msg: Message) -> str:
+    if current_app.config.get("MAIL_SERVER"):
+        state = current_app.extensions["mail"]
+        with TimeoutConnection(state) as connection:
+            connection.send(msg)
+        return msg.msgId
+    return _write_to_file(message, msg)
+
+
+def _write_to_file(message: OutboxMessage, msg: Message) -> str:
+    mail_dir = Path(current_app.config["MAIL_DIR"])
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    path = mail_dir / f"{stamp}-{message.id:06d}-{message.kind}.eml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(msg.as_bytes())
+    tmp.replace(path)
+    # With no mail server, the log is where a developer finds the links to click.
+    links = " ".join(_LINK.findall(message.body_text))
+    log.info("mail to %s written to %s; links: %s", message.to_address, path, links)
+    return msg.msgId
+
+
+@write_transaction
+def send_due(now: datetime | None = None) -> dict[str, int]:
+    """Deliver every queued row that is due (and recover rows left claimed by a dead process)."""
+    now = now or utcnow()
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_at < now - STALE_CLAIM,
+        )
+        .values(status=OutboxStatus.QUEUED, claimed_at=None)
+    )
+    db.session.commit()
+    due_ids = db.session.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.id)
+    ).all()
+    counts = {"due": len(due_ids), "sent": 0, "deferred": 0, "failed": 0}
+    for message_id in due_ids:
+        status = deliver(message_id) or db.session.scalar(
+            # Claimed by another process meanwhile: report what became of it.
+            select(OutboxMessage.status).where(OutboxMessage.id == message_id)
+        )
+        if status == OutboxStatus.SENT:
+            counts["sent"] += 1
+        elif status == OutboxStatus.FAILED:
+            counts["failed"] += 1
+        else:
+            counts["deferred"] += 1
+    return counts
+
+
+@write_transaction
+def retry_failed(message_id: int) -> bool:
+    """Staff asked to try a failed message again."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.QUEUED, next_attempt_at=utcnow(), attempts=0)
+    )
+    db.session.commit()
+    if result.rowcount:
+        jobs.enqueue(deliver, message_id)
+    return bool(result.rowcount)

@@ -1,0 +1,50 @@
+"""/healthz: whether the database, the queue and the PDFs are fine, for monitors and load balancers."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app
+from sqlalchemy import text
+
+from .extensions import db
+from .models import utcnow
+from .statements.service import open_statements
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    result: dict = {"status": "ok"}
+    status = 200
+    try:
+        db.session.execute(text("SELECT 1"))
+        result["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - health reports, never raises
+        result["database"] = f"error: {type(exc).__name__}"
+        result["status"] = "error"
+        status = 503
+    if current_app.config.get("REDIS_URL"):
+        try:
+            from redis import Redis
+
+            Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2).ping()
+            result["queue"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            result["queue"] = f"error: {type(exc).__name__}"
+            result["status"] = "error"
+            status = 503
+    else:
+        result["queue"] = "in-process"
+    if result["database"] == "ok":
+        from .pdf import builds
+
+        ages = {}
+        for st in open_statements():
+            latest = builds.latest_version(st)
+            ages[st.slug] = (
+                round((utcnow() - latest.created_at).total_seconds()) if latest else None
+            )
+        result["pdf_age_seconds"] = ages
+    return Response(json.dumps(result), status=status, mimetype="application/json")

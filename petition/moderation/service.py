@@ -1,0 +1,433 @@
+"""Moderation decisions: approve, reject, reopen, unpublish — compare-and-set on the state, audited."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import timedelta
+
+from sqlalchemy import Select, func, or_, select, update
+
+from ..core import events, outbox
+from ..core.audit import Actor, record
+from ..core.db import compare_and_set, write_transaction
+from ..core.validation import derived_columns, name_key
+from ..extensions import db
+from ..models import OrganisationType, Signature, SignatureState, utcnow
+from ..signing.service import NotWithdrawable, public_url, withdraw
+from ..statements.service import bump_list_version
+
+
+class DecisionResult(enum.Enum):
+    DONE = "done"
+    NO_CHANGE = "no_change"  # already in the target state: idempotent
+    CONFLICT = "conflict"  # decided otherwise (by someone else) meanwhile
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class Decision:
+    signature_id: int
+    result: DecisionResult
+    state: SignatureState | None = None
+    message: str = ""
+
+
+# target action -> (states it may start from, state it leads to)
+_TRANSITIONS: dict[str, tuple[tuple[SignatureState, ...], SignatureState]] = {
+    "approve": ((SignatureState.VERIFIED,), SignatureState.APPROVED),
+    "reject": ((SignatureState.VERIFIED,), SignatureState.REJECTED),
+    "unpublish": ((SignatureState.APPROVED,), SignatureState.REJECTED),
+    "reopen": ((SignatureState.REJECTED,), SignatureState.VERIFIED),
+}
+
+
+@write_transaction
+def decide(
+    signature_id: int,
+    action: str,
+    actor: Actor,
+    *,
+    reason: str = "",
+    notify: bool = True,
+    expected_state: SignatureState | None = None,
+    statement_id: int | None = None,
+) -> Decision:
+    """Apply one moderation action in its own transaction.
+
+    `expected_state` is the state the moderator saw: if the row moved on since, the action
+    is refused with CONFLICT rather than applied to something they did not look at.
+    `statement_id`, when given, is the statement the moderator was working on: a row of
+    another statement is NOT_FOUND, as if the id were forged.
+    """
+    sources, target = _TRANSITIONS[action]
+    signature = db.session.get(Signature, signature_id)
+    if signature is None or (statement_id is not None and signature.statement_id != statement_id):
+        db.session.rollback()
+        return Decision(
+            signature_id, DecisionResult.NOT_FOUND, message=f"No signature {signature_id}."
+        )
+    current = SignatureState(signature.state)
+    if current is target:
+        db.session.rollback()
+        return Decision(
+            signature_id, DecisionResult.NO_CHANGE, current, f"Already {current.value}."
+        )
+    if current not in sources or (expected_state is not None and current is not expected_state):
+        db.session.rollback()
+        return Decision(
+            signature_id,
+            DecisionResult.CONFLICT,
+            current,
+            f"Signature {signature_id} is {current.value}; it cannot be {_past(action)}.",
+        )
+    now = utcnow()
+    values: dict = {"state": target, "decided_at": now}
+    if target is SignatureState.APPROVED:
+        values["approved_at"] = now
+    if target is SignatureState.REJECTED:
+        values["rejection_reason"] = reason[:1000]
+    if action == "reopen":
+        values["rejection_reason"] = ""
+    if not compare_and_set(signature_id, current, **values):
+        db.session.rollback()
+        db.session.refresh(signature)
+        return Decision(
+            signature_id,
+            DecisionResult.CONFLICT,
+            SignatureState(signature.state),
+            f"Signature {signature_id} was decided by someone else meanwhile.",
+        )
+    list_changed = SignatureState.APPROVED in (current, target)
+    if list_changed:
+        bump_list_version(signature.statement_id)
+    record(
+        actor,
+        action,
+        signature=signature,
+        from_state=current,
+        to_state=target,
+        detail=reason,
+    )
+    db.session.refresh(signature)
+    if notify and signature.email:
+        if action == "approve":
+            outbox.queue_email(
+                "approved",
+                signature.email,
+                "approved",
+                signature_id=signature.id,
+                signature=signature,
+                statement=signature.statement,
+                list_url=public_url(f"/statements/{signature.statement.slug}/signatories"),
+                pdf_url=public_url(f"/statements/{signature.statement.slug}/statement.pdf"),
+            )
+        elif action == "reject" and reason:
+            outbox.queue_email(
+                "rejected",
+                signature.email,
+                "rejected",
+                signature_id=signature.id,
+                signature=signature,
+                statement=signature.statement,
+                reason=reason,
+            )
+    db.session.commit()
+    if list_changed:
+        events.signatory_list_changed(signature.statement_id, reason=action)
+    return Decision(signature_id, DecisionResult.DONE, target)
+
+
+def _past(action: str) -> str:
+    return {"approve": "approved", "reject": "rejected", "unpublish": "unpublished"}.get(
+        action, "reopened"
+    )
+
+
+def decide_many(
+    ids: Iterable[int],
+    action: str,
+    actor: Actor,
+    *,
+    reason: str = "",
+    notify: bool = True,
+    expected_state: SignatureState | None = None,
+    statement_id: int | None = None,
+) -> list[Decision]:
+    """Bulk actions: each row is its own decision, so one conflict does not undo the others."""
+    return [
+        decide(
+            i,
+            action,
+            actor,
+            reason=reason,
+            notify=notify,
+            expected_state=expected_state,
+            statement_id=statement_id,
+        )
+        for i in ids
+    ]
+
+
+def queue(statement_id: int | None = None) -> list[Signature]:
+    query = select(Signature).where(Signature.state == SignatureState.VERIFIED)
+    if statement_id is not None:
+        query = query.where(Signature.statement_id == statement_id)
+    return list(db.session.scalars(query.order_by(Signature.verified_at, Signature.id)))
+
+
+def unknown_ids(ids: Iterable[int], statement_id: int | None = None) -> list[int]:
+    """The ids that name no signature (of that statement): a bulk form refers to rows that exist."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    query = select(Signature.id).where(Signature.id.in_(wanted))
+    if statement_id is not None:
+        query = query.where(Signature.statement_id == statement_id)
+    found = set(db.session.scalars(query))
+    return sorted(wanted - found)
+
+
+# ---------------------------------------------------------------- edits
+
+#: The fields staff may correct; the contact person and email stay as the signatory gave them.
+EDITABLE_STATES = (SignatureState.VERIFIED, SignatureState.APPROVED, SignatureState.REJECTED)
+
+
+@dataclass(frozen=True)
+class SignatureEdit:
+    """Validated values from the console's edit form (see moderation.forms.EditForm)."""
+
+    organisation_name: str
+    organisation_type: str
+    country: str
+    city: str
+    website: str
+    comment: str
+    note: str
+
+
+class EditResult(enum.Enum):
+    DONE = "done"
+    NO_CHANGE = "no_change"
+    STALE = "stale"  # the form was made from an older row_version
+    NOT_EDITABLE = "not_editable"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    result: EditResult
+    message: str = ""
+    changed: tuple[str, ...] = ()
+
+
+def _edit_snapshot(signature: Signature) -> dict:
+    return {
+        f.name: str(getattr(getattr(signature, f.name), "value", getattr(signature, f.name)) or "")
+        for f in fields(SignatureEdit)
+    }
+
+
+@write_transaction
+def edit_signature(
+    signature_id: int,
+    edit: SignatureEdit,
+    *,
+    row_version: int,
+    actor: Actor,
+    statement_id: int | None = None,
+) -> EditOutcome:
+    """Correct the public fields; the audit row keeps before and after. A stale form changes nothing."""
+    signature = db.session.get(Signature, signature_id)
+    if signature is None or (statement_id is not None and signature.statement_id != statement_id):
+        db.session.rollback()
+        return EditOutcome(EditResult.NOT_FOUND, f"No signature {signature_id}.")
+    state = SignatureState(signature.state)
+    if state not in EDITABLE_STATES:
+        db.session.rollback()
+        return EditOutcome(
+            EditResult.NOT_EDITABLE,
+            f"Signature {signature_id} is {state.value}; it cannot be edited.",
+        )
+    if signature.row_version != row_version:
+        db.session.rollback()
+        return EditOutcome(
+            EditResult.STALE,
+            f"Signature {signature_id} was changed by someone else after you opened the form. "
+            "Nothing was saved: check the current values and edit again.",
+        )
+    before_all = _edit_snapshot(signature)
+    after_all = {f.name: getattr(edit, f.name) for f in fields(SignatureEdit)}
+    changed = tuple(k for k in after_all if after_all[k] != before_all[k])
+    if not changed:
+        db.session.rollback()
+        return EditOutcome(EditResult.NO_CHANGE, "Nothing to change.")
+    org_type = OrganisationType(edit.organisation_type)
+    result = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature_id, Signature.row_version == row_version)
+        .values(
+            organisation_name=edit.organisation_name,
+            organisation_type=org_type,
+            country=edit.country,
+            city=edit.city,
+            **derived_columns(edit.organisation_name, org_type, edit.country, edit.city),
+            website=edit.website,
+            comment=edit.comment,
+            note=edit.note,
+            row_version=Signature.row_version + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return EditOutcome(
+            EditResult.STALE,
+            f"Signature {signature_id} was changed by someone else meanwhile. Nothing was saved.",
+        )
+    public = state is SignatureState.APPROVED and any(k != "note" for k in changed)
+    if public:
+        bump_list_version(signature.statement_id)
+    record(
+        actor,
+        "edited",
+        signature=signature,
+        before={k: before_all[k] for k in changed},
+        after={k: after_all[k] for k in changed},
+    )
+    db.session.commit()
+    if public:
+        events.signatory_list_changed(signature.statement_id, reason="edit")
+    return EditOutcome(EditResult.DONE, "Saved.", changed)
+
+
+@write_transaction
+def withdraw_on_request(
+    signature_id: int, actor: Actor, *, reason: str = "", statement_id: int | None = None
+) -> Decision:
+    """Staff withdraw an endorsement because the organisation asked them to."""
+    signature = db.session.get(Signature, signature_id)
+    if signature is None or (statement_id is not None and signature.statement_id != statement_id):
+        db.session.rollback()
+        return Decision(
+            signature_id, DecisionResult.NOT_FOUND, message=f"No signature {signature_id}."
+        )
+    if SignatureState(signature.state) is SignatureState.WITHDRAWN:
+        db.session.rollback()
+        return Decision(
+            signature_id, DecisionResult.NO_CHANGE, SignatureState.WITHDRAWN, "Already withdrawn."
+        )
+    try:
+        withdraw(signature, actor, reason)
+    except NotWithdrawable as exc:
+        state = SignatureState(exc.signature.state)
+        return Decision(
+            signature_id,
+            DecisionResult.CONFLICT,
+            state,
+            f"Signature {signature_id} is {state.value}; it cannot be withdrawn.",
+        )
+    return Decision(signature_id, DecisionResult.DONE, SignatureState.WITHDRAWN)
+
+
+# ---------------------------------------------------------------- console lists
+
+
+AGE_FILTERS = {
+    "": "Any age",
+    "day": "Submitted in the last 24 h",
+    "week": "1 to 7 days old",
+    "older": "Older than 7 days",
+}
+
+
+@dataclass
+class ConsoleFilter:
+    state: SignatureState | None = SignatureState.VERIFIED
+    statement_id: int | None = None
+    country: str = ""
+    type: str = ""
+    age: str = ""
+    q: str = ""
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass
+class ConsolePage:
+    items: list[Signature]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+
+
+def _console_query(flt: ConsoleFilter) -> Select:
+    query = select(Signature)
+    if flt.state is not None:
+        query = query.where(Signature.state == flt.state)
+    if flt.statement_id is not None:
+        query = query.where(Signature.statement_id == flt.statement_id)
+    if flt.country:
+        query = query.where(Signature.country == flt.country)
+    if flt.type:
+        query = query.where(Signature.organisation_type == OrganisationType(flt.type))
+    now = utcnow()
+    if flt.age == "day":
+        query = query.where(Signature.created_at >= now - timedelta(days=1))
+    elif flt.age == "week":
+        query = query.where(
+            Signature.created_at < now - timedelta(days=1),
+            Signature.created_at >= now - timedelta(days=7),
+        )
+    elif flt.age == "older":
+        query = query.where(Signature.created_at < now - timedelta(days=7))
+    if flt.q:
+        text = flt.q.strip()
+        key = name_key(text)[:100]
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions = [
+            Signature.organisation_name_key.like(f"%{escaped}%", escape="\\"),
+            Signature.email_normalised.like(f"%{escaped}%", escape="\\"),
+            Signature.city_key.like(f"%{escaped}%", escape="\\"),
+        ]
+        if text.isascii() and text.isdigit() and len(text) < 10:
+            conditions.append(Signature.id == int(text))
+        query = query.where(or_(*conditions))
+    return query
+
+
+def console_page(flt: ConsoleFilter) -> ConsolePage:
+    """The queue (verified, oldest first) or any state's list (most recently changed first)."""
+    query = _console_query(flt)
+    if flt.state is SignatureState.VERIFIED:
+        query = query.order_by(Signature.verified_at, Signature.id)
+    else:
+        query = query.order_by(Signature.updated_at.desc(), Signature.id.desc())
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pages = max(1, -(-total // flt.per_page))
+    page = min(max(flt.page, 1), pages)
+    items = list(db.session.scalars(query.limit(flt.per_page).offset((page - 1) * flt.per_page)))
+    return ConsolePage(items, total, page, pages, flt.per_page)
+
+
+def facet_counts(flt: ConsoleFilter) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Countries and types present under the current state/statement, with counts, for the filters."""
+    base = ConsoleFilter(state=flt.state, statement_id=flt.statement_id)
+    sub = _console_query(base).subquery()
+    countries = [
+        (code, n)
+        for code, n in db.session.execute(
+            select(sub.c.country, func.count()).group_by(sub.c.country).order_by(sub.c.country)
+        )
+    ]
+    types = [
+        (OrganisationType(code).value, n)
+        for code, n in db.session.execute(
+            select(sub.c.organisation_type, func.count()).group_by(sub.c.organisation_type)
+        )
+    ]
+    return countries, types

@@ -1,0 +1,43 @@
+"""Staff view of the statement PDFs: every version, the build log, and a rebuild button."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..core.forms import ButtonForm
+from ..extensions import db
+from ..models import Statement
+from ..statements.service import open_statements
+from . import admin_bp as bp
+from . import builds
+
+SID = "<int(max=2147483647):statement_id>"
+
+
+@bp.get("/pdf")
+def pdf_overview():
+    panels = [
+        {
+            "statement": statement,
+            "versions": builds.versions(statement),
+            "logs": builds.build_logs(statement.id, limit=50),
+            "pending": statement.list_version != statement.pdf_built_list_version,
+        }
+        for statement in open_statements()
+    ]
+    return render_template("staff/pdf.html", panels=panels, button=ButtonForm(formdata=None))
+
+
+@bp.post(f"/pdf/{SID}/rebuild")
+def pdf_rebuild(statement_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    statement = db.session.get(Statement, statement_id)
+    if statement is None:
+        abort(404, description="There is no such statement.")
+    # Never built in the request: the background job does it, under the build lock.
+    reason = f"staff asked for a rebuild ({current_user.email})"
+    builds.request_rebuild(statement.id, reason, delay=0, force=True)
+    flash("A rebuild of the PDF has been queued; it appears here within a minute.", "info")
+    return redirect(url_for("pdf_admin.pdf_overview"))

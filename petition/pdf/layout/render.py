@@ -1,0 +1,698 @@
+"""Statement PDF: the statement typeset with platypus, then the signatory list streamed."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import BinaryIO
+
+from reportlab import rl_config
+from reportlab.lib.colors import Color
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    HRFlowable,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+)
+
+from . import styles
+from .fonts import BOLD, REGULAR, register_fonts
+from .markdown_story import markdown_flowables
+from .text import clean_inline, escape_markup, format_count, format_date, format_timestamp
+
+# How it fits together, and why:
+# * The statement part (title block, Markdown body, the "Signatories" introduction) is ordinary
+#   platypus. The list is one special flowable, _SignatoryStream, that never fits: each time the
+#   document asks it to split, it pulls from the row iterator exactly the entries that fit in the
+#   space left and returns them as a small _ListChunk plus itself. Rows are read once, in order, and
+#   only one page of entries exists at a time, so a 100,000-row database cursor streams through.
+#   (One platypus Table of all rows is quadratic; a flowable per row costs twice the memory.)
+# * Entries are raw text operators in one BT/ET block per page, not Paragraphs: one line per
+#   organisation, long ones wrapped at word boundaries with a hanging indent, never cut short.
+# * "Page X of Y": Y is unknown until the last row has been read, so every footer draws a form
+#   XObject that the canvas defines at save time with the final count. Nothing is laid out twice,
+#   no page is held back, and the row iterator needs no second pass.
+# * Everything that comes from data is escaped before a Paragraph sees it (CVE-2023-33733
+#   surface); list entries never go through the markup parser at all.
+
+# The interface's fixed list: code -> label, in the order groups appear in the PDF.
+ORGANISATION_TYPES: tuple[tuple[str, str], ...] = (
+    ("region", "Regions"),
+    ("public_authority", "Public authorities"),
+    ("cluster", "Cluster organisations"),
+    ("rto", "Research and technology organisations"),
+    ("university", "Universities"),
+    ("company", "Companies"),
+    ("sme", "SMEs"),
+    ("startup", "Start-ups"),
+    ("network", "Networks and associations"),
+    ("ngo", "NGOs and civil society"),
+    ("other", "Other organisations"),
+)
+
+SHORT_HASH_LENGTH = 12
+# Marks for signatories of earlier versions, newest earlier version first; doubled after four.
+VERSION_MARKS = ("†", "‡", "§", "¶")
+EARLIER_VERSION_NOTE = "endorsed an earlier version of the statement ({short_hash}, {date})"
+
+_PAGE_TOTAL_FORM = "PageTotal"
+# Room for the "Signatories" heading, the summary, notes and a first group, so the section never
+# starts with only its heading at the foot of a page.
+_SIGNATORIES_MIN_HEIGHT = 150.0
+
+
+@dataclass(frozen=True)
+class StatementDoc:
+    """What the PDF says about the statement itself."""
+
+    title: str
+    subtitle: str
+    published_on: date
+    body_markdown: str
+    campaign: str  # PDF author
+    version_sha256: str  # the current body version; its first 12 hex digits go in the footer
+    generated_at: datetime
+    keywords: tuple[str, ...] = ()
+    # sha256 -> date of every earlier version that some row endorsed (and preferably only those:
+    # each one gets a mark and a note).
+    earlier_versions: Mapping[str, date] = field(default_factory=dict)
+    language: str | None = None  # BCP 47 tag for the PDF catalogue, e.g. "en"
+
+
+@dataclass(frozen=True)
+class SignatoryRow:
+    """One line of the list. Any object with these attributes will do (e.g. a SQLAlchemy Row)."""
+
+    organisation_type: str  # a code from ORGANISATION_TYPES
+    organisation_name: str
+    city: str
+    country_name: str
+    version_sha256: str  # the statement version this signatory endorsed
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    pages: int
+    signatories: int
+
+
+class SignatoryListError(ValueError):
+    """The rows contradict what the caller promised: counts, type order, or version."""
+
+
+def render_statement_pdf(
+    out: BinaryIO | str | os.PathLike[str],
+    doc: StatementDoc,
+    type_counts: Mapping[str, int],
+    rows: Iterable[SignatoryRow],
+    *,
+    type_labels: Sequence[tuple[str, str]] = ORGANISATION_TYPES,
+) -> RenderResult:
+    """Write the statement PDF to ``out`` (a path or a binary file object).
+
+    ``rows`` is read exactly once, front to back, and must already be sorted by type order, then
+    country name, then organisation name; ``type_counts`` maps type codes to the number of rows of
+    that type (taken from the same snapshot as the rows). Any disagreement raises
+    ``SignatoryListError``; when ``out`` is a path nothing is written in that case.
+    """
+    register_fonts()
+    # Base-85 stream encoding is pure Python in ReportLab without its C accelerator (~0.4 s for
+    # 100,000 rows) and makes files larger; every PDF reader takes binary streams.
+    rl_config.useA85 = 0
+
+    labels = [(str(code), clean_inline(label)) for code, label in type_labels]
+    order = {code: index for index, (code, _) in enumerate(labels)}
+    counts: dict[str, int] = {}
+    for code, count in type_counts.items():
+        key = str(code)
+        if key not in order:
+            raise SignatoryListError(f"unknown organisation type in counts: {key!r}")
+        if count < 0:
+            raise SignatoryListError(f"negative count for {key!r}")
+        counts[key] = counts.get(key, 0) + count
+    total = sum(counts.values())
+
+    marks = _version_marks(doc)
+    row_iter = iter(rows)
+    stream = _SignatoryStream(
+        row_iter, labels, order, counts, marks, doc.version_sha256, styles.FRAME_HEIGHT
+    )
+
+    story: list[Flowable] = [*_title_block(doc), *markdown_flowables(doc.body_markdown)]
+    story.extend(_signatories_intro(doc, total, marks))
+    if total:
+        story.append(stream)
+    elif next(row_iter, None) is not None:
+        raise SignatoryListError("rows given but the counts add up to zero")
+
+    canvases: list[_PagedCanvas] = []
+
+    def canvasmaker(*args: object, **kwargs: object) -> _PagedCanvas:
+        canvas = _PagedCanvas(*args, **kwargs)
+        canvas.setDateFormatter(_pdf_date_formatter(doc.generated_at))
+        canvases.append(canvas)
+        return canvas
+
+    template = _StatementTemplate(out, doc)
+    template.build(story, canvasmaker=canvasmaker)
+    return RenderResult(pages=canvases[-1].page_count, signatories=stream.placed)
+
+
+# --- statement part ---------------------------------------------------------------------------
+
+
+def _title_block(doc: StatementDoc) -> list[Flowable]:
+    block: list[Flowable] = [Paragraph(escape_markup(clean_inline(doc.title)), styles.TITLE)]
+    subtitle = clean_inline(doc.subtitle)
+    if subtitle:
+        block.append(Paragraph(escape_markup(subtitle), styles.SUBTITLE))
+    block.append(Paragraph(f"Published {format_date(doc.published_on)}", styles.META))
+    block.append(Spacer(0, 10))
+    block.append(HRFlowable(width="100%", thickness=0.6, color=styles.RULE, spaceAfter=18))
+    return block
+
+
+def _signatories_intro(doc: StatementDoc, total: int, marks: dict[str, str]) -> list[Flowable]:
+    heading = Paragraph("Signatories", styles.SECTION)
+    heading.keepWithNext = True
+    as_of = format_date(doc.generated_at.date())
+    if total == 0:
+        summary = f"As of {as_of}, no organisation has signed this statement yet."
+    elif total == 1:
+        summary = f"As of {as_of}, 1 organisation has signed this statement."
+    else:
+        summary = f"As of {as_of}, {format_count(total)} organisations have signed this statement."
+    intro: list[Flowable] = [CondPageBreak(_SIGNATORIES_MIN_HEIGHT), heading]
+    intro.append(Paragraph(summary, styles.BODY))
+    for sha, mark in marks.items():
+        note = EARLIER_VERSION_NOTE.format(
+            short_hash=sha[:SHORT_HASH_LENGTH], date=format_date(doc.earlier_versions[sha])
+        )
+        intro.append(Paragraph(escape_markup(clean_inline(f"{mark} {note}")), styles.NOTE))
+    intro.append(Spacer(0, 8))
+    return intro
+
+
+def _version_marks(doc: StatementDoc) -> dict[str, str]:
+    earlier = sorted(
+        ((when, sha) for sha, when in doc.earlier_versions.items() if sha != doc.version_sha256),
+        reverse=True,
+    )
+    return {
+        sha: VERSION_MARKS[i % len(VERSION_MARKS)] * (i // len(VERSION_MARKS) + 1)
+        for i, (_, sha) in enumerate(earlier)
+    }
+
+
+def _pdf_date_formatter(when: datetime) -> Callable[..., str]:
+    offset = when.utcoffset()
+    if offset is None:
+        stamp = f"D:{when:%Y%m%d%H%M%S}"
+    else:
+        minutes = int(offset.total_seconds()) // 60
+        sign = "+" if minutes >= 0 else "-"
+        stamp = f"D:{when:%Y%m%d%H%M%S}{sign}{abs(minutes) // 60:02d}'{abs(minutes) % 60:02d}'"
+    return lambda *_: stamp
+
+
+class _PagedCanvas(Canvas):
+    """A canvas whose footers say "of Y" before Y is known: Y is a form defined at save time."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.page_count = 0
+
+    def showPage(self) -> None:
+        self.page_count += 1
+        super().showPage()
+
+    def save(self) -> None:
+        self.beginForm(_PAGE_TOTAL_FORM)
+        self.setFont(REGULAR, styles.FOOTER_SIZE)
+        self.setFillColor(styles.FAINT)
+        self.drawString(0, 0, str(self.page_count))
+        self.endForm()
+        super().save()
+
+
+class _StatementTemplate(BaseDocTemplate):
+    def __init__(self, out: BinaryIO | str | os.PathLike[str], doc: StatementDoc) -> None:
+        target = os.fspath(out) if isinstance(out, os.PathLike) else out
+        super().__init__(
+            target,
+            pagesize=(styles.PAGE_WIDTH, styles.PAGE_HEIGHT),
+            leftMargin=styles.MARGIN_LEFT,
+            rightMargin=styles.MARGIN_RIGHT,
+            topMargin=styles.MARGIN_TOP,
+            bottomMargin=styles.MARGIN_BOTTOM,
+            title=clean_inline(doc.title),
+            author=clean_inline(doc.campaign),
+            subject=clean_inline(doc.subtitle),
+            keywords=[k for k in (clean_inline(k) for k in doc.keywords) if k],
+            creator="Jointly",
+            lang=doc.language,
+            # Same inputs, same bytes: the creation date comes from doc.generated_at instead.
+            invariant=1,
+            pageCompression=1,
+        )
+        self._header = clean_inline(doc.title)
+        self._footer_right = (
+            f"Statement version {clean_inline(doc.version_sha256)[:SHORT_HASH_LENGTH]}"
+            f"  ·  Generated {format_timestamp(doc.generated_at)}"
+        )
+        frame = Frame(
+            styles.MARGIN_LEFT,
+            styles.MARGIN_BOTTOM,
+            styles.FRAME_WIDTH,
+            styles.FRAME_HEIGHT,
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+            id="body",
+        )
+        self.addPageTemplates([PageTemplate("page", [frame], onPageEnd=self._decorate)])
+
+    def _decorate(self, canvas: Canvas, _doc: BaseDocTemplate) -> None:
+        page = canvas.getPageNumber()
+        left = styles.MARGIN_LEFT
+        right = styles.PAGE_WIDTH - styles.MARGIN_RIGHT
+        canvas.saveState()
+        canvas.setFont(REGULAR, styles.FOOTER_SIZE)
+        canvas.setFillColor(styles.FAINT)
+        if page > 1:
+            canvas.drawString(
+                left,
+                styles.HEADER_BASELINE,
+                _fit(self._header, REGULAR, styles.FOOTER_SIZE, styles.FRAME_WIDTH),
+            )
+        canvas.setStrokeColor(styles.RULE)
+        canvas.setLineWidth(0.4)
+        rule_y = styles.FOOTER_BASELINE + 10
+        canvas.line(left, rule_y, right, rule_y)
+        label = f"Page {page} of "
+        canvas.drawString(left, styles.FOOTER_BASELINE, label)
+        canvas.translate(
+            left + pdfmetrics.stringWidth(label, REGULAR, styles.FOOTER_SIZE),
+            styles.FOOTER_BASELINE,
+        )
+        canvas.doForm(_PAGE_TOTAL_FORM)
+        canvas.restoreState()
+        canvas.saveState()
+        canvas.setFont(REGULAR, styles.FOOTER_SIZE)
+        canvas.setFillColor(styles.FAINT)
+        canvas.drawRightString(right, styles.FOOTER_BASELINE, self._footer_right)
+        canvas.restoreState()
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+# --- signatory list ----------------------------------------------------------------------------
+
+# PDF literal-string escaping as a str.translate table: str.translate runs in C, where ReportLab's
+# own escaper is a Python loop per character (without its optional accelerator).
+_PDF_ESCAPES = {c: f"\\{c:03o}" for c in (*range(0, 32), *range(127, 256))}
+_PDF_ESCAPES.update({ord("("): "\\(", ord(")"): "\\)", ord("\\"): "\\\\"})
+_WORDS = re.compile(r"\S+\s*")
+_TAIL_CACHE_LIMIT = 4096
+
+
+class _Widths(dict[str, float]):
+    """Advance widths per character at 1 pt, filled on first use; sums run at C speed."""
+
+    def __init__(self, font_name: str) -> None:
+        super().__init__()
+        face = pdfmetrics.getFont(font_name).face
+        self._lookup = face.charWidths.get
+        self._default = face.defaultWidth
+
+    def __missing__(self, char: str) -> float:
+        width = self[char] = 0.001 * self._lookup(ord(char), self._default)
+        return width
+
+    def measure(self, text: str, size: float) -> float:
+        return sum(map(self.__getitem__, text)) * size
+
+
+_WIDTHS: dict[str, _Widths] = {}
+
+
+def _widths(font_name: str) -> _Widths:
+    table = _WIDTHS.get(font_name)
+    if table is None:
+        table = _WIDTHS[font_name] = _Widths(font_name)
+    return table
+
+
+class _Encoder:
+    """Turns text into (PDF font resource, escaped string) pieces for one TrueType font."""
+
+    def __init__(self, font_name: str, pdf_doc: object) -> None:
+        self._font = pdfmetrics.getFont(font_name)
+        self._doc = pdf_doc
+        self._names: dict[int, str] = {}
+        self._font.splitString(" ", pdf_doc)
+        self._assignments: dict[int, int] = self._font.state[pdf_doc].assignments
+        # ReportLab's "ASCII readable" subsetting puts printable ASCII at its own code in subset 0,
+        # so ASCII text needs no per-character lookup. Checked rather than assumed.
+        self._ascii_identity = all(self._assignments.get(c) == c for c in range(32, 127))
+        # Most Latin diacritics also land in subset 0: two str.translate calls (C loops) tell
+        # whether a string is all subset 0 and encode it, instead of ReportLab's per-char loop.
+        self._subset0_escape: dict[int, str] = {c: _PDF_ESCAPES[c] for c in b"()\\"}
+        self._subset0_known: dict[int, None] = {}
+        if self._ascii_identity:
+            self._learn(range(32, 127))
+
+    def _learn(self, codepoints: Iterable[int]) -> None:
+        for cp in codepoints:
+            code = self._assignments.get(cp)
+            if code is not None and code < 256 and cp not in self._subset0_known:
+                self._subset0_known[cp] = None
+                if code != cp or cp >= 127:
+                    self._subset0_escape[cp] = _PDF_ESCAPES.get(code, chr(code))
+
+    def name(self, subset: int) -> str:
+        name = self._names.get(subset)
+        if name is None:
+            name = self._names[subset] = self._font.getSubsetInternalName(subset, self._doc)
+        return name
+
+    def encode(self, text: str) -> list[tuple[str, str]]:
+        if self._ascii_identity and not text.translate(self._subset0_known):
+            return [(self.name(0), text.translate(self._subset0_escape))]
+        pieces = [
+            (self.name(subset), chunk.decode("latin-1").translate(_PDF_ESCAPES))
+            for subset, chunk in self._font.splitString(text, self._doc)
+        ]
+        self._learn(map(ord, text))
+        return pieces
+
+
+# A run is (encoder, font size, grey level, text); a line is a list of runs.
+_Run = tuple[_Encoder, float, float, str]
+
+
+@dataclass
+class _Entry:
+    type_index: int
+    lines: list[list[_Run]]
+    placed: bool = False
+
+
+class _ChunkBuilder:
+    """Collects the PDF operators of one frame's worth of list; y grows downwards from the top."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.graphics: list[str] = []
+        self.used = 0.0
+        self._font: tuple[str, float] | None = None
+        self._grey: float | None = None
+
+    def line(self, x: float, baseline: float, runs: list[_Run]) -> None:
+        emit = self.text.append
+        emit(f"1 0 0 1 {x:.2f} {-baseline:.2f} Tm")
+        for encoder, size, grey, text in runs:
+            if grey != self._grey:
+                emit(f"{grey:.2f} g")
+                self._grey = grey
+            for name, escaped in encoder.encode(text):
+                if (name, size) != self._font:
+                    emit(f"{name} {size:g} Tf")
+                    self._font = (name, size)
+                emit(f"({escaped}) Tj")
+
+    def rule(self, y: float, width: float) -> None:
+        self.graphics.append(
+            f"{_grey(styles.RULE):.2f} G 0.4 w 0 {-y:.2f} m {width:.2f} {-y:.2f} l S"
+        )
+
+    def flowable(self, width: float) -> _ListChunk:
+        return _ListChunk(width, self.used, self.text, self.graphics)
+
+
+def _grey(color: Color) -> float:
+    return float(color.red)  # the palette is neutral grey: one channel says it all
+
+
+_INK = _grey(styles.INK)
+_MUTED = _grey(styles.MUTED)
+_FAINT = _grey(styles.FAINT)
+
+
+class _ListChunk(Flowable):
+    """The entries of one frame, as ready-made operators: drawing is a single append."""
+
+    def __init__(self, width: float, height: float, text: list[str], graphics: list[str]) -> None:
+        super().__init__()
+        self.width = width
+        self.height = height
+        self._text = text
+        self._graphics = graphics
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canvas = self.canv
+        # Operators use y measured down from the chunk's top edge.
+        canvas.translate(0, self.height)
+        if self._graphics:
+            canvas.addLiteral("\n".join(self._graphics))
+        if self._text:
+            canvas.addLiteral("BT\n" + "\n".join(self._text) + "\nET")
+
+
+class _SignatoryStream(Flowable):
+    """The whole list as a flowable that hands out one frame of entries at a time."""
+
+    def __init__(
+        self,
+        rows: Iterator[SignatoryRow],
+        labels: list[tuple[str, str]],
+        order: dict[str, int],
+        counts: dict[str, int],
+        marks: dict[str, str],
+        current_version: str,
+        frame_height: float,
+    ) -> None:
+        super().__init__()
+        self._rows = rows
+        self._labels = labels
+        self._order = order
+        self._counts = counts
+        self._marks = marks
+        self._current = current_version
+        self._frame_height = frame_height
+        self._seen = [0] * len(labels)
+        self._peeked_index = -1  # type of the last row read, to check the order
+        self._group_index = -1  # type of the last entry placed, for headings
+        self._lookahead: _Entry | None = None
+        self._exhausted = False
+        self._regular: _Encoder | None = None
+        self._bold: _Encoder | None = None
+        self._tails: dict[str, tuple[float, str]] = {}
+        self._name_widths = _widths(REGULAR)
+        self.placed = 0
+
+    # platypus protocol: never fit, always split, so every frame asks for its share.
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return availWidth, availHeight + 1
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        # platypus flags a flowable that once did not fit and errors if it fails again; the stream
+        # legitimately declines many frame bottoms.
+        self.__dict__.pop("_postponed", None)
+        if self._regular is None:
+            pdf_doc = self.canv._doc
+            self._regular = _Encoder(REGULAR, pdf_doc)
+            self._bold = _Encoder(BOLD, pdf_doc)
+        width = availWidth
+        at_top = availHeight >= self._frame_height - 0.5
+        chunk = _ChunkBuilder()
+        while True:
+            entry = self._peek(width)
+            if entry is None:
+                self._check_group_end(len(self._labels))
+                return [chunk.flowable(width)]
+            opens_group = entry.type_index != self._group_index
+            if opens_group:
+                head = (styles.GROUP_GAP if chunk.used else 0.0) + styles.GROUP_HEADING_HEIGHT
+            elif chunk.used == 0:
+                head = styles.CONTINUED_HEIGHT
+            else:
+                head = 0.0
+            lines = entry.lines
+            if chunk.used + head + len(lines) * styles.LIST_LEADING > availHeight + 1e-6:
+                if chunk.used or not at_top:
+                    return [chunk.flowable(width), self] if chunk.used else []
+                # Taller than a whole page (an absurdly long name): place what fits, carry on.
+                fit = max(1, int((availHeight - head) // styles.LIST_LEADING))
+                self._place(chunk, entry, lines[:fit], opens_group, head, width)
+                entry.lines = lines[fit:]
+                return [chunk.flowable(width), self]
+            self._place(chunk, entry, lines, opens_group, head, width)
+            self._lookahead = None
+
+    def _place(
+        self,
+        chunk: _ChunkBuilder,
+        entry: _Entry,
+        lines: list[list[_Run]],
+        opens_group: bool,
+        head: float,
+        width: float,
+    ) -> None:
+        assert self._bold is not None
+        code, label = self._labels[entry.type_index]
+        if opens_group:
+            top = chunk.used + head - styles.GROUP_HEADING_HEIGHT
+            heading = f"{label} ({format_count(self._counts.get(code, 0))})"
+            chunk.line(0, top + 11.0, [(self._bold, styles.GROUP_SIZE, _INK, heading)])
+            chunk.rule(top + 15.5, width)
+            self._group_index = entry.type_index
+        elif head:
+            chunk.line(
+                0,
+                chunk.used + 9.0,
+                [(self._bold, styles.CONTINUED_SIZE, _FAINT, f"{label} (continued)")],
+            )
+        y = chunk.used + head
+        for i, runs in enumerate(lines):
+            x = 0.0 if i == 0 and not entry.placed else styles.LIST_INDENT
+            chunk.line(x, y + 9.4, runs)
+            y += styles.LIST_LEADING
+        chunk.used = y
+        if not entry.placed:
+            entry.placed = True
+            self.placed += 1
+
+    def _peek(self, width: float) -> _Entry | None:
+        if self._lookahead is None and not self._exhausted:
+            row = next(self._rows, None)
+            if row is None:
+                self._exhausted = True
+            else:
+                self._lookahead = self._layout(row, width)
+        return self._lookahead
+
+    def _layout(self, row: SignatoryRow, width: float) -> _Entry:
+        code = str(row.organisation_type)
+        index = self._order.get(code)
+        if index is None:
+            raise SignatoryListError(f"unknown organisation type {code!r}")
+        if index < self._peeked_index:
+            raise SignatoryListError(f"rows are not sorted by organisation type at {code!r}")
+        if index != self._peeked_index:
+            self._check_group_end(index)
+            self._peeked_index = index
+        self._seen[index] += 1
+        if self._seen[index] > self._counts.get(code, 0):
+            raise SignatoryListError(f"more {code!r} rows than counted")
+
+        version = str(row.version_sha256)
+        mark = ""
+        if version != self._current:
+            mark = self._marks.get(version, "")
+            if not mark:
+                raise SignatoryListError(f"row endorses an unknown version {version[:12]!r}")
+        name = clean_inline(row.organisation_name) + mark
+        tail_width, tail = self._tail(row.city, row.country_name)
+        if self._name_widths.measure(name, styles.LIST_SIZE) + tail_width <= width:
+            assert self._regular is not None
+            runs: list[_Run] = [(self._regular, styles.LIST_SIZE, _INK, name)]
+            if tail:
+                runs.append((self._regular, styles.LIST_SIZE, _MUTED, tail))
+            return _Entry(index, [runs])
+        return _Entry(index, self._wrap(name, tail, width))
+
+    def _tail(self, city: str | None, country: str | None) -> tuple[float, str]:
+        key = f"{city or ''}\x00{country or ''}"
+        cached = self._tails.get(key)
+        if cached is None:
+            place = ", ".join(
+                p for p in (clean_inline(city or ""), clean_inline(country or "")) if p
+            )
+            tail = f" — {place}" if place else ""
+            if len(self._tails) >= _TAIL_CACHE_LIMIT:
+                self._tails.clear()
+            cached = self._tails[key] = (self._name_widths.measure(tail, styles.LIST_SIZE), tail)
+        return cached
+
+    def _wrap(self, name: str, tail: str, width: float) -> list[list[_Run]]:
+        """Greedy word wrap of name + tail; words wider than a line are broken between letters."""
+        assert self._regular is not None
+        widths = self._name_widths
+        size = styles.LIST_SIZE
+        full = name + tail
+        boundary = len(name)
+        ranges: list[tuple[int, int]] = []
+        start = 0
+        used = 0.0
+        avail = width
+        for match in _WORDS.finditer(full):
+            word_start, word_end = match.span()
+            word = match.group()
+            trimmed = widths.measure(word.rstrip(), size)
+            if used + trimmed <= avail:
+                used += widths.measure(word, size)
+                continue
+            if used:
+                ranges.append((start, word_start))
+                start, used, avail = word_start, 0.0, width - styles.LIST_INDENT
+                if trimmed <= avail:
+                    used = widths.measure(word, size)
+                    continue
+            # A single word longer than the line: cut it where it stops fitting.
+            pos = word_start
+            while widths.measure(full[pos:word_end].rstrip(), size) > avail:
+                cut, run_width = pos, 0.0
+                while cut < word_end:
+                    step = widths.measure(full[cut], size)
+                    if run_width + step > avail and cut > pos:
+                        break
+                    run_width += step
+                    cut += 1
+                ranges.append((pos, cut))
+                pos, avail = cut, width - styles.LIST_INDENT
+            start, used = pos, widths.measure(full[pos:word_end], size)
+        ranges.append((start, len(full)))
+
+        lines: list[list[_Run]] = []
+        for a, b in ranges:
+            text_end = a + len(full[a:b].rstrip())
+            runs: list[_Run] = []
+            if a < boundary:
+                runs.append((self._regular, size, _INK, full[a : min(boundary, text_end)]))
+            if text_end > boundary:
+                runs.append((self._regular, size, _MUTED, full[max(a, boundary) : text_end]))
+            runs = [run for run in runs if run[3]]
+            if runs:
+                lines.append(runs)
+        return lines
+
+    def _check_group_end(self, next_index: int) -> None:
+        """Every type before next_index must have delivered exactly its count."""
+        for index in range(max(self._peeked_index, 0), next_index):
+            code = self._labels[index][0]
+            expected = self._counts.get(code, 0)
+            if self._seen[index] != expected:
+                raise SignatoryListError(
+                    f"{self._seen[index]} {code!r} rows where the counts say {expected} "
+                    "(rows missing, or not sorted by type)"
+                )

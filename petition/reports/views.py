@@ -1,0 +1,119 @@
+"""Dashboard, audit log and staff exports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+
+from ..core import outbox
+from ..core.forms import ButtonForm
+from ..core.http import int_arg
+from ..extensions import db
+from ..models import Statement
+from ..signatories import service as signatories
+from ..staff.access import actor
+from ..statements.service import StatementNotFound, get_statement, open_statements
+from . import audit_log, bp, exports
+from . import dashboard as figures
+
+
+@bp.get("/")
+def dashboard():
+    statement_id = int_arg("statement") or None
+    statements = open_statements()
+    chosen = db.session.get(Statement, statement_id) if statement_id else None
+    scope = chosen.id if chosen else None
+    days = figures.per_day(scope)
+    return render_template(
+        "staff/dashboard.html",
+        statements=statements,
+        chosen=chosen,
+        counts=figures.state_counts(scope),
+        days=days,
+        chart=figures.day_chart(days),
+        countries=figures.by_country(scope),
+        types=figures.by_type(scope),
+        outbox=figures.outbox_summary(),
+        button=ButtonForm(formdata=None),
+    )
+
+
+@bp.post("/outbox/<int(max=2147483647):message_id>/retry")
+def outbox_retry(message_id: int):
+    if outbox.retry_failed(message_id):
+        flash(f"Message {message_id} is queued again.", "success")
+    else:
+        flash(f"Message {message_id} is not a failed message; nothing to retry.", "info")
+    return redirect(url_for("reports.dashboard") + "#outbox", 303)
+
+
+# ---------------------------------------------------------------- audit log
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat((request.args.get(name) or "").strip())
+    except ValueError:
+        return None
+
+
+def _audit_filter() -> audit_log.AuditFilter:
+    return audit_log.AuditFilter(
+        action=(request.args.get("action") or "").strip()[:50],
+        actor=(request.args.get("actor") or "").strip()[:100],
+        signature_id=int_arg("signature") or None,
+        statement_id=int_arg("statement") or None,
+        date_from=_date_arg("from"),
+        date_to=_date_arg("to"),
+        page=max(int_arg("page", 1, 1_000_000), 1),
+    )
+
+
+@bp.get("/audit")
+def audit():
+    flt = _audit_filter()
+    return render_template(
+        "staff/audit.html",
+        flt=flt,
+        page=audit_log.search(flt),
+        actions=audit_log.actions(),
+        statements={s.id: s for s in open_statements()},
+    )
+
+
+@bp.get("/audit.csv")
+def audit_csv():
+    body = "".join(audit_log.export_csv(_audit_filter()))
+    response = Response("\ufeff" + body, mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---------------------------------------------------------------- staff export
+
+
+@bp.get("/export/<slug>.<any(csv, xlsx):fmt>")
+def export(slug: str, fmt: str):
+    try:
+        statement = get_statement(slug)
+    except StatementNotFound:
+        abort(404, description="There is no statement with that name.")
+    if fmt == "xlsx":
+        body = exports.staff_xlsx(statement)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body = ("\ufeff" + "".join(signatories.staff_csv(statement))).encode("utf-8")
+        mimetype = "text/csv"
+    exports.record_export(statement, fmt, actor())
+    response = Response(body, mimetype=mimetype)
+    if fmt == "csv":
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="signatures-{statement.slug}-all-fields.{fmt}"'
+    )
+    # Contact details: never kept by a browser or proxy cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response

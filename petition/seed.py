@@ -1,0 +1,96 @@
+"""Seeding a fresh install: the default statement, its founding signatories and campaign updates."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .core.audit import Actor
+from .core.db import write_transaction
+from .extensions import db
+from .models import CampaignUpdate, Statement, UpdateKind
+from .signatories.service import import_signatories
+from .statements.service import load_statement
+
+CONTENT_DIR = Path(__file__).resolve().parent / "content"
+DEFAULT_STATEMENT = CONTENT_DIR / "interregional-innovation-investments.md"
+FOUNDING_SIGNATORIES = CONTENT_DIR / "founding-signatories.csv"
+CAMPAIGN_PAGE = CONTENT_DIR / "campaign-page.md"
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    statement: Statement
+    statement_created: bool
+    signatories_created: int
+    updates_created: int
+
+
+@dataclass(frozen=True)
+class UpdateItem:
+    title: str
+    body: str
+    kind: UpdateKind
+    draft: bool
+
+
+def parse_campaign_page(text: str) -> list[UpdateItem]:
+    """'## Title' sections after the front matter; the last one is cut off in the source."""
+    if text.startswith("---\n"):
+        text = text[text.index("\n---\n", 4) + 5 :]
+    sections = re.split(r"^## +", text, flags=re.MULTILINE)[1:]
+    items = []
+    for index, section in enumerate(sections):
+        title, _, body = section.partition("\n")
+        body = body.strip()
+        kind = UpdateKind.NEWS
+        if body.startswith("Register:"):
+            kind = UpdateKind.EVENT
+        elif body.startswith(("“", '"')):
+            kind = UpdateKind.QUOTE
+        is_last = index == len(sections) - 1
+        cut_off = is_last and bool(body) and not body.rstrip().endswith((".", "!", "?", "”", '"'))
+        items.append(UpdateItem(title.strip(), body, kind, draft=cut_off))
+    return items
+
+
+@write_transaction
+def seed_campaign_updates(statement: Statement, text: str) -> int:
+    existing = set(
+        db.session.scalars(
+            select(CampaignUpdate.title).where(CampaignUpdate.statement_id == statement.id)
+        )
+    )
+    created = 0
+    for position, item in enumerate(parse_campaign_page(text)):
+        if item.title in existing:
+            continue
+        db.session.add(
+            CampaignUpdate(
+                statement_id=statement.id,
+                kind=item.kind,
+                title=item.title,
+                body=item.body,
+                published_on=statement.published_on,
+                is_published=not item.draft,
+                position=position,
+            )
+        )
+        created += 1
+    db.session.commit()
+    return created
+
+
+def seed() -> SeedResult:
+    """Idempotent: a second run finds everything in place and changes nothing."""
+    actor = Actor.cli("seed")
+    loaded = load_statement(DEFAULT_STATEMENT.read_text(encoding="utf-8"), actor)
+    statement = loaded.statement
+    imported = import_signatories(
+        statement, FOUNDING_SIGNATORIES.read_text(encoding="utf-8"), actor, initiators=True
+    )
+    updates = seed_campaign_updates(statement, CAMPAIGN_PAGE.read_text(encoding="utf-8"))
+    return SeedResult(statement, loaded.created, imported.created, updates)

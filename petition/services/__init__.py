@@ -1,1 +1,0 @@
-"""Business rules and transactions; no Flask request objects here."""

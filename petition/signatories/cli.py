@@ -1,0 +1,48 @@
+"""`flask signatories`: import and export approved signatories."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from ..core import jobs
+from ..core.audit import Actor
+from ..statements.cli import statement_or_exit
+from . import service as signatories
+
+signatories_cli = AppGroup("signatories", help="Import and export approved signatories.")
+
+
+@signatories_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--statement", "slug", required=True, help="Slug of the statement.")
+def signatories_import(file: Path, slug: str) -> None:
+    """Import approved signatories from CSV: all rows or none."""
+    statement = statement_or_exit(slug)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text") from None
+    try:
+        result = signatories.import_signatories(statement, text, Actor.cli("signatories import"))
+    except signatories.ImportError_ as exc:
+        for line, message in exc.errors:
+            click.echo(f"{file}:{line}: {message}", err=True)
+        click.echo(f"nothing imported: {len(exc.errors)} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"imported {result.created} signatories ({result.skipped} already present)")
+    jobs.finish()
+
+
+@signatories_cli.command("export")
+@click.option("--statement", "slug", required=True, help="Slug of the statement.")
+@click.option("--all-fields", is_flag=True, help="Every stored field, contact details included.")
+def signatories_export(slug: str, all_fields: bool) -> None:
+    """CSV to stdout: the open-data columns, or every stored field."""
+    statement = statement_or_exit(slug)
+    lines = signatories.staff_csv(statement) if all_fields else signatories.open_data_csv(statement)
+    for line in lines:
+        click.echo(line, nl=False)

@@ -1,0 +1,428 @@
+"""The public list: queries, open data (JSON/CSV), and the staff import and export of signatories."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+
+from ..core import events, validation
+from ..core.audit import Actor, record
+from ..core.db import write_transaction
+from ..extensions import db
+from ..models import (
+    ORGANISATION_TYPE_LABELS,
+    OrganisationType,
+    Signature,
+    SignatureSource,
+    SignatureState,
+    Statement,
+    utcnow,
+)
+from ..statements.service import bump_list_version
+
+OPEN_DATA_FIELDS = (
+    "organisation_name",
+    "organisation_type",
+    "organisation_type_label",
+    "country",
+    "country_name",
+    "city",
+    "website",
+    "comment",
+    "approved_at",
+)
+STAFF_FIELDS = (
+    "id",
+    "state",
+    "source",
+    "statement_version_sha256",
+    *OPEN_DATA_FIELDS[:-1],
+    "contact_name",
+    "contact_role",
+    "email",
+    "note",
+    "rejection_reason",
+    "created_at",
+    "verified_at",
+    "approved_at",
+    "withdrawn_at",
+)
+IMPORT_FIELDS = (
+    "organisation_name",
+    "organisation_type",
+    "country",
+    "city",
+    "website",
+    "comment",
+    "email",
+    "contact_name",
+    "contact_role",
+    "note",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value) -> str:
+    """Spreadsheets run cells that start like a formula; a leading apostrophe makes them text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def public_query(statement: Statement) -> Select:
+    """Approved signatories in the public order: type order, country name, organisation name."""
+    return (
+        select(Signature)
+        .where(Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED)
+        .order_by(
+            Signature.organisation_type_order,
+            Signature.country_name,
+            Signature.organisation_name_key,
+            Signature.id,
+        )
+    )
+
+
+def public_count(statement: Statement) -> int:
+    if not statement.is_list_public():
+        return 0
+    return db.session.scalar(
+        select(func.count(Signature.id)).where(
+            Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED
+        )
+    )
+
+
+def latest_public(statement: Statement, limit: int = 8) -> list[Signature]:
+    if not statement.is_list_public():
+        return []
+    return list(
+        db.session.scalars(
+            select(Signature)
+            .where(
+                Signature.statement_id == statement.id,
+                Signature.state == SignatureState.APPROVED,
+                # The initiators have their own box on the page.
+                Signature.is_initiator.is_(False),
+            )
+            .order_by(Signature.approved_at.desc(), Signature.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def initiators(statement: Statement) -> list[Signature]:
+    return list(
+        db.session.scalars(
+            select(Signature)
+            .where(
+                Signature.statement_id == statement.id,
+                Signature.is_initiator.is_(True),
+                Signature.state == SignatureState.APPROVED,
+            )
+            .order_by(Signature.id)
+        )
+    )
+
+
+@dataclass
+class ListFilter:
+    q: str = ""
+    country: str = ""
+    type: str = ""
+    sort: str = "type"  # type | country | name | recent
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass
+class ListPage:
+    items: list[Signature]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+    countries: list[tuple[str, str, int]] = field(default_factory=list)
+    types: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def search(statement: Statement, flt: ListFilter) -> ListPage:
+    """One page of the public list with facets; empty while the list is under embargo."""
+    if not statement.is_list_public():
+        return ListPage([], 0, 1, 1, flt.per_page)
+    base = public_query(statement)
+    if flt.q:
+        key = validation.name_key(flt.q)[:100]
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        base = base.where(
+            or_(
+                Signature.organisation_name_key.like(f"%{escaped}%", escape="\\"),
+                Signature.city_key.like(f"%{escaped}%", escape="\\"),
+            )
+        )
+    if flt.country:
+        base = base.where(Signature.country == flt.country)
+    if flt.type:
+        base = base.where(Signature.organisation_type == flt.type)
+    if flt.sort == "country":
+        base = base.order_by(None).order_by(
+            Signature.country_name, Signature.organisation_name_key, Signature.id
+        )
+    elif flt.sort == "name":
+        base = base.order_by(None).order_by(Signature.organisation_name_key, Signature.id)
+    elif flt.sort == "recent":
+        base = base.order_by(None).order_by(Signature.approved_at.desc(), Signature.id.desc())
+    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    pages = max(1, -(-total // flt.per_page))
+    page = min(max(flt.page, 1), pages)
+    items = list(db.session.scalars(base.limit(flt.per_page).offset((page - 1) * flt.per_page)))
+    approved = (Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED)
+    countries = [
+        (code, name, n)
+        for code, name, n in db.session.execute(
+            select(Signature.country, Signature.country_name, func.count())
+            .where(*approved)
+            .group_by(Signature.country, Signature.country_name)
+            .order_by(Signature.country_name)
+        )
+    ]
+    type_counts = dict(
+        db.session.execute(
+            select(Signature.organisation_type, func.count())
+            .where(*approved)
+            .group_by(Signature.organisation_type)
+        ).all()
+    )
+    types = [
+        (t.value, ORGANISATION_TYPE_LABELS[t], type_counts.get(t, 0))
+        for t in OrganisationType
+        if type_counts.get(t)
+    ]
+    return ListPage(items, total, page, pages, flt.per_page, countries, types)
+
+
+def open_data_row(signature: Signature) -> dict:
+    return {
+        "organisation_name": signature.organisation_name,
+        "organisation_type": OrganisationType(signature.organisation_type).value,
+        "organisation_type_label": signature.organisation_type_label,
+        "country": signature.country,
+        "country_name": signature.country_name,
+        "city": signature.city,
+        "website": signature.website,
+        "comment": signature.comment,
+        "approved_at": signature.approved_at.isoformat() if signature.approved_at else None,
+    }
+
+
+def iter_public(statement: Statement) -> Iterator[Signature]:
+    if not statement.is_list_public():
+        return iter(())
+    return db.session.scalars(public_query(statement).execution_options(yield_per=1000))
+
+
+def list_etag(statement: Statement) -> str:
+    """Changes whenever the public list can have changed (list version, embargo, statement version)."""
+    parts = f"{statement.id}:{statement.list_version}:{statement.current_version_id}:"
+    parts += f"{statement.is_list_public()}:{statement.updated_at.isoformat()}"
+    return hashlib.sha256(parts.encode()).hexdigest()[:32]
+
+
+def open_data(statement: Statement) -> dict:
+    rows = [open_data_row(s) for s in iter_public(statement)]
+    updated = max((r["approved_at"] for r in rows if r["approved_at"]), default=None)
+    return {
+        "statement": {
+            "slug": statement.slug,
+            "title": statement.title,
+            "version_sha256": statement.current_version.sha256
+            if statement.current_version
+            else None,
+        },
+        "count": len(rows),
+        "updated_at": updated,
+        "signatories": rows,
+    }
+
+
+def write_csv(rows: Iterable[dict], fields: Iterable[str]) -> Iterator[str]:
+    """CSV lines, header first, every cell guarded against formula injection."""
+    fields = list(fields)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(fields)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([csv_safe(row.get(f)) for f in fields])
+        yield buffer.getvalue()
+
+
+def open_data_csv(statement: Statement) -> Iterator[str]:
+    return write_csv((open_data_row(s) for s in iter_public(statement)), OPEN_DATA_FIELDS)
+
+
+def staff_row(signature: Signature) -> dict:
+    def stamp(value: datetime | None) -> str:
+        return value.isoformat() if value else ""
+
+    row = open_data_row(signature)
+    row.update(
+        id=signature.id,
+        state=signature.state.value if hasattr(signature.state, "value") else signature.state,
+        source=getattr(signature.source, "value", signature.source),
+        statement_version_sha256=signature.statement_version.sha256,
+        contact_name=signature.contact_name,
+        contact_role=signature.contact_role,
+        email=signature.email or "",
+        note=signature.note,
+        rejection_reason=signature.rejection_reason,
+        created_at=stamp(signature.created_at),
+        verified_at=stamp(signature.verified_at),
+        approved_at=stamp(signature.approved_at),
+        withdrawn_at=stamp(signature.withdrawn_at),
+    )
+    return row
+
+
+def staff_csv(statement: Statement) -> Iterator[str]:
+    rows = db.session.scalars(
+        select(Signature)
+        .where(Signature.statement_id == statement.id)
+        .order_by(Signature.id)
+        .execution_options(yield_per=1000)
+    )
+    return write_csv((staff_row(s) for s in rows), STAFF_FIELDS)
+
+
+class ImportError_(ValueError):
+    """The whole file was refused; `errors` lists (line number, message)."""
+
+    def __init__(self, errors: list[tuple[int, str]]) -> None:
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    skipped: int  # already on the list (same organisation name key and country)
+
+
+@write_transaction
+def import_signatories(
+    statement: Statement,
+    text: str,
+    actor: Actor | None = None,
+    *,
+    initiators: bool = False,
+) -> ImportResult:
+    """Import approved signatories from CSV: every row valid, or nothing written.
+
+    Rows already present (same organisation and country, or same email) are skipped, so
+    running an import twice changes nothing.
+    """
+    actor = actor or Actor.cli()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    errors: list[tuple[int, str]] = []
+    if "organisation_name" not in header:
+        raise ImportError_([(1, "the header must name the columns, e.g. organisation_name,...")])
+    unknown = [h for h in header if h not in IMPORT_FIELDS]
+    if unknown:
+        errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
+    reader.fieldnames = header
+    existing_keys = {
+        (key, country)
+        for key, country in db.session.execute(
+            select(Signature.organisation_name_key, Signature.country).where(
+                Signature.statement_id == statement.id
+            )
+        )
+    }
+    existing_emails = set(
+        db.session.scalars(
+            select(Signature.email_normalised).where(
+                Signature.statement_id == statement.id, Signature.email_normalised.is_not(None)
+            )
+        )
+    )
+    prepared: list[Signature] = []
+    skipped = 0
+    now = utcnow()
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            errors.append((line, "more cells than columns"))
+            continue
+        try:
+            sig = _signature_from_row(statement, row, now)
+        except validation.InvalidValue as exc:
+            errors.append((line, str(exc)))
+            continue
+        key = (sig.organisation_name_key, sig.country)
+        if key in existing_keys or (
+            sig.email_normalised and sig.email_normalised in existing_emails
+        ):
+            skipped += 1
+            continue
+        existing_keys.add(key)
+        if sig.email_normalised:
+            existing_emails.add(sig.email_normalised)
+        sig.is_initiator = initiators
+        prepared.append(sig)
+    if errors:
+        db.session.rollback()
+        raise ImportError_(errors)
+    db.session.add_all(prepared)
+    db.session.flush()
+    for sig in prepared:
+        record(actor, "imported", signature=sig, to_state=SignatureState.APPROVED)
+    if prepared:
+        bump_list_version(statement.id)
+    db.session.commit()
+    if prepared:
+        events.signatory_list_changed(statement.id, reason="import")
+    return ImportResult(created=len(prepared), skipped=skipped)
+
+
+def _signature_from_row(statement: Statement, row: dict, now: datetime) -> Signature:
+    def cell(name: str) -> str:
+        return (row.get(name) or "").strip()
+
+    name = validation.clean_line(
+        cell("organisation_name"), field="organisation name", min_len=2, max_len=200
+    )
+    org_type = validation.organisation_type(cell("organisation_type"))
+    country = validation.country_code(cell("country"))
+    email, email_key = (None, None)
+    if cell("email"):
+        email, email_key = validation.email_address(cell("email"))
+    city = validation.clean_line(cell("city"), field="city", max_len=100)
+    return Signature(
+        statement_id=statement.id,
+        statement_version_id=statement.current_version_id,
+        state=SignatureState.APPROVED,
+        source=SignatureSource.IMPORT,
+        organisation_name=name,
+        organisation_type=org_type,
+        country=country,
+        city=city,
+        **validation.derived_columns(name, org_type, country, city),
+        website=validation.website(cell("website")),
+        comment=validation.clean_paragraphs(cell("comment"), field="comment", max_len=1000),
+        contact_name=validation.clean_line(cell("contact_name"), field="contact name"),
+        contact_role=validation.clean_line(cell("contact_role"), field="contact role"),
+        email=email,
+        email_normalised=email_key,
+        note=validation.clean_paragraphs(cell("note"), field="note", max_len=2000),
+        approved_at=now,
+        decided_at=now,
+        created_at=now,
+    )

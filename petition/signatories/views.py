@@ -1,0 +1,97 @@
+"""The public signatory list and the open data (JSON, CSV)."""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, jsonify, render_template, request
+
+from ..core.validation import country_choices
+from ..models import OrganisationType
+from ..statements.service import StatementNotFound, get_statement
+from . import bp
+from . import service as signatories
+
+
+def _statement_or_404(slug: str):
+    try:
+        return get_statement(slug)
+    except StatementNotFound:
+        abort(404, description="There is no statement at this address.")
+
+
+def _list_filter() -> signatories.ListFilter:
+    args = request.args
+    country = (args.get("country") or "").strip().upper()[:2]
+    org_type = (args.get("type") or "").strip()
+    if org_type not in {t.value for t in OrganisationType}:
+        org_type = ""
+    sort = args.get("sort") or "type"
+    if sort not in ("type", "country", "name", "recent"):
+        sort = "type"
+    try:
+        page = max(1, min(int(args.get("page", 1)), 100_000))
+    except ValueError:
+        page = 1
+    return signatories.ListFilter(
+        q=(args.get("q") or "").strip()[:100],
+        country=country if country.isalpha() else "",
+        type=org_type,
+        sort=sort,
+        page=page,
+        per_page=current_app.config["SIGNATORIES_PER_PAGE"],
+    )
+
+
+@bp.get("/statements/<slug>/signatories")
+def signatory_list(slug: str):
+    statement = _statement_or_404(slug)
+    flt = _list_filter()
+    page = signatories.search(statement, flt)
+    return render_template(
+        "public/signatories.html",
+        statement=statement,
+        page=page,
+        flt=flt,
+        type_choices=[(t.value, t.label) for t in OrganisationType],
+        country_names=dict(country_choices()),
+    )
+
+
+def _conditional(statement) -> tuple[str, Response | None]:
+    etag = signatories.list_etag(statement)
+    # If-None-Match compares weakly: a compressing proxy may have turned the tag into W/"…".
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+        response.set_etag(etag)
+        return etag, response
+    return etag, None
+
+
+@bp.get("/statements/<slug>/signatories.json")
+def signatories_json(slug: str):
+    statement = _statement_or_404(slug)
+    etag, not_modified = _conditional(statement)
+    if not_modified:
+        return not_modified
+    response = jsonify(signatories.open_data(statement))
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/statements/<slug>/signatories.csv")
+def signatories_csv(slug: str):
+    statement = _statement_or_404(slug)
+    etag, not_modified = _conditional(statement)
+    if not_modified:
+        return not_modified
+    body = "".join(signatories.open_data_csv(statement))
+    response = Response("\ufeff" + body, mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="signatories-{statement.slug}.csv"'
+    )
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.set_etag(etag)
+    return response

@@ -1,0 +1,425 @@
+"""Signing: submission, email confirmation, withdrawal, and their emails — one transaction each."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..core import events, outbox
+from ..core.audit import Actor, record
+from ..core.db import compare_and_set, write_transaction
+from ..core.tokens import hash_token, looks_like_token, new_token
+from ..core.validation import derived_columns, normalise_email
+from ..extensions import db
+from ..models import (
+    OrganisationType,
+    Signature,
+    SignatureSource,
+    SignatureState,
+    SignatureToken,
+    Statement,
+    TokenPurpose,
+    utcnow,
+)
+from ..statements.service import bump_list_version
+
+
+class SigningError(Exception):
+    """Base of the domain errors the signing views map to pages."""
+
+
+class StatementClosed(SigningError):
+    pass
+
+
+class TokenInvalid(SigningError):
+    pass
+
+
+class TokenExpired(SigningError):
+    def __init__(self, signature: Signature) -> None:
+        super().__init__("token expired")
+        self.signature = signature
+
+
+class AlreadyConfirmed(SigningError):
+    def __init__(self, signature: Signature) -> None:
+        super().__init__("already confirmed")
+        self.signature = signature
+
+
+class NotWithdrawable(SigningError):
+    def __init__(self, signature: Signature) -> None:
+        super().__init__("not withdrawable")
+        self.signature = signature
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    """Validated, normalised form data (see forms.SignForm)."""
+
+    organisation_name: str
+    organisation_type: str
+    country: str
+    city: str
+    website: str
+    contact_name: str
+    contact_role: str
+    email: str
+    email_normalised: str
+    comment: str = ""
+
+
+class SubmitOutcome(enum.Enum):
+    CREATED = "created"
+    RESTARTED = "restarted"  # after a withdrawal, the same row starts over
+    RESENT = "resent"
+    NOTIFIED = "notified"  # already confirmed: a reminder with a withdrawal link
+    UNCHANGED = "unchanged"  # throttled, or rejected: nothing sent
+
+
+def _confirm_ttl() -> timedelta:
+    return timedelta(days=current_app.config["TOKEN_MAX_AGE_DAYS"])
+
+
+def _resend_interval() -> timedelta:
+    return timedelta(seconds=current_app.config["MAIL_RESEND_INTERVAL_SECONDS"])
+
+
+def _issue_token(signature: Signature, purpose: TokenPurpose) -> str:
+    token, token_hash = new_token()
+    expires = utcnow() + _confirm_ttl() if purpose is TokenPurpose.CONFIRM else None
+    db.session.add(
+        SignatureToken(
+            signature_id=signature.id, purpose=purpose, token_hash=token_hash, expires_at=expires
+        )
+    )
+    return token
+
+
+def _apply_input(signature: Signature, data: SignatureInput) -> None:
+    signature.organisation_name = data.organisation_name
+    signature.organisation_type = OrganisationType(data.organisation_type)
+    signature.country = data.country
+    signature.city = data.city
+    derived = derived_columns(
+        data.organisation_name, data.organisation_type, data.country, data.city
+    )
+    for column, value in derived.items():
+        setattr(signature, column, value)
+    signature.website = data.website
+    signature.contact_name = data.contact_name
+    signature.contact_role = data.contact_role
+    signature.email = data.email
+    signature.email_normalised = data.email_normalised
+    signature.comment = data.comment
+
+
+def _queue_confirmation(signature: Signature, statement: Statement) -> None:
+    confirm = _issue_token(signature, TokenPurpose.CONFIRM)
+    withdraw = _issue_token(signature, TokenPurpose.WITHDRAW)
+    signature.last_confirmation_sent_at = utcnow()
+    outbox.queue_email(
+        "confirm",
+        signature.email,
+        "confirm",
+        signature_id=signature.id,
+        signature=signature,
+        statement=statement,
+        confirm_url=public_url(f"/confirm/{confirm}"),
+        withdraw_url=public_url(f"/withdraw/{withdraw}"),
+        expires_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
+    )
+
+
+def public_url(path: str) -> str:
+    return current_app.config["PUBLIC_BASE_URL"] + path
+
+
+def _claim_send_slot(signature_id: int, column) -> bool:
+    """Atomically take the right to email this signature now (at most once per interval)."""
+    now = utcnow()
+    result = db.session.execute(
+        update(Signature)
+        .where(
+            Signature.id == signature_id,
+            or_(column.is_(None), column < now - _resend_interval()),
+        )
+        .values({column.key: now})
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+@write_transaction
+def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -> SubmitOutcome:
+    """Store a new endorsement as pending_email with its confirmation email, in one transaction.
+
+    A second submission with the same email never creates a second row: the unique
+    constraint decides, and the existing row is handled by its state.
+    """
+    if not statement.is_accepting_signatures():
+        raise StatementClosed(statement.slug)
+    version_id = statement.current_version_id
+    signature = Signature(
+        statement_id=statement.id,
+        statement_version_id=version_id,
+        state=SignatureState.PENDING_EMAIL,
+        source=SignatureSource.FORM,
+        consent_at=utcnow(),
+        submitted_ip=ip[:64],
+    )
+    _apply_input(signature, data)
+    try:
+        with db.session.begin_nested():
+            db.session.add(signature)
+            db.session.flush()
+    except IntegrityError:
+        return _submit_again(statement, data, ip)
+    record(
+        Actor.signatory(),
+        "submitted",
+        signature=signature,
+        to_state=SignatureState.PENDING_EMAIL,
+        detail=f"ip={ip}" if ip else "",
+    )
+    _queue_confirmation(signature, statement)
+    db.session.commit()
+    return SubmitOutcome.CREATED
+
+
+def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> SubmitOutcome:
+    existing = db.session.scalar(
+        select(Signature).where(
+            Signature.statement_id == statement.id,
+            Signature.email_normalised == data.email_normalised,
+        )
+    )
+    if existing is None:  # the conflicting row vanished (deleted) — a retry is the honest answer
+        db.session.rollback()
+        raise SigningError("conflict, please try again")
+    state = SignatureState(existing.state)
+    if state is SignatureState.WITHDRAWN:
+        before = existing.state
+        _revoke_tokens(existing.id, TokenPurpose.CONFIRM)
+        _apply_input(existing, data)
+        existing.state = SignatureState.PENDING_EMAIL
+        existing.statement_version_id = statement.current_version_id
+        existing.consent_at = utcnow()
+        existing.submitted_ip = ip[:64]
+        existing.withdrawn_at = None
+        existing.verified_at = None
+        existing.approved_at = None
+        existing.decided_at = None
+        existing.row_version += 1
+        record(
+            Actor.signatory(),
+            "resubmitted",
+            signature=existing,
+            from_state=before,
+            to_state=SignatureState.PENDING_EMAIL,
+        )
+        _queue_confirmation(existing, statement)
+        db.session.commit()
+        return SubmitOutcome.RESTARTED
+    if state is SignatureState.PENDING_EMAIL:
+        if not _claim_send_slot(existing.id, Signature.last_confirmation_sent_at):
+            db.session.rollback()
+            return SubmitOutcome.UNCHANGED
+        db.session.refresh(existing)
+        # The newest submission wins while unconfirmed: the email confirms what it shows.
+        _apply_input(existing, data)
+        existing.row_version += 1
+        _queue_confirmation(existing, statement)
+        record(Actor.signatory(), "confirmation_resent", signature=existing)
+        db.session.commit()
+        return SubmitOutcome.RESENT
+    if state in (SignatureState.VERIFIED, SignatureState.APPROVED):
+        if not _claim_send_slot(existing.id, Signature.last_withdraw_link_sent_at):
+            db.session.rollback()
+            return SubmitOutcome.UNCHANGED
+        db.session.refresh(existing)
+        withdraw = _issue_token(existing, TokenPurpose.WITHDRAW)
+        outbox.queue_email(
+            "already_signed",
+            existing.email,
+            "already_signed",
+            signature_id=existing.id,
+            signature=existing,
+            statement=statement,
+            withdraw_url=public_url(f"/withdraw/{withdraw}"),
+        )
+        db.session.commit()
+        return SubmitOutcome.NOTIFIED
+    # Rejected: the same neutral page, nothing sent, nothing changed.
+    db.session.rollback()
+    return SubmitOutcome.UNCHANGED
+
+
+def _revoke_tokens(signature_id: int, purpose: TokenPurpose) -> None:
+    db.session.execute(
+        update(SignatureToken)
+        .where(
+            SignatureToken.signature_id == signature_id,
+            SignatureToken.purpose == purpose,
+            SignatureToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _find_token(token: str, purpose: TokenPurpose) -> SignatureToken:
+    if not looks_like_token(token):
+        raise TokenInvalid(token)
+    row = db.session.scalar(
+        select(SignatureToken).where(
+            SignatureToken.token_hash == hash_token(token), SignatureToken.purpose == purpose
+        )
+    )
+    if row is None:
+        raise TokenInvalid(token)
+    return row
+
+
+def signature_for_confirmation(token: str) -> Signature:
+    """What a confirmation link points at, for the GET page; changes nothing.
+
+    Raises AlreadyConfirmed, TokenInvalid (unknown or replaced) or TokenExpired.
+    """
+    row = _find_token(token, TokenPurpose.CONFIRM)
+    signature = row.signature
+    if SignatureState(signature.state) is not SignatureState.PENDING_EMAIL:
+        raise AlreadyConfirmed(signature)
+    if row.used_at is not None:
+        raise TokenInvalid(token)
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise TokenExpired(signature)
+    return signature
+
+
+@write_transaction
+def confirm_signature(token: str) -> Signature:
+    """POST of the confirmation link: pending_email → verified, once."""
+    signature = signature_for_confirmation(token)  # the same checks as the page showed
+    now = utcnow()
+    # Two clicks at once confirm once.
+    if not compare_and_set(
+        signature.id,
+        SignatureState.PENDING_EMAIL,
+        state=SignatureState.VERIFIED,
+        verified_at=now,
+    ):
+        db.session.rollback()
+        db.session.refresh(signature)
+        raise AlreadyConfirmed(signature)
+    _revoke_tokens(signature.id, TokenPurpose.CONFIRM)
+    record(
+        Actor.signatory(),
+        "confirmed",
+        signature=signature,
+        from_state=SignatureState.PENDING_EMAIL,
+        to_state=SignatureState.VERIFIED,
+    )
+    db.session.commit()
+    db.session.refresh(signature)
+    return signature
+
+
+@write_transaction
+def resend_confirmation(token: str) -> Signature:
+    """An expired (or lost) confirmation link asks for a new one, sent to the stored address."""
+    row = _find_token(token, TokenPurpose.CONFIRM)
+    signature = row.signature
+    if SignatureState(signature.state) is not SignatureState.PENDING_EMAIL:
+        db.session.rollback()
+        raise AlreadyConfirmed(signature)
+    if _claim_send_slot(signature.id, Signature.last_confirmation_sent_at):
+        db.session.refresh(signature)
+        _queue_confirmation(signature, signature.statement)
+        record(Actor.signatory(), "confirmation_resent", signature=signature)
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return signature
+
+
+_WITHDRAWABLE = (SignatureState.PENDING_EMAIL, SignatureState.VERIFIED, SignatureState.APPROVED)
+
+
+def signature_for_withdrawal(token: str) -> Signature:
+    row = _find_token(token, TokenPurpose.WITHDRAW)
+    return row.signature
+
+
+@write_transaction
+def withdraw_signature(token: str) -> Signature:
+    """POST of the withdrawal link: the endorsement leaves the list and the queue at once."""
+    row = _find_token(token, TokenPurpose.WITHDRAW)
+    signature = row.signature
+    return withdraw(signature, Actor.signatory())
+
+
+@write_transaction
+def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
+    before = SignatureState(signature.state)
+    if before not in _WITHDRAWABLE:
+        db.session.rollback()
+        raise NotWithdrawable(signature)
+    now = utcnow()
+    if not compare_and_set(signature.id, before, state=SignatureState.WITHDRAWN, withdrawn_at=now):
+        db.session.rollback()
+        db.session.refresh(signature)
+        raise NotWithdrawable(signature)
+    _revoke_tokens(signature.id, TokenPurpose.CONFIRM)
+    was_public = before is SignatureState.APPROVED
+    if was_public:
+        bump_list_version(signature.statement_id)
+    record(
+        actor,
+        "withdrawn",
+        signature=signature,
+        from_state=before,
+        to_state=SignatureState.WITHDRAWN,
+        detail=reason,
+    )
+    db.session.commit()
+    db.session.refresh(signature)
+    if was_public:
+        events.signatory_list_changed(signature.statement_id, reason="withdrawal")
+    return signature
+
+
+@write_transaction
+def request_withdrawal_link(statement: Statement, email: str) -> None:
+    """Mail a fresh withdrawal link to that address if it signed; the caller says the same either way."""
+    signature = db.session.scalar(
+        select(Signature).where(
+            Signature.statement_id == statement.id,
+            Signature.email_normalised == normalise_email(email),
+        )
+    )
+    if signature is None or SignatureState(signature.state) not in _WITHDRAWABLE:
+        db.session.rollback()
+        return
+    if not _claim_send_slot(signature.id, Signature.last_withdraw_link_sent_at):
+        db.session.rollback()
+        return
+    db.session.refresh(signature)
+    withdraw_token = _issue_token(signature, TokenPurpose.WITHDRAW)
+    outbox.queue_email(
+        "withdraw_link",
+        signature.email,
+        "withdraw_link",
+        signature_id=signature.id,
+        signature=signature,
+        statement=statement,
+        withdraw_url=public_url(f"/withdraw/{withdraw_token}"),
+    )
+    record(Actor.signatory(), "withdraw_link_sent", signature=signature)
+    db.session.commit()

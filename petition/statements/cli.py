@@ -1,0 +1,49 @@
+"""`flask statements`: load a statement file as a new version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from ..core import jobs
+from ..core.audit import Actor
+from ..models import Statement
+from .service import StatementError, StatementNotFound, get_statement, load_statement
+
+statements_cli = AppGroup("statements", help="Statements and their versions.")
+
+
+def statement_or_exit(slug: str) -> Statement:
+    try:
+        return get_statement(slug)
+    except StatementNotFound:
+        raise click.ClickException(f"no statement with slug {slug!r}") from None
+
+
+@statements_cli.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def statements_load(file: Path) -> None:
+    """Create a statement, or a new version of its body, from a Markdown file with front matter."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text") from None
+    try:
+        result = load_statement(text, Actor.cli("statements load"))
+    except StatementError as exc:
+        raise click.ClickException(str(exc)) from None
+    version = result.statement.current_version
+    if result.created:
+        click.echo(f"created statement {result.statement.slug} (version 1, {version.short_sha})")
+    elif result.new_version:
+        click.echo(f"new version {version.number} of {result.statement.slug} ({version.short_sha})")
+    elif result.current_changed:
+        click.echo(
+            f"statement {result.statement.slug} back at version {version.number} "
+            f"({version.short_sha})"
+        )
+    else:
+        click.echo(f"statement {result.statement.slug} unchanged (version {version.number})")
+    jobs.finish()

@@ -1,0 +1,75 @@
+"""Statement admin forms: signing dates and state, campaign updates."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Optional
+
+from ..core import validation
+from ..core.forms import validated_by
+from ..models import UpdateKind
+from .campaign import UpdateInput, link_url
+
+
+class StatementSettingsForm(FlaskForm):
+    is_open = BooleanField("Open for signing")
+    signing_opens_at = DateTimeLocalField(
+        "Signing opens (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    signing_closes_at = DateTimeLocalField(
+        "Signing closes (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    list_public_from = DateTimeLocalField(
+        "List and PDF published from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+
+
+class UpdateForm(FlaskForm):
+    kind = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice(UpdateKind.NEWS.value, "News"),
+            SelectChoice(UpdateKind.QUOTE.value, "Quote"),
+            SelectChoice(UpdateKind.EVENT.value, "Event"),
+        ],
+    )
+    title = StringField(
+        "Title",
+        validators=[validated_by(validation.clean_line, field="title", min_len=2, max_len=300)],
+        render_kw={"maxlength": 300, "required": True},
+    )
+    body = TextAreaField(
+        "Text",
+        validators=[validated_by(validation.clean_paragraphs, field="text", max_len=5000)],
+        render_kw={"maxlength": 5000, "rows": 6},
+    )
+    link_url = StringField(
+        "Link (http or https)",
+        validators=[validated_by(link_url)],
+        render_kw={"maxlength": 500, "inputmode": "url", "placeholder": "https://"},
+    )
+    link_label = StringField(
+        "Link text",
+        validators=[validated_by(validation.clean_line, field="link text", max_len=200)],
+        render_kw={"maxlength": 200, "placeholder": "Read more"},
+    )
+    published_on = DateField("Date shown", validators=[Optional()])
+
+    def to_input(self) -> UpdateInput:
+        return UpdateInput(
+            kind=self.kind.data,
+            title=self.title.clean,
+            body=self.body.clean,
+            link_url=self.link_url.clean,
+            link_label=self.link_label.clean,
+            published_on=self.published_on.data,
+        )

@@ -1,0 +1,253 @@
+"""Statements and their versions: loading Markdown with front matter, rendering it safely."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+
+import nh3
+import yaml
+from markdown_it import MarkdownIt
+from sqlalchemy import func, select, update
+
+from ..core import events
+from ..core.audit import Actor, record
+from ..core.db import write_transaction
+from ..extensions import db
+from ..models import Statement, StatementVersion, utcnow
+
+
+class StatementError(ValueError):
+    """A statement file or change that cannot be accepted."""
+
+
+class StatementNotFound(LookupError):
+    pass
+
+
+_ALLOWED_TAGS = {
+    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "li",
+    "em", "strong", "a", "code", "pre", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # "js-default" leaves raw HTML as text; nh3 still cleans the output as a second line of defence.
+    return MarkdownIt("js-default", {"typographer": False}).enable("table")
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to sanitised HTML. A top-level '#' becomes h2: the page owns the h1."""
+    html = _markdown().render(text or "")
+    html = html.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}, "th": {"align"}, "td": {"align"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def body_sha256(body: str) -> str:
+    return hashlib.sha256(normalise_body(body).encode("utf-8")).hexdigest()
+
+
+def normalise_body(body: str) -> str:
+    """Line endings and trailing blank lines do not make a new version; every other byte does."""
+    return body.replace("\r\n", "\n").replace("\r", "\n").strip("\n") + "\n"
+
+
+@dataclass
+class StatementFile:
+    slug: str
+    title: str
+    body: str
+    subtitle: str = ""
+    language: str = "en"
+    campaign: str = ""
+    initiators: list[str] = field(default_factory=list)
+    published_on: date | None = None
+    signing_closes_at: datetime | None = None
+    list_public_from: datetime | None = None
+
+
+def _as_datetime(value, key: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise StatementError(f"{key}: not a date or date-time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_TEXT_LIMITS = {"title": 300, "subtitle": 500, "campaign": 300}
+# A BCP 47 tag as it appears in <html lang>: "en", "pl", "pt-BR", "sr-Latn".
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+
+
+def parse_statement_file(text: str) -> StatementFile:
+    """Split '---' YAML front matter from the Markdown body, which is kept byte for byte."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n")
+    if not text.startswith("---\n"):
+        raise StatementError("the file must start with '---' front matter (slug, title, …)")
+    end = text.find("\n---\n", 4)
+    if end == -1:
+        raise StatementError("the front matter is not closed by a '---' line")
+    try:
+        meta = yaml.safe_load(text[4:end]) or {}
+    except yaml.YAMLError as exc:
+        raise StatementError(f"the front matter is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise StatementError("the front matter must be a mapping of keys to values")
+    body = text[end + 5 :]
+    for key in ("slug", "title"):
+        if not str(meta.get(key) or "").strip():
+            raise StatementError(f"the front matter has no {key}")
+    if not body.strip():
+        raise StatementError("the statement body is empty")
+    initiators = meta.get("initiators") or []
+    if isinstance(initiators, str):
+        initiators = [name.strip() for name in initiators.split(",") if name.strip()]
+    published = meta.get("published")
+    if published is not None and not isinstance(published, date):
+        try:
+            published = date.fromisoformat(str(published))
+        except ValueError as exc:
+            raise StatementError(f"published: not a date: {published!r}") from exc
+    if isinstance(published, datetime):
+        published = published.date()
+    slug = str(meta["slug"]).strip()
+    if not slug.replace("-", "").isalnum() or not slug.isascii() or len(slug) > 100:
+        raise StatementError(f"slug {slug!r}: use lower-case letters, digits and hyphens")
+    texts = {key: str(meta.get(key) or "").strip() for key in _TEXT_LIMITS}
+    for key, limit in _TEXT_LIMITS.items():
+        # The columns are bounded; PostgreSQL would refuse a longer value with a traceback.
+        if len(texts[key]) > limit:
+            raise StatementError(f"{key}: at most {limit} characters, not {len(texts[key])}")
+    language = str(meta.get("language") or "en").strip()
+    if not _LANGUAGE_TAG.match(language):
+        raise StatementError(f"language {language!r}: use a language tag such as en or pt-BR")
+    return StatementFile(
+        slug=slug.lower(),
+        title=texts["title"],
+        subtitle=texts["subtitle"],
+        language=language,
+        campaign=texts["campaign"],
+        initiators=[str(name) for name in initiators],
+        published_on=published,
+        signing_closes_at=_as_datetime(meta.get("signing_closes_at"), "signing_closes_at"),
+        list_public_from=_as_datetime(meta.get("list_public_from"), "list_public_from"),
+        body=normalise_body(body),
+    )
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    statement: Statement
+    created: bool
+    new_version: bool
+    # An earlier body loaded again becomes current without being a new version.
+    current_changed: bool = False
+
+
+@write_transaction
+def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
+    """Create a statement, or add a version when its body changed; unchanged files change nothing."""
+    actor = actor or Actor.cli()
+    parsed = parse_statement_file(text)
+    sha = body_sha256(parsed.body)
+    statement = db.session.scalar(select(Statement).where(Statement.slug == parsed.slug))
+    created = statement is None
+    if created:
+        statement = Statement(slug=parsed.slug, title=parsed.title)
+        db.session.add(statement)
+    statement.title = parsed.title
+    statement.subtitle = parsed.subtitle
+    statement.language = parsed.language
+    statement.campaign = parsed.campaign
+    statement.initiators = ", ".join(parsed.initiators)
+    statement.published_on = parsed.published_on
+    statement.signing_closes_at = parsed.signing_closes_at
+    statement.list_public_from = parsed.list_public_from
+    db.session.flush()
+
+    version = db.session.scalar(
+        select(StatementVersion).where(
+            StatementVersion.statement_id == statement.id, StatementVersion.sha256 == sha
+        )
+    )
+    new_version = version is None
+    if new_version:
+        number = (
+            db.session.scalar(
+                select(func.max(StatementVersion.number)).where(
+                    StatementVersion.statement_id == statement.id
+                )
+            )
+            or 0
+        ) + 1
+        version = StatementVersion(
+            statement_id=statement.id, number=number, body=parsed.body, sha256=sha
+        )
+        db.session.add(version)
+        db.session.flush()
+        record(
+            actor,
+            "statement_created" if created else "statement_version_added",
+            statement_id=statement.id,
+            after={"version": number, "sha256": sha},
+        )
+    changed_current = statement.current_version_id != version.id
+    statement.current_version_id = version.id
+    if changed_current and not created:
+        bump_list_version(statement.id)
+    db.session.commit()
+    if changed_current and not created:
+        events.signatory_list_changed(statement.id, reason="statement_version")
+    return LoadResult(
+        statement=statement,
+        created=created,
+        new_version=new_version,
+        current_changed=changed_current and not created,
+    )
+
+
+def bump_list_version(statement_id: int) -> None:
+    """Count a change of what the PDF shows; done in the caller's transaction."""
+    db.session.execute(
+        update(Statement)
+        .where(Statement.id == statement_id)
+        .values(list_version=Statement.list_version + 1, list_changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+_SLUG_SHAPE = re.compile(r"^[a-z0-9-]{1,100}$")
+
+
+def is_slug(slug: str) -> bool:
+    # A slug from a URL can hold anything, NUL included, which PostgreSQL refuses with an error.
+    return bool(_SLUG_SHAPE.match(slug or ""))
+
+
+def get_statement(slug: str) -> Statement:
+    if not is_slug(slug):
+        raise StatementNotFound(slug)
+    statement = db.session.scalar(select(Statement).where(Statement.slug == slug))
+    if statement is None:
+        raise StatementNotFound(slug)
+    return statement
+
+
+def open_statements() -> list[Statement]:
+    return list(db.session.scalars(select(Statement).order_by(Statement.created_at, Statement.id)))

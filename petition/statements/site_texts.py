@@ -1,0 +1,51 @@
+"""Staff-editable texts of the public site (the privacy notice), kept as Markdown and audited."""
+
+from __future__ import annotations
+
+import re
+
+from ..core.audit import Actor, record
+from ..core.db import write_transaction
+from ..core.validation import InvalidValue
+from ..extensions import db
+from ..models import SiteText
+
+EDITABLE = {"privacy": "Privacy notice"}
+MAX_LENGTH = 20_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def get_text(key: str) -> str | None:
+    row = db.session.get(SiteText, key)
+    return row.body if row is not None else None
+
+
+@write_transaction
+def set_text(key: str, body: str, actor: Actor) -> bool:
+    """Save a text; an empty one returns the page to its built-in default. True if it changed."""
+    if key not in EDITABLE:
+        raise InvalidValue(f"There is no editable text called {key!r}.")
+    body = body.replace("\r\n", "\n").strip()
+    if _CONTROL.search(body):
+        # NUL would be refused by PostgreSQL (a 500); the others are invisible junk in a page.
+        raise InvalidValue("The text must not contain control characters.")
+    if len(body) > MAX_LENGTH:
+        raise InvalidValue(f"The text must be at most {MAX_LENGTH:,} characters.")
+    row = db.session.get(SiteText, key)
+    before = row.body if row is not None else None
+    if (body or None) == before:
+        return False
+    if body:
+        if row is None:
+            db.session.add(SiteText(key=key, body=body))
+        else:
+            row.body = body
+    elif row is not None:
+        db.session.delete(row)
+    record(
+        actor,
+        "site_text_changed",
+        before={"key": key, "body": before},
+        after={"key": key, "body": body or None},
+    )
+    return True
