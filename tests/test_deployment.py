@@ -7,14 +7,12 @@ HTTP, the email actually received, the CLI, and the PDF's text.
 from __future__ import annotations
 
 import hashlib
-import http.cookiejar
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,62 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CSRF_RE, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-SLUG = "interregional-innovation-investments"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def redis_reachable() -> bool:
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    try:
-        return bool(Redis.from_url(REDIS_URL, socket_timeout=1).ping())
-    except RedisError:
-        return False
-
-
-class Browser:
-    """Just enough of a browser: cookies, forms with their CSRF token, no redirects followed."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        jar = http.cookiejar.CookieJar()
-
-        class NoRedirect(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args, **kwargs):
-                return None
-
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(jar), NoRedirect
-        )
-
-    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, bytes]:
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            with self.opener.open(self.base + path, data=body, timeout=30) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, dict(exc.headers), exc.read()
-
-    def token(self, path: str) -> str:
-        status, _headers, body = self.request(path)
-        assert status == 200, (path, status)
-        match = CSRF_RE.search(body.decode())
-        assert match, f"no form on {path}"
-        return match.group(1)
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.servers import REDIS_URL, ROOT, SLUG, Browser, redis_reachable, wait_until
 
 
 @pytest.fixture

@@ -1,0 +1,173 @@
+"""Real servers for the deployment tests: gunicorn with the shipped config, nginx in front, a client.
+
+Every process runs in its own session on free loopback ports, logs to the test's temp folder and is
+stopped by the test that started it.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import http.cookiejar
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SLUG = "interregional-innovation-investments"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+)
+
+
+def redis_reachable() -> bool:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        return bool(Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except RedisError:
+        return False
+
+
+class Browser:
+    """Just enough of a browser: cookies, forms with their CSRF token, no redirects followed.
+
+    `source` makes its connections come from another loopback address (127.0.0.2 …), so that
+    tests can be several clients as a proxy sees them.
+    """
+
+    def __init__(self, base: str, source: str | None = None) -> None:
+        self.base = base
+        jar = http.cookiejar.CookieJar()
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        handlers: list = [urllib.request.HTTPCookieProcessor(jar), NoRedirect]
+        if source:
+
+            class FromSource(urllib.request.HTTPHandler):
+                def http_open(self, req):
+                    connection = functools.partial(
+                        http.client.HTTPConnection, source_address=(source, 0)
+                    )
+                    return self.do_open(connection, req)
+
+            handlers.append(FromSource)
+        self.opener = urllib.request.build_opener(*handlers)
+
+    def request(
+        self,
+        path: str,
+        data: dict | None = None,
+        headers: dict | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, dict, bytes]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=timeout) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, dict(exc.headers), exc.read()
+
+    def token(self, path: str) -> str:
+        from tests.conftest import CSRF_RE
+
+        status, _headers, body = self.request(path)
+        assert status == 200, (path, status)
+        match = CSRF_RE.search(body.decode())
+        assert match, f"no form on {path}"
+        return match.group(1)
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def flask_cli(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
+    """gunicorn as `make serve` and the systemd unit run it: the repository's gunicorn.conf.py."""
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [gunicorn, "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT,
+            env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_nginx(prefix: Path, listen_port: int, upstream_port: int) -> subprocess.Popen:
+    """nginx in the foreground with the shipped site config, everything it writes under prefix."""
+    from deploy.render import render_site, render_standalone
+
+    assert NGINX, "nginx is not installed"
+    prefix.mkdir(parents=True, exist_ok=True)
+    site = render_site(
+        upstream=f"127.0.0.1:{upstream_port}",
+        static_root=ROOT / "static",
+        listen=f"127.0.0.1:{listen_port}",
+        server_name="localhost",
+        log_dir=prefix,
+    )
+    conf = prefix / "nginx.conf"
+    conf.write_text(render_standalone(site, prefix))
+    command = [NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    with open(prefix / "stdout.log", "w") as out:
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop(processes: Iterable[subprocess.Popen]) -> None:
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def answers(base: str, path: str = "/healthz") -> bool:
+    try:
+        with urllib.request.urlopen(base + path, timeout=2) as response:
+            return response.status == 200
+    except (OSError, http.client.HTTPException):
+        return False
