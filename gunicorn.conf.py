@@ -26,9 +26,6 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 5)
 # loop stays responsive while they do).
 timeout = 30
 graceful_timeout = 30
-# Recycle workers now and then so that slow growth of memory never accumulates.
-max_requests = 2000
-max_requests_jitter = 200
 # Headers: gunicorn's limits, stated here so that they sit beside nginx's.
 limit_request_line = 4094
 limit_request_fields = 100
