@@ -12,6 +12,7 @@ import http.cookiejar
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "interregional-innovation-investments"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A request head that never ends: what a slowloris client sends, and then nothing.
+PARTIAL_HEAD = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slow"
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
 )
@@ -171,3 +174,34 @@ def answers(base: str, path: str = "/healthz") -> bool:
             return response.status == 200
     except (OSError, http.client.HTTPException):
         return False
+
+
+def open_slow_sockets(port: int, count: int, head: bytes = PARTIAL_HEAD) -> list[socket.socket]:
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if head:
+            sock.sendall(head)
+        sockets.append(sock)
+    return sockets
+
+
+def timed_get(port: int, path: str) -> tuple[int, float, bytes]:
+    """One request on a fresh connection; the status, the seconds it took, the body."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    return status, time.monotonic() - started, data
+
+
+def assert_site_answers(port: int) -> None:
+    for path in ("/healthz", f"/statements/{SLUG}", "/static/css/site.css", f"/statements/{SLUG}"):
+        status, seconds, _ = timed_get(port, path)
+        assert status == 200, path
+        assert seconds < 1, f"{path} took {seconds:.2f} s"

@@ -15,9 +15,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.servers import SLUG, answers, flask_cli, start_gunicorn, stop, wait_until
-
-PARTIAL_HEAD = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slow"
+from tests.servers import (
+    PARTIAL_HEAD,
+    SLUG,
+    answers,
+    assert_site_answers,
+    flask_cli,
+    open_slow_sockets,
+    start_gunicorn,
+    stop,
+    wait_until,
+)
 
 
 @contextlib.contextmanager
@@ -60,37 +68,6 @@ def two_by_four(tmp_path):
     """The shipped configuration with 2 workers of 4 threads: few threads, easy to exhaust."""
     with serving(tmp_path, WEB_CONCURRENCY="2", GUNICORN_THREADS="4") as running:
         yield running
-
-
-def open_slow_sockets(port: int, count: int, head: bytes = PARTIAL_HEAD) -> list[socket.socket]:
-    sockets = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        if head:
-            sock.sendall(head)
-        sockets.append(sock)
-    return sockets
-
-
-def timed_get(port: int, path: str) -> tuple[int, float, bytes]:
-    """One request on a fresh connection; the status, the seconds it took, the body."""
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
-        )
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    status = int(data.split(b" ", 2)[1])
-    return status, time.monotonic() - started, data
-
-
-def assert_site_answers(port: int) -> None:
-    for path in ("/healthz", f"/statements/{SLUG}", "/static/css/site.css", f"/statements/{SLUG}"):
-        status, seconds, _ = timed_get(port, path)
-        assert status == 200, path
-        assert seconds < 1, f"{path} took {seconds:.2f} s"
 
 
 def test_eight_slow_header_sockets_do_not_stop_the_site(gunicorn_alone):

@@ -1,0 +1,210 @@
+"""The shipped nginx site (deploy/nginx/) in front of gunicorn with the shipped gunicorn.conf.py.
+
+nginx runs in the foreground as an ordinary process on a free port, its pid, logs and temporary
+files in the test's folder; the application runs with PROXY_FIX_HOPS=1 as deployed, its rate
+limits in Redis (shared by the gunicorn workers). Clients come from different loopback addresses
+(127.0.0.2, 127.0.0.3 …), as nginx would see different visitors.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+from tests.conftest import SmtpSink, _Controller, free_port, valid_form
+from tests.servers import (
+    NGINX,
+    REDIS_URL,
+    ROOT,
+    SLUG,
+    Browser,
+    answers,
+    assert_site_answers,
+    flask_cli,
+    open_slow_sockets,
+    redis_reachable,
+    start_gunicorn,
+    start_nginx,
+    stop,
+    wait_until,
+)
+
+SIGN = f"/statements/{SLUG}/sign"
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    if not NGINX:
+        pytest.skip("nginx is not installed (Debian package nginx)")
+    if not redis_reachable():
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    tmp = tmp_path_factory.mktemp("proxied")
+    smtp = SmtpSink(port=free_port())
+    controller = _Controller(smtp, hostname=smtp.host, port=smtp.port)
+    controller.start()
+    app_port, nginx_port = free_port(), free_port()
+    limiter_prefix = f"jointly-test-{uuid.uuid4().hex[:8]}"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp),
+        "DATABASE_URL": f"sqlite:///{tmp / 'proxied.db'}",
+        "SECRET_KEY": "nginx-test",
+        "PDF_DIR": str(tmp / "pdf"),
+        "MAIL_SERVER": smtp.host,
+        "MAIL_PORT": str(smtp.port),
+        "PUBLIC_BASE_URL": f"http://localhost:{nginx_port}",
+        "PROXY_FIX_HOPS": "1",
+        "SIGN_RATE_LIMIT": "3 per minute",
+        "FLASK_RATELIMIT_STORAGE_URI": REDIS_URL,
+        "FLASK_RATELIMIT_KEY_PREFIX": limiter_prefix,
+        "GUNICORN_ACCESS_LOG": str(tmp / "gunicorn-access.log"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    processes = []
+    try:
+        assert flask_cli(env, "db", "upgrade").returncode == 0
+        seeded = flask_cli(env, "seed")
+        assert seeded.returncode == 0, seeded.stderr
+        processes.append(start_gunicorn(env, app_port, tmp / "gunicorn.log"))
+        wait_until(lambda: answers(f"http://127.0.0.1:{app_port}"), 30, "gunicorn")
+        processes.append(start_nginx(tmp / "nginx", nginx_port, app_port))
+        wait_until(lambda: answers(f"http://127.0.0.1:{nginx_port}"), 30, "nginx")
+        yield {"port": nginx_port, "tmp": tmp, "env": env, "smtp": smtp}
+    finally:
+        stop(processes)
+        controller.stop()
+        from redis import Redis
+
+        connection = Redis.from_url(REDIS_URL)
+        for key in connection.scan_iter(f"{limiter_prefix}*"):
+            connection.delete(key)
+        connection.close()
+
+
+def browser(proxied, source: str = "127.0.0.1") -> Browser:
+    return Browser(f"http://127.0.0.1:{proxied['port']}", source=source)
+
+
+def app_access_log(proxied) -> str:
+    return (proxied["tmp"] / "gunicorn-access.log").read_text()
+
+
+def stored_ips(proxied, email: str) -> list[str]:
+    with sqlite3.connect(proxied["tmp"] / "proxied.db") as connection:
+        rows = connection.execute(
+            "SELECT submitted_ip FROM signatures WHERE email_normalised = ?", (email.lower(),)
+        ).fetchall()
+    return [ip for (ip,) in rows]
+
+
+def test_pages_pass_through_and_static_files_come_from_nginx(proxied):
+    client = browser(proxied)
+    status, headers, body = client.request(f"/statements/{SLUG}")
+    assert status == 200 and b"<html" in body
+    assert headers["Content-Security-Policy"]  # the application's own headers came through
+
+    css = (ROOT / "static" / "css" / "site.css").read_bytes()
+    status, headers, body = client.request("/static/css/site.css")
+    assert status == 200 and body == css
+    assert headers["Content-Type"].startswith("text/css")
+    assert headers["Cache-Control"] == "max-age=604800"
+    assert client.request("/static/css/missing.css")[0] == 404
+
+    # The application saw the page, and never a static file.
+    log = wait_until(
+        lambda: (text := app_access_log(proxied)) and f"/statements/{SLUG} " in text and text,
+        10,
+        "the page in gunicorn's access log",
+    )
+    assert "/static/" not in log
+
+
+def test_html_and_css_are_compressed(proxied):
+    client = browser(proxied)
+    for path, expected in (
+        (SIGN, b'name="organisation_name"'),
+        ("/static/css/site.css", (ROOT / "static" / "css" / "site.css").read_bytes()),
+        (f"/statements/{SLUG}/signatories.json", b'"signatories"'),
+    ):
+        status, headers, body = client.request(path, headers={"Accept-Encoding": "gzip"})
+        assert status == 200, path
+        assert headers.get("Content-Encoding") == "gzip", path
+        assert "Accept-Encoding" in headers.get("Vary", ""), path
+        assert expected in gzip.decompress(body), path
+    # A client that does not ask for gzip gets plain bytes.
+    status, headers, body = client.request(SIGN)
+    assert "Content-Encoding" not in headers and b'name="organisation_name"' in body
+
+
+def test_a_sign_form_posted_through_nginx_is_stored_with_the_clients_address(proxied):
+    client = browser(proxied, source="127.0.0.4")
+    form = valid_form(email="through-nginx@example.org", csrf_token=client.token(SIGN))
+    status, headers, _ = client.request(SIGN, form)
+    assert status == 302 and headers["Location"].endswith("/check-your-email")
+    # Stored once, with the visitor's address (as nginx saw it), not the proxy's 127.0.0.1.
+    assert stored_ips(proxied, "through-nginx@example.org") == ["127.0.0.4"]
+    listing = flask_cli(proxied["env"], "signatures", "list", "--state", "pending_email")
+    assert "through-nginx@example.org" in listing.stdout
+    [message] = wait_until(
+        lambda: proxied["smtp"].to("through-nginx@example.org"), 30, "the confirmation email"
+    )
+    # Emailed links follow PUBLIC_BASE_URL.
+    assert (
+        f"http://localhost:{proxied['port']}/confirm/" in message.get_body(("plain",)).get_content()
+    )
+
+
+def test_the_rate_limit_counts_each_visitor_not_the_proxy(proxied):
+    # SIGN_RATE_LIMIT is 3 per minute here. X-Forwarded-For sent by the visitor is no way out:
+    # nginx appends the real address, and the application trusts only that last hop.
+    flooder = browser(proxied, source="127.0.0.2")
+    statuses = []
+    for n in range(5):
+        form = valid_form(email=f"flood{n}@example.org", csrf_token=flooder.token(SIGN))
+        spoofed = {"X-Forwarded-For": f"198.51.100.{n + 1}"}
+        statuses.append(flooder.request(SIGN, form, headers=spoofed)[0])
+    assert statuses == [302, 302, 302, 429, 429]
+    assert stored_ips(proxied, "flood0@example.org") == ["127.0.0.2"]
+    assert stored_ips(proxied, "flood3@example.org") == []
+
+    neighbour = browser(proxied, source="127.0.0.3")
+    form = valid_form(email="neighbour@example.org", csrf_token=neighbour.token(SIGN))
+    assert neighbour.request(SIGN, form)[0] == 302
+    assert stored_ips(proxied, "neighbour@example.org") == ["127.0.0.3"]
+
+
+def test_oversized_bodies_are_refused_at_the_door(proxied):
+    client = browser(proxied)
+    form = valid_form(csrf_token=client.token(SIGN), comment="x" * (2 * 1024 * 1024))
+    seen_before = len(app_access_log(proxied))
+    started = time.monotonic()
+    status, _, _ = client.request(SIGN, form)
+    assert status == 413
+    assert time.monotonic() - started < 5
+    time.sleep(0.5)
+    assert f"POST {SIGN}" not in app_access_log(proxied)[seen_before:]
+
+
+def test_confirmation_tokens_stay_out_of_nginx_access_log(proxied):
+    client = browser(proxied)
+    secret = "Zm9vYmFyLXNlY3JldC10b2tlbi12YWx1ZQ"
+    assert client.request(f"/confirm/{secret}?utm=1")[0] in (200, 404, 410)
+    assert client.request(f"/withdraw/{urllib.parse.quote(secret)}")[0] in (200, 404, 410)
+    log = (proxied["tmp"] / "nginx" / "jointly.access.log").read_text()
+    assert "GET /confirm/[token]?utm=1 " in log and "GET /withdraw/[token] " in log
+    assert secret not in log
+
+
+def test_slow_header_sockets_against_nginx_do_not_stop_the_site(proxied):
+    sockets = open_slow_sockets(proxied["port"], 8)
+    try:
+        time.sleep(0.5)
+        assert_site_answers(proxied["port"])
+    finally:
+        for sock in sockets:
+            sock.close()
