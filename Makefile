@@ -6,10 +6,11 @@ FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 export PORT
 
-.PHONY: run test lint format bench clean help
+.PHONY: run serve test lint format bench clean help
 
 help:
 	@echo "make run     set up .venv, migrate, seed and serve on http://127.0.0.1:$(PORT)"
+	@echo "make serve   the production topology (gunicorn, worker, scheduler) on the configured services"
 	@echo "make test    ruff + the whole test suite (SQLite; PostgreSQL with TEST_DATABASE_URL)"
 	@echo "make bench   benchmarks, results in bench/results/"
 	@echo "make lint    ruff check and format check"
@@ -31,6 +32,11 @@ run: $(VENV)/.run-deps
 	$(FLASK) seed
 	$(FLASK) staff ensure-admin
 	$(BIN)/python -m flask --app wsgi run --host 127.0.0.1 --port $(PORT) --no-debugger --no-reload
+
+# Production on this machine: check-config, migrations, then gunicorn (gunicorn.conf.py), the
+# worker and the scheduler against the services in the environment or .env; Ctrl-C stops all three.
+serve: $(VENV)/.run-deps
+	$(BIN)/python deploy/serve.py
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
