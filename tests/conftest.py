@@ -232,6 +232,55 @@ def seeded(app):
     return slug
 
 
+@pytest.fixture
+def no_pdf_rebuilds():
+    """Mute the PDF rebuild signal where PDFs are not the subject: the tests stay quick.
+
+    A module opts in with `pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")`.
+    """
+    with events.list_changed.muted():
+        yield
+
+
+@pytest.fixture
+def list_events():
+    """Statement ids for which 'signatory list changed' was sent, in order."""
+    received: list[tuple[int, str]] = []
+
+    def receiver(sender, reason):
+        received.append((sender, reason))
+
+    events.list_changed.connect(receiver)
+    yield received
+    events.list_changed.disconnect(receiver)
+
+
+@pytest.fixture
+def listed(app, seeded):
+    """The seeded statement with the approved signatories of tests/listing.py next to the founders."""
+    from tests.flows import import_approved
+    from tests.listing import ROWS
+
+    import_approved(app, seeded, ROWS)
+    return seeded
+
+
+@pytest.fixture
+def moderator(app, seeded):
+    """A test client signed in to the console as a moderator."""
+    from tests.staff_helpers import signed_in
+
+    return signed_in(app, "mod@example.org", "moderator")
+
+
+@pytest.fixture
+def admin(app, seeded):
+    """A test client signed in to the console as an admin."""
+    from tests.staff_helpers import signed_in
+
+    return signed_in(app, "admin@example.org", "admin")
+
+
 def wait_jobs(app, timeout: float = 30.0) -> None:
     assert app.extensions["jobs"].wait_idle(timeout), "background jobs did not finish"
 

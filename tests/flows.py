@@ -8,8 +8,20 @@ import re
 
 from sqlalchemy import func, select
 
+from petition.core.validation import country_display_name, name_key
 from petition.extensions import db
-from petition.models import OutboxMessage, Signature
+from petition.models import (
+    AuditEvent,
+    CampaignUpdate,
+    OrganisationType,
+    OutboxMessage,
+    Signature,
+    SignatureSource,
+    SignatureState,
+    Statement,
+    StatementVersion,
+    utcnow,
+)
 from petition.signatories.service import import_signatories
 from petition.statements.service import get_statement
 from tests.conftest import CSRF_RE, LINK_RE, csrf_token, valid_form, wait_jobs
@@ -88,3 +100,38 @@ def read_csv(data: bytes) -> list[dict]:
 def text_of(html: str) -> str:
     """Visible text, roughly: tags removed, whitespace folded."""
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def table_counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {
+            model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Statement, StatementVersion, Signature, CampaignUpdate, AuditEvent)
+        }
+
+
+def add_signature(app, slug: str, name: str, state: SignatureState, email: str | None) -> int:
+    """A signature in a given state, written directly: the CLI reads and moderates it."""
+    with app.app_context():
+        statement = get_statement(slug)
+        sig = Signature(
+            statement_id=statement.id,
+            statement_version_id=statement.current_version_id,
+            state=state,
+            source=SignatureSource.FORM,
+            organisation_name=name,
+            organisation_name_key=name_key(name),
+            organisation_type=OrganisationType.CLUSTER,
+            organisation_type_order=OrganisationType.CLUSTER.order,
+            country="DE",
+            country_name=country_display_name("DE"),
+            website="https://example.org",
+            contact_name="Contact Person",
+            contact_role="Director",
+            email=email,
+            email_normalised=email.lower() if email else None,
+            verified_at=utcnow() if state is not SignatureState.PENDING_EMAIL else None,
+        )
+        db.session.add(sig)
+        db.session.commit()
+        return sig.id

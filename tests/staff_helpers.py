@@ -138,3 +138,13 @@ def list_version(app, slug: str) -> int:
 def count_state(app, state: SignatureState) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count(Signature.id)).where(Signature.state == state))
+
+
+def act(client, signature_id: int, action: str, **data):
+    data.setdefault("expected_state", "verified")
+    return post(client, f"/staff/signatures/{signature_id}/{action}", data)
+
+
+def flashes(client, response) -> str:
+    location = response.headers["Location"]
+    return client.get(location).get_data(as_text=True)

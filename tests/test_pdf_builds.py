@@ -3,104 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from petition.core.audit import Actor
 from petition.core.db import write_transaction
-from petition.core.validation import normalise_email
 from petition.extensions import db
-from petition.models import PdfBuildLog, PdfVersion, Signature, SignatureState, Statement, utcnow
+from petition.models import PdfBuildLog, PdfVersion, Signature, Statement, utcnow
 from petition.moderation import service as moderation
 from petition.pdf import builds
-from petition.signing.service import SignatureInput, submit_signature
-from petition.statements.service import get_statement, load_statement
+from petition.statements.service import load_statement
 from tests.conftest import wait_jobs
-
-SLUG = "interregional-innovation-investments"
-
-
-def pdf_text(data: bytes, tmp_path: Path) -> str:
-    path = tmp_path / f"doc-{hashlib.sha256(data).hexdigest()[:8]}.pdf"
-    path.write_bytes(data)
-    if shutil.which("pdftotext"):
-        out = subprocess.run(
-            ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True
-        )
-        text = out.stdout.decode("utf-8")
-    else:
-        from pypdf import PdfReader
-
-        text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
-    # Line breaks depend on layout; the assertions are about words and their order.
-    return " ".join(text.split())
-
-
-def add_verified(
-    app, name: str, *, email: str | None = None, org_type="university", country="PL", city=""
-):
-    """A signature that went through the form and the email confirmation (state verified)."""
-    email = email or f"{abs(hash(name)) % 10**8}@example.org"
-    with app.app_context():
-        statement = get_statement(SLUG)
-        data = SignatureInput(
-            organisation_name=name,
-            organisation_type=org_type,
-            country=country,
-            city=city,
-            website="https://example.org",
-            contact_name="Contact Person",
-            contact_role="",
-            email=email,
-            email_normalised=normalise_email(email),
-        )
-        submit_signature(statement, data)
-        return _mark_verified(normalise_email(email))
-
-
-@write_transaction
-def _mark_verified(email_key: str) -> int:
-    sig = db.session.scalar(select(Signature).where(Signature.email_normalised == email_key))
-    sig.state = SignatureState.VERIFIED
-    return sig.id
-
-
-def approve(app, *ids):
-    with app.app_context():
-        for sig_id in ids:
-            assert (
-                moderation.decide(sig_id, "approve", Actor.cli(), notify=False).result.value
-                == "done"
-            )
-
-
-def versions(app) -> list[PdfVersion]:
-    with app.app_context():
-        rows = db.session.scalars(select(PdfVersion).order_by(PdfVersion.number)).all()
-        for row in rows:
-            db.session.expunge(row)
-        return rows
-
-
-def fetch(client, url: str, method: str = "GET", **kwargs):
-    """A request whose file-backed body is read and closed (send_file keeps the file open)."""
-    response = client.open(url, method=method, **kwargs)
-    response.get_data()
-    response.close()
-    return response
-
-
-def latest_pdf(client) -> bytes:
-    response = fetch(client, f"/statements/{SLUG}/statement.pdf")
-    assert response.status_code == 200
-    return response.data
+from tests.pdf_helpers import SLUG, add_verified, approve, fetch, latest_pdf, pdf_text, versions
 
 
 def test_seed_builds_the_first_pdf_and_the_page_links_it(app, client, seeded):
@@ -121,65 +39,6 @@ def test_seed_builds_the_first_pdf_and_the_page_links_it(app, client, seeded):
     assert response.headers["ETag"] == f'"{sha}"'
     assert response.headers["Last-Modified"]
     assert "max-age" in response.headers["Cache-Control"]
-
-
-def test_no_pdf_yet_is_a_clear_404_and_no_link(app, client, tmp_path):
-    statement_md = (
-        Path(__file__).parent.parent / "petition/content/interregional-innovation-investments.md"
-    ).read_text()
-    with app.app_context():
-        load_statement(statement_md)
-    page = client.get(f"/statements/{SLUG}").get_data(as_text=True)
-    assert "statement.pdf" not in page
-    response = fetch(client, f"/statements/{SLUG}/statement.pdf")
-    assert response.status_code == 404
-    assert "has not been generated yet" in response.get_data(as_text=True)
-
-
-def test_conditional_get_head_and_ranges(app, client, seeded):
-    url = f"/statements/{SLUG}/statement.pdf"
-    full = fetch(client, url)
-    etag = full.headers["ETag"]
-    assert fetch(client, url, headers={"If-None-Match": etag}).status_code == 304
-    assert (
-        fetch(client, url, headers={"If-Modified-Since": full.headers["Last-Modified"]}).status_code
-        == 304
-    )
-    assert fetch(client, url, headers={"If-None-Match": '"something-else"'}).status_code == 200
-
-    head = fetch(client, url, method="HEAD")
-    assert head.status_code == 200
-    assert head.data == b""
-    assert int(head.headers["Content-Length"]) == len(full.data)
-    assert head.headers["ETag"] == etag
-
-    part = fetch(client, url, headers={"Range": "bytes=100-199"})
-    assert part.status_code == 206
-    assert part.data == full.data[100:200]
-    assert part.headers["Content-Range"] == f"bytes 100-199/{len(full.data)}"
-    tail = fetch(client, url, headers={"Range": "bytes=-50"})
-    assert tail.status_code == 206 and tail.data == full.data[-50:]
-    bad = fetch(client, url, headers={"Range": f"bytes={len(full.data) + 10}-"})
-    assert bad.status_code == 416
-
-
-def test_versions_page_sha_matches_downloads(app, client, seeded, tmp_path):
-    sig = add_verified(app, "Politechnika Łódzka", city="Łódź")
-    approve(app, sig)
-    wait_jobs(app)
-    rows = versions(app)
-    assert [v.number for v in rows] == [1, 2]
-    page = client.get(f"/statements/{SLUG}/versions").get_data(as_text=True)
-    for version in rows:
-        data = fetch(client, f"/statements/{SLUG}/versions/{version.number}.pdf").data
-        digest = hashlib.sha256(data).hexdigest()
-        assert digest == version.file_sha256
-        assert digest in page
-    assert fetch(client, f"/statements/{SLUG}/versions/99.pdf").status_code == 404
-    assert "Politechnika Łódzka" in pdf_text(latest_pdf(client), tmp_path)
-    assert "Politechnika Łódzka" not in pdf_text(
-        fetch(client, f"/statements/{SLUG}/versions/1.pdf").data, tmp_path
-    )
 
 
 def test_pdf_lists_exactly_the_approved_signatories(app, client, seeded, tmp_path):
@@ -424,57 +283,9 @@ def test_cli_change_rebuilds_once_at_its_end(app, runner, seeded, tmp_path):
     assert builds[0].signatory_count == 7
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/statements/nope/statement.pdf",
-        "/statements/nope/versions",
-        "/statements/nope/versions/1.pdf",
-    ],
-)
-def test_unknown_statement_pdf_routes_are_404(client, path):
-    assert fetch(client, path).status_code == 404
-
-
 def test_healthz_reports_pdf_age(client, seeded):
     body = client.get("/healthz").get_json()
     assert body["database"] == "ok"
     assert isinstance(body["pdf_age_seconds"][SLUG], int)
     with client.application.app_context():
         assert db.session.scalar(select(func.count(PdfVersion.id))) == 1
-
-
-def test_staff_see_versions_and_build_log_and_can_queue_a_rebuild(app, seeded, monkeypatch):
-    from petition.pdf import layout as pdf_package
-    from tests.staff_helpers import post, signed_in
-
-    staff_client = signed_in(app, "mod@example.org", "moderator")
-    real_render = pdf_package.render_statement_pdf
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk quota <exceeded>")
-
-    monkeypatch.setattr(pdf_package, "render_statement_pdf", broken)
-    response = post(staff_client, "/staff/pdf/1/rebuild")
-    assert response.status_code == 302
-    wait_jobs(app)
-    page = staff_client.get("/staff/pdf").get_data(as_text=True)
-    assert "Failed" in page
-    assert "disk quota &lt;exceeded&gt;" in page  # escaped, never raw markup
-    assert "staff asked for a rebuild" in page
-    [first] = versions(app)
-    assert first.file_sha256 in page
-    assert f"/statements/{SLUG}/versions/1.pdf" in page
-
-    monkeypatch.setattr(pdf_package, "render_statement_pdf", real_render)
-    post(staff_client, "/staff/pdf/1/rebuild")
-    wait_jobs(app)
-    assert len(versions(app)) == 2
-    assert post(staff_client, "/staff/pdf/999/rebuild").status_code == 404
-    assert staff_client.post("/staff/pdf/1/rebuild").status_code == 400  # no CSRF token
-    assert app.test_client().get("/staff/pdf").status_code == 302  # anonymous: to sign-in
-
-
-def test_hostile_slugs_on_the_pdf_route_are_404(client, seeded):
-    for slug in ("x%00y", "%ff%fe", "a" * 500, "..%2F..%2Fetc%2Fpasswd", "<script>"):
-        assert fetch(client, f"/statements/{slug}/statement.pdf").status_code == 404, slug

@@ -19,7 +19,7 @@ from petition.models import (
     utcnow,
 )
 from tests.conftest import submit_sign, wait_jobs
-from tests.staff_helpers import make_signature
+from tests.staff_helpers import audit_rows, make_signature
 
 
 @write_transaction
@@ -96,3 +96,50 @@ def test_privacy_notice_states_the_configured_periods(client, seeded):
     page = client.get("/privacy").get_data(as_text=True)
     assert "deleted after 90 days" in page
     assert "erased 365 days after it closes" in page
+
+
+# ---------------------------------------------------------------- nothing left behind
+
+
+def test_erasing_contact_details_also_erases_them_from_sent_mail_and_the_audit_ip(
+    app, client, seeded
+):
+    # The privacy notice promises the contact details go a year after signing closes; the
+    # emails sent to the contact (address, name, a withdrawal link that never expires) and
+    # the network address noted on the submission stayed.
+    submit_sign(client, seeded, email="kept.too.long@example.org", contact_name="Zofia Kowalska")
+    wait_jobs(app)
+    with app.app_context():
+        signature_id = db.session.scalar(
+            select(Signature.id).where(Signature.email == "kept.too.long@example.org")
+        )
+        assert "ip=" in audit_rows(app, signature_id, "submitted")[0].detail
+        _close_statement(days_ago=366)
+        assert retention.run().contacts_erased == 1
+        mails = list(
+            db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.signature_id == signature_id)
+            )
+        )
+        assert mails  # the history of what was sent stays …
+        for mail in mails:
+            text = " ".join([mail.to_address, mail.subject, mail.body_text, mail.body_html])
+            assert "kept.too.long@example.org" not in text  # … without the details
+            assert "Zofia" not in text and "/withdraw/" not in text
+        details = [e.detail for e in audit_rows(app, signature_id)]
+        assert not any("ip=" in d or "127.0.0.1" in d for d in details)
+
+
+def test_purging_unconfirmed_endorsements_leaves_no_address_in_the_audit_log(app, client, seeded):
+    submit_sign(client, seeded, email="never.confirmed@example.org")
+    wait_jobs(app)
+    with app.app_context():
+        signature_id = db.session.scalar(
+            select(Signature.id).where(Signature.email == "never.confirmed@example.org")
+        )
+        _age(signature_id, 91)
+        assert retention.run().unconfirmed_deleted == 1
+        submitted = db.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "submitted")
+        ).all()
+        assert submitted and not any("ip=" in d for d in submitted)

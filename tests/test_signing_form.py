@@ -491,3 +491,19 @@ def test_a_submission_that_races_a_deletion_asks_to_send_again(app, client, seed
     page = response.get_data(as_text=True)
     assert "Please send it again" in page
     assert 'value="Łódzkie Region"' in page  # nothing typed is lost
+
+
+@pytest.mark.config(PROXY_FIX_HOPS=1, RATELIMIT_ENABLED=True, SIGN_RATE_LIMIT="2 per minute")
+def test_behind_a_proxy_the_sign_limit_counts_each_client(app, seeded):
+    from tests.conftest import csrf_token, valid_form
+
+    def sign(client_ip: str, n: int):
+        client = app.test_client()
+        headers = {"X-Forwarded-For": client_ip}
+        url = f"/statements/{seeded}/sign"
+        token = csrf_token(client, url)
+        data = valid_form(email=f"person{n}@example.org", csrf_token=token)
+        return client.post(url, data=data, headers=headers).status_code
+
+    assert [sign("198.51.100.1", i) for i in range(3)] == [302, 302, 429]
+    assert sign("198.51.100.2", 9) == 302  # another client behind the same proxy

@@ -1,0 +1,72 @@
+"""`flask --app wsgi ...` as a real process, as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")
+
+
+# ---------------------------------------------------------------- the real entry point
+
+
+def _flask(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_real_flask_entry_point(tmp_path):
+    """`flask --app wsgi …` as an operator runs it, on its own SQLite file (either backend run)."""
+    database = tmp_path / "cli.db"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("FLASK_", "MAIL_", "REDIS", "JOBS_", "PUBLIC_BASE", "PDF_"))
+        and key not in ("DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL")
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{database}",
+        SECRET_KEY="cli-test-secret",
+        PDF_DIR=str(tmp_path / "pdf"),
+        FLASK_MAIL_DIR=str(tmp_path / "mail"),
+        PDF_DEBOUNCE_SECONDS="0",
+        PYTHONWARNINGS="error::DeprecationWarning",
+    )
+    upgrade = _flask(["db", "upgrade"], env)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert database.is_file()
+
+    seed = _flask(["seed"], env)
+    assert seed.returncode == 0, seed.stderr
+    assert "statement interregional-innovation-investments: created" in seed.stdout
+    assert "founding signatories imported: 4" in seed.stdout
+
+    listed = _flask(["signatures", "list", "--state", "approved"], env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "id\tstate\tstatement\torganisation_name\temail"
+    assert [line.split("\t")[3] for line in lines[1:]] == [
+        "Vanguard Initiative",
+        "European Clusters Alliance",
+        "EuroTech Universities Alliance",
+        "UAS4Europe",
+    ]
+
+    # An error exits non-zero with its message on stderr.
+    unknown = _flask(["signatures", "approve", "987654"], env)
+    assert unknown.returncode == 1
+    assert "no signature with id 987654" in unknown.stderr
