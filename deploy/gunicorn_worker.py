@@ -1,13 +1,14 @@
-"""A gunicorn gthread worker that never lends a thread to a client still sending its request head.
+"""A gunicorn gthread worker that never lends a thread to a client still sending its request.
 
 gunicorn's gthread worker hands a connection to a thread as soon as its first byte arrives, and the
 thread then blocks until the request line and headers are complete, with no time limit. A handful of
 clients that send half a request and stop (slowloris) hold every thread: the site stops answering.
-This worker reads the head without blocking, on the worker's event loop: bytes are gathered as they
-arrive, the connection waits in the poller between them, and only a complete head is parsed in a
-thread. A head that takes longer than `header_timeout` seconds in all (a byte every few seconds is
-no loophole) closes the connection. nginx in front does the same with `client_header_timeout`; this
-keeps gunicorn safe when it is reached directly.
+This worker reads the request without blocking, on the worker's event loop: bytes are gathered as
+they arrive, the connection waits in the poller between them, and only a complete request (its head,
+and a body of announced length up to 1 MiB) goes to a thread. A head that takes longer than
+GUNICORN_HEADER_TIMEOUT seconds in all (a byte every few seconds is no loophole), or a body longer
+than GUNICORN_BODY_TIMEOUT after it, closes the connection. nginx in front does the same with
+`client_header_timeout` and `client_body_timeout`; this keeps gunicorn safe when reached directly.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from gunicorn.workers import gthread
 
 # Seconds a client has to send its whole request line and headers, from its first byte.
 HEADER_TIMEOUT = float(os.environ.get("GUNICORN_HEADER_TIMEOUT") or 10)
+# Seconds, from the end of the head, to send a body of announced length (buffered likewise).
+BODY_TIMEOUT = float(os.environ.get("GUNICORN_BODY_TIMEOUT") or 30)
 # A head larger than this is handed to gunicorn's parser as it is, which answers it with a 4xx.
 MAX_HEAD_BYTES = 64 * 1024
-_END_OF_HEAD = (b"\r\n\r\n", b"\n\n")
+# Bodies up to this size are gathered before the request goes to a thread (nginx's
+# client_max_body_size); larger ones, chunked ones and `Expect: 100-continue` go as they are.
+MAX_BUFFERED_BODY = 1024 * 1024
 
 
 class HeadFirstThreadWorker(gthread.ThreadWorker):
@@ -32,18 +37,17 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         if parser is not None and parser.unreader.buf.getbuffer().nbytes:
             # A pipelined request already read: gunicorn's own path handles it.
             return super().handle(conn)
-        state = _gather_head(conn)
+        state = _gather_request(conn)
         if state is _CLOSE:
             return False
         if state is _WAIT:
             return gthread._DEFER
-        head = conn.jointly_head
-        conn.jointly_head = None
-        conn.jointly_deadline = None
-        conn.data_ready = True  # the head is in hand: no waiting for data in the thread
+        received = conn.jointly_received
+        conn.jointly_received = conn.jointly_deadline = conn.jointly_size = None
+        conn.data_ready = True  # the request is in hand: no waiting for data in the thread
         conn.sock.setblocking(True)
         conn.init()
-        conn.parser.unreader.unread(bytes(head))
+        conn.parser.unreader.unread(bytes(received))
         return super().handle(conn)
 
 
@@ -52,27 +56,29 @@ _READY = object()
 _CLOSE = object()
 
 
-def _gather_head(conn) -> object:
-    """Read what the socket holds without blocking; say whether the head is complete."""
-    head = getattr(conn, "jointly_head", None)
-    if head is None:
-        head = conn.jointly_head = bytearray()
+def _gather_request(conn) -> object:
+    """Read what the socket holds without blocking; say whether the request is complete."""
+    received = getattr(conn, "jointly_received", None)
+    if received is None:
+        received = conn.jointly_received = bytearray()
         conn.jointly_deadline = time.monotonic() + HEADER_TIMEOUT
+        conn.jointly_size = None  # known once the head is complete
     try:
         conn.sock.setblocking(False)
-        while len(head) < MAX_HEAD_BYTES:
+        while len(received) < (conn.jointly_size or MAX_HEAD_BYTES):
             try:
-                data = conn.sock.recv(8192)
+                data = conn.sock.recv(65536)
             except BlockingIOError:
                 break  # all there is for now
             if not data:
                 return _CLOSE  # the client went away
-            head += data
+            received += data
+            if conn.jointly_size is None and (size := _request_size(received)) is not None:
+                conn.jointly_size = size
+                conn.jointly_deadline = time.monotonic() + BODY_TIMEOUT
     except (OSError, ValueError):
         return _CLOSE  # reset, or already closed
-    if len(head) >= MAX_HEAD_BYTES:
-        return _READY
-    if any(marker in head for marker in _END_OF_HEAD):
+    if len(received) >= (conn.jointly_size or MAX_HEAD_BYTES):
         return _READY
     if time.monotonic() >= conn.jointly_deadline:
         return _CLOSE
@@ -80,3 +86,24 @@ def _gather_head(conn) -> object:
     # keep-alive timeout closes it there.
     conn.data_ready = False
     return _WAIT
+
+
+def _request_size(received: bytearray) -> int | None:
+    """The bytes the request takes up to the end of a body we buffer; None while the head is open."""
+    ends = [
+        (index + len(marker))
+        for marker in (b"\r\n\r\n", b"\n\n")
+        if (index := received.find(marker)) >= 0
+    ]
+    if not ends:
+        return None
+    head_end = min(ends)
+    body = 0
+    for line in bytes(received[:head_end]).split(b"\n")[1:]:
+        name, _, value = line.partition(b":")
+        name, value = name.strip().lower(), value.strip().lower()
+        if name == b"transfer-encoding" or (name == b"expect" and value == b"100-continue"):
+            return head_end  # the thread reads it as it comes, as gunicorn always does
+        if name == b"content-length" and value.isdigit():
+            body = int(value)
+    return head_end + (body if body <= MAX_BUFFERED_BODY else 0)

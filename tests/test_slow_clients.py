@@ -42,6 +42,7 @@ def serving(tmp_path: Path, **settings: str):
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "PYTHONUNBUFFERED": "1",
         "GUNICORN_HEADER_TIMEOUT": "3",
+        "GUNICORN_BODY_TIMEOUT": "3",
         **settings,
     }
     assert flask_cli(env, "db", "upgrade").returncode == 0
@@ -63,9 +64,10 @@ def gunicorn_alone(tmp_path_factory):
         yield running
 
 
-@pytest.fixture
-def two_by_four(tmp_path):
+@pytest.fixture(scope="module")
+def two_by_four(tmp_path_factory):
     """The shipped configuration with 2 workers of 4 threads: few threads, easy to exhaust."""
+    tmp_path = tmp_path_factory.mktemp("two-by-four")
     with serving(tmp_path, WEB_CONCURRENCY="2", GUNICORN_THREADS="4") as running:
         yield running
 
@@ -88,6 +90,26 @@ def test_more_slow_sockets_than_threads_hold_no_thread(two_by_four):
     try:
         time.sleep(0.5)
         assert_site_answers(port)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_slow_bodies_hold_no_thread_either(two_by_four):
+    port, _log = two_by_four
+    head = (
+        f"POST /statements/{SLUG}/sign HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\n"
+        "csrf_token=x&organisation_name=Slow"
+    ).encode()
+    sockets = open_slow_sockets(port, 16, head=head)
+    try:
+        time.sleep(0.5)
+        assert_site_answers(port)
+        # GUNICORN_BODY_TIMEOUT is 3 s here: the unfinished bodies are given up, not answered.
+        for sock in sockets[:2]:
+            sock.settimeout(8)
+            assert sock.recv(1) == b""
     finally:
         for sock in sockets:
             sock.close()
