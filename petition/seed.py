@@ -80,7 +80,6 @@ def seed_campaign_updates(statement: Statement, text: str) -> int:
             )
         )
         created += 1
-    db.session.commit()
     return created
 
 

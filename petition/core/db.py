@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
@@ -23,12 +24,20 @@ _after_write: ContextVar[list[Callable[[], None]] | None] = ContextVar(
 
 
 def after_write(callback: Callable[[], None]) -> None:
-    """Run `callback` once the outermost write transaction has ended (now, outside one)."""
+    """Run `callback` once the outermost write transaction has committed (now, outside one).
+
+    If that transaction rolls back instead, the callback is dropped: nothing it would
+    announce (an email, a job, a list change) happened.
+    """
     pending = _after_write.get()
     if _writing.get() and pending is not None:
         pending.append(callback)
     else:
         callback()
+
+
+def in_write_transaction() -> bool:
+    return _writing.get() > 0
 
 
 def configure_engine(engine: Engine) -> None:
@@ -55,42 +64,55 @@ def configure_engine(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
 
 
-def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
-    """Mark a service function as one write transaction.
+@contextmanager
+def transaction(name: str = "transaction") -> Iterator[None]:
+    """One write transaction: the only place in the application that commits or rolls back.
 
-    On entry, a read-only transaction left open by the caller is ended so that the write
-    starts from a fresh snapshot (and, on SQLite, holds the write lock from its first
-    statement). On exit, whatever the function left open is committed, or rolled back if
-    it raised, so no lock outlives the call. Nested calls join the outer one.
+    The outermost block ends a read-only transaction left open by the caller, so that the
+    write starts from a fresh snapshot (and, on SQLite, holds the write lock from its first
+    statement); on exit it commits, or rolls back if the block raised, so no lock outlives
+    it. A nested block (or decorated function) joins the outer transaction and never ends
+    it. Work registered with `after_write` runs after the outermost commit, with no lock
+    held, and not at all after a rollback.
     """
+    depth = _writing.get()
+    if depth:
+        token = _writing.set(depth + 1)
+        try:
+            yield
+        finally:
+            _writing.reset(token)
+        return
+    session = db.session()  # the scoped session's current Session
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError(f"{name} called with uncommitted changes")
+        session.rollback()
+    token = _writing.set(1)
+    pending: list[Callable[[], None]] = []
+    pending_token = _after_write.set(pending)
+    try:
+        try:
+            yield
+            if session.in_transaction():
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        _writing.reset(token)
+        _after_write.reset(pending_token)
+    for callback in pending:
+        callback()
+
+
+def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
+    """Make a service function one write transaction (see `transaction`)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        depth = _writing.get()
-        session = db.session()  # the scoped session's current Session
-        if depth == 0 and session.in_transaction():
-            if session.new or session.dirty or session.deleted:
-                raise RuntimeError(f"{func.__qualname__} called with uncommitted changes")
-            session.rollback()
-        token = _writing.set(depth + 1)
-        pending_token = _after_write.set([]) if depth == 0 else None
-        try:
-            result = func(*args, **kwargs)
-            if depth == 0 and session.in_transaction():
-                session.commit()
-            return result
-        except BaseException:
-            if depth == 0:
-                session.rollback()
-            raise
-        finally:
-            _writing.reset(token)
-            if pending_token is not None:
-                callbacks = _after_write.get() or []
-                _after_write.reset(pending_token)
-                # Work queued by commits inside (e.g. sync-mode jobs) runs with no lock held.
-                for callback in callbacks:
-                    callback()
+        with transaction(func.__qualname__):
+            return func(*args, **kwargs)
 
     return wrapper
 

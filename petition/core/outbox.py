@@ -11,12 +11,12 @@ from pathlib import Path
 
 from flask import current_app, render_template
 from flask_mail import Connection, Message
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, utcnow
 from . import jobs
-from .db import write_transaction
+from .db import after_write, transaction, write_transaction
 
 log = logging.getLogger(__name__)
 _LINK = re.compile(r"https?://\S+")
@@ -69,21 +69,9 @@ def queue_email(
     )
     db.session.add(message)
     db.session.flush()
-    db.session.info.setdefault("outbox_to_deliver", []).append(message.id)
+    message_id = message.id
+    after_write(lambda: jobs.enqueue(deliver, message_id))
     return message
-
-
-@event.listens_for(db.session, "after_commit")
-def _deliver_after_commit(session) -> None:
-    ids = session.info.pop("outbox_to_deliver", None)
-    if ids:
-        for message_id in ids:
-            jobs.enqueue(deliver, message_id)
-
-
-@event.listens_for(db.session, "after_soft_rollback")
-def _forget_after_rollback(session, _previous_transaction) -> None:
-    session.info.pop("outbox_to_deliver", None)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -102,7 +90,6 @@ def _claim(message_id: int) -> bool:
         )
         .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
     )
-    db.session.commit()
     return result.rowcount == 1
 
 
@@ -114,44 +101,49 @@ def _is_permanent(exc: Exception) -> bool:
     return False
 
 
-@write_transaction
 def deliver(message_id: int) -> OutboxStatus | None:
     """Send one outbox row if it is due and nobody else holds it; reschedule on a temporary failure.
 
-    Returns the row's new status, or None when it was not this call's to send.
+    Returns the row's new status, or None when it was not this call's to send. Three
+    transactions: the claim, then SMTP with no transaction open (no database lock is held
+    across the network), then the outcome.
     """
-    if not _claim(message_id):
-        return None
-    message = db.session.get(OutboxMessage, message_id)
-    outgoing = _build_message(message)
-    # End the transaction before talking SMTP: no database lock is held across the network.
-    db.session.commit()
+    with transaction("deliver"):
+        if not _claim(message_id):
+            return None
+        message = db.session.get(OutboxMessage, message_id)
+        outgoing = _build_message(message)
     try:
         message_id_header = _transmit(message, outgoing)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
-        permanent = _is_permanent(exc)
-        max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
-        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        return _record_failure(message_id, exc)
+    with transaction("deliver"):
+        message = db.session.get(OutboxMessage, message_id)
+        message.status = OutboxStatus.SENT
+        message.sent_at = utcnow()
         message.claimed_at = None
-        if permanent or message.attempts >= max_attempts:
-            message.status = OutboxStatus.FAILED
-            log.warning("mail %s to %s failed: %s", message.id, message.to_address, exc)
-            db.session.commit()
-            return OutboxStatus.FAILED
-        delay = backoff_seconds(message.attempts)
-        message.status = OutboxStatus.QUEUED
-        message.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        log.info("mail %s deferred %.0fs: %s", message.id, delay, exc)
-        db.session.commit()
-        jobs.enqueue(deliver, message.id, delay=delay)
-        return OutboxStatus.QUEUED
-    message.status = OutboxStatus.SENT
-    message.sent_at = utcnow()
-    message.claimed_at = None
-    message.message_id = message_id_header
-    message.last_error = ""
-    db.session.commit()
+        message.message_id = message_id_header
+        message.last_error = ""
     return OutboxStatus.SENT
+
+
+@write_transaction
+def _record_failure(message_id: int, exc: Exception) -> OutboxStatus:
+    message = db.session.get(OutboxMessage, message_id)
+    permanent = _is_permanent(exc)
+    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    message.claimed_at = None
+    if permanent or message.attempts >= max_attempts:
+        message.status = OutboxStatus.FAILED
+        log.warning("mail %s to %s failed: %s", message.id, message.to_address, exc)
+        return OutboxStatus.FAILED
+    delay = backoff_seconds(message.attempts)
+    message.status = OutboxStatus.QUEUED
+    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    log.info("mail %s deferred %.0fs: %s", message.id, delay, exc)
+    after_write(lambda: jobs.enqueue(deliver, message_id, delay=delay))
+    return OutboxStatus.QUEUED
 
 
 def _build_message(message: OutboxMessage) -> Message:
@@ -197,9 +189,7 @@ def _write_to_file(message: OutboxMessage, msg: Message) -> str:
 
 
 @write_transaction
-def send_due(now: datetime | None = None) -> dict[str, int]:
-    """Deliver every queued row that is due (and recover rows left claimed by a dead process)."""
-    now = now or utcnow()
+def _recover_stale_claims(now: datetime) -> None:
     db.session.execute(
         update(OutboxMessage)
         .where(
@@ -208,7 +198,15 @@ def send_due(now: datetime | None = None) -> dict[str, int]:
         )
         .values(status=OutboxStatus.QUEUED, claimed_at=None)
     )
-    db.session.commit()
+
+
+def send_due(now: datetime | None = None) -> dict[str, int]:
+    """Deliver every queued row that is due (and recover rows left claimed by a dead process).
+
+    Not one transaction: each row is claimed, sent and recorded on its own (see `deliver`).
+    """
+    now = now or utcnow()
+    _recover_stale_claims(now)
     due_ids = db.session.scalars(
         select(OutboxMessage.id)
         .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
@@ -237,7 +235,6 @@ def retry_failed(message_id: int) -> bool:
         .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
         .values(status=OutboxStatus.QUEUED, next_attempt_at=utcnow(), attempts=0)
     )
-    db.session.commit()
     if result.rowcount:
-        jobs.enqueue(deliver, message_id)
+        after_write(lambda: jobs.enqueue(deliver, message_id))
     return bool(result.rowcount)

@@ -55,7 +55,6 @@ def signatures_list(state: str | None, slug: str | None, as_json: bool) -> None:
 
 def _moderate(ids: tuple[int, ...], action: str, reason: str = "") -> None:
     missing = [i for i in ids if db.session.get(Signature, i) is None]
-    db.session.rollback()
     if missing:
         raise click.ClickException(f"no signature with id {', '.join(map(str, missing))}")
     actor = Actor.cli(f"signatures {action}")

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select, update
 
 from ..core import events, outbox
 from ..core.audit import Actor, record
-from ..core.db import compare_and_set, write_transaction
+from ..core.db import after_write, compare_and_set, write_transaction
 from ..core.validation import derived_columns, name_key
 from ..extensions import db
 from ..models import OrganisationType, Signature, SignatureState, utcnow
@@ -64,18 +64,15 @@ def decide(
     sources, target = _TRANSITIONS[action]
     signature = db.session.get(Signature, signature_id)
     if signature is None or (statement_id is not None and signature.statement_id != statement_id):
-        db.session.rollback()
         return Decision(
             signature_id, DecisionResult.NOT_FOUND, message=f"No signature {signature_id}."
         )
     current = SignatureState(signature.state)
     if current is target:
-        db.session.rollback()
         return Decision(
             signature_id, DecisionResult.NO_CHANGE, current, f"Already {current.value}."
         )
     if current not in sources or (expected_state is not None and current is not expected_state):
-        db.session.rollback()
         return Decision(
             signature_id,
             DecisionResult.CONFLICT,
@@ -91,7 +88,6 @@ def decide(
     if action == "reopen":
         values["rejection_reason"] = ""
     if not compare_and_set(signature_id, current, **values):
-        db.session.rollback()
         db.session.refresh(signature)
         return Decision(
             signature_id,
@@ -133,9 +129,9 @@ def decide(
                 statement=signature.statement,
                 reason=reason,
             )
-    db.session.commit()
     if list_changed:
-        events.signatory_list_changed(signature.statement_id, reason=action)
+        changed_id = signature.statement_id
+        after_write(lambda: events.signatory_list_changed(changed_id, reason=action))
     return Decision(signature_id, DecisionResult.DONE, target)
 
 
@@ -242,17 +238,14 @@ def edit_signature(
     """Correct the public fields; the audit row keeps before and after. A stale form changes nothing."""
     signature = db.session.get(Signature, signature_id)
     if signature is None or (statement_id is not None and signature.statement_id != statement_id):
-        db.session.rollback()
         return EditOutcome(EditResult.NOT_FOUND, f"No signature {signature_id}.")
     state = SignatureState(signature.state)
     if state not in EDITABLE_STATES:
-        db.session.rollback()
         return EditOutcome(
             EditResult.NOT_EDITABLE,
             f"Signature {signature_id} is {state.value}; it cannot be edited.",
         )
     if signature.row_version != row_version:
-        db.session.rollback()
         return EditOutcome(
             EditResult.STALE,
             f"Signature {signature_id} was changed by someone else after you opened the form. "
@@ -262,7 +255,6 @@ def edit_signature(
     after_all = {f.name: getattr(edit, f.name) for f in fields(SignatureEdit)}
     changed = tuple(k for k in after_all if after_all[k] != before_all[k])
     if not changed:
-        db.session.rollback()
         return EditOutcome(EditResult.NO_CHANGE, "Nothing to change.")
     org_type = OrganisationType(edit.organisation_type)
     result = db.session.execute(
@@ -283,7 +275,6 @@ def edit_signature(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
         return EditOutcome(
             EditResult.STALE,
             f"Signature {signature_id} was changed by someone else meanwhile. Nothing was saved.",
@@ -298,9 +289,9 @@ def edit_signature(
         before={k: before_all[k] for k in changed},
         after={k: after_all[k] for k in changed},
     )
-    db.session.commit()
     if public:
-        events.signatory_list_changed(signature.statement_id, reason="edit")
+        changed_id = signature.statement_id
+        after_write(lambda: events.signatory_list_changed(changed_id, reason="edit"))
     return EditOutcome(EditResult.DONE, "Saved.", changed)
 
 
@@ -311,12 +302,10 @@ def withdraw_on_request(
     """Staff withdraw an endorsement because the organisation asked them to."""
     signature = db.session.get(Signature, signature_id)
     if signature is None or (statement_id is not None and signature.statement_id != statement_id):
-        db.session.rollback()
         return Decision(
             signature_id, DecisionResult.NOT_FOUND, message=f"No signature {signature_id}."
         )
     if SignatureState(signature.state) is SignatureState.WITHDRAWN:
-        db.session.rollback()
         return Decision(
             signature_id, DecisionResult.NO_CHANGE, SignatureState.WITHDRAWN, "Already withdrawn."
         )

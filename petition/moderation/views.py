@@ -223,7 +223,6 @@ def edit(signature_id: int):
         abort(404, description=outcome.message)
     if outcome.result in (EditResult.STALE, EditResult.NOT_EDITABLE):
         flash(outcome.message, "warning")
-        db.session.rollback()
         return _detail(_signature_or_404(signature_id), status=409)
     if outcome.result is EditResult.NO_CHANGE:
         flash("Nothing was changed.", "info")
@@ -256,7 +255,6 @@ def bulk():
         flash("Give a reason to reject (it is kept in the audit log).", "error")
         return redirect(back, 303)
     unknown = moderation.unknown_ids(ids, statement_id)
-    db.session.rollback()
     if unknown:
         flash(
             "Nothing was changed: no signature "

@@ -52,4 +52,3 @@ def staff_xlsx(statement: Statement) -> bytes:
 def record_export(statement: Statement, fmt: str, actor: Actor) -> None:
     """Who took personal data out of the system, and when."""
     record(actor, "exported", statement_id=statement.id, detail=f"all fields as {fmt}")
-    db.session.commit()

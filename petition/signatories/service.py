@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, or_, select
 
 from ..core import events, validation
 from ..core.audit import Actor, record
-from ..core.db import write_transaction
+from ..core.db import after_write, write_transaction
 from ..extensions import db
 from ..models import (
     ORGANISATION_TYPE_LABELS,
@@ -378,7 +378,6 @@ def import_signatories(
         sig.is_initiator = initiators
         prepared.append(sig)
     if errors:
-        db.session.rollback()
         raise ImportError_(errors)
     db.session.add_all(prepared)
     db.session.flush()
@@ -386,9 +385,9 @@ def import_signatories(
         record(actor, "imported", signature=sig, to_state=SignatureState.APPROVED)
     if prepared:
         bump_list_version(statement.id)
-    db.session.commit()
     if prepared:
-        events.signatory_list_changed(statement.id, reason="import")
+        statement_id = statement.id
+        after_write(lambda: events.signatory_list_changed(statement_id, reason="import"))
     return ImportResult(created=len(prepared), skipped=skipped)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core import events, outbox
 from ..core.audit import Actor, record
-from ..core.db import compare_and_set, write_transaction
+from ..core.db import after_write, compare_and_set, write_transaction
 from ..core.tokens import hash_token, looks_like_token, new_token
 from ..core.validation import derived_columns, normalise_email
 from ..extensions import db
@@ -189,7 +189,6 @@ def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -
         detail=f"ip={ip}" if ip else "",
     )
     _queue_confirmation(signature, statement)
-    db.session.commit()
     return SubmitOutcome.CREATED
 
 
@@ -201,7 +200,6 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         )
     )
     if existing is None:  # the conflicting row vanished (deleted) — a retry is the honest answer
-        db.session.rollback()
         raise SigningError("conflict, please try again")
     state = SignatureState(existing.state)
     if state is SignatureState.WITHDRAWN:
@@ -225,11 +223,9 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
             to_state=SignatureState.PENDING_EMAIL,
         )
         _queue_confirmation(existing, statement)
-        db.session.commit()
         return SubmitOutcome.RESTARTED
     if state is SignatureState.PENDING_EMAIL:
         if not _claim_send_slot(existing.id, Signature.last_confirmation_sent_at):
-            db.session.rollback()
             return SubmitOutcome.UNCHANGED
         db.session.refresh(existing)
         # The newest submission wins while unconfirmed: the email confirms what it shows.
@@ -237,11 +233,9 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         existing.row_version += 1
         _queue_confirmation(existing, statement)
         record(Actor.signatory(), "confirmation_resent", signature=existing)
-        db.session.commit()
         return SubmitOutcome.RESENT
     if state in (SignatureState.VERIFIED, SignatureState.APPROVED):
         if not _claim_send_slot(existing.id, Signature.last_withdraw_link_sent_at):
-            db.session.rollback()
             return SubmitOutcome.UNCHANGED
         db.session.refresh(existing)
         withdraw = _issue_token(existing, TokenPurpose.WITHDRAW)
@@ -254,10 +248,8 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
             statement=statement,
             withdraw_url=public_url(f"/withdraw/{withdraw}"),
         )
-        db.session.commit()
         return SubmitOutcome.NOTIFIED
     # Rejected: the same neutral page, nothing sent, nothing changed.
-    db.session.rollback()
     return SubmitOutcome.UNCHANGED
 
 
@@ -315,7 +307,6 @@ def confirm_signature(token: str) -> Signature:
         state=SignatureState.VERIFIED,
         verified_at=now,
     ):
-        db.session.rollback()
         db.session.refresh(signature)
         raise AlreadyConfirmed(signature)
     _revoke_tokens(signature.id, TokenPurpose.CONFIRM)
@@ -326,7 +317,6 @@ def confirm_signature(token: str) -> Signature:
         from_state=SignatureState.PENDING_EMAIL,
         to_state=SignatureState.VERIFIED,
     )
-    db.session.commit()
     db.session.refresh(signature)
     return signature
 
@@ -337,15 +327,11 @@ def resend_confirmation(token: str) -> Signature:
     row = _find_token(token, TokenPurpose.CONFIRM)
     signature = row.signature
     if SignatureState(signature.state) is not SignatureState.PENDING_EMAIL:
-        db.session.rollback()
         raise AlreadyConfirmed(signature)
     if _claim_send_slot(signature.id, Signature.last_confirmation_sent_at):
         db.session.refresh(signature)
         _queue_confirmation(signature, signature.statement)
         record(Actor.signatory(), "confirmation_resent", signature=signature)
-        db.session.commit()
-    else:
-        db.session.rollback()
     return signature
 
 
@@ -369,11 +355,9 @@ def withdraw_signature(token: str) -> Signature:
 def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
     before = SignatureState(signature.state)
     if before not in _WITHDRAWABLE:
-        db.session.rollback()
         raise NotWithdrawable(signature)
     now = utcnow()
     if not compare_and_set(signature.id, before, state=SignatureState.WITHDRAWN, withdrawn_at=now):
-        db.session.rollback()
         db.session.refresh(signature)
         raise NotWithdrawable(signature)
     _revoke_tokens(signature.id, TokenPurpose.CONFIRM)
@@ -388,10 +372,10 @@ def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
         to_state=SignatureState.WITHDRAWN,
         detail=reason,
     )
-    db.session.commit()
     db.session.refresh(signature)
     if was_public:
-        events.signatory_list_changed(signature.statement_id, reason="withdrawal")
+        statement_id = signature.statement_id
+        after_write(lambda: events.signatory_list_changed(statement_id, reason="withdrawal"))
     return signature
 
 
@@ -405,10 +389,8 @@ def request_withdrawal_link(statement: Statement, email: str) -> None:
         )
     )
     if signature is None or SignatureState(signature.state) not in _WITHDRAWABLE:
-        db.session.rollback()
         return
     if not _claim_send_slot(signature.id, Signature.last_withdraw_link_sent_at):
-        db.session.rollback()
         return
     db.session.refresh(signature)
     withdraw_token = _issue_token(signature, TokenPurpose.WITHDRAW)
@@ -422,4 +404,3 @@ def request_withdrawal_link(statement: Statement, email: str) -> None:
         withdraw_url=public_url(f"/withdraw/{withdraw_token}"),
     )
     record(Actor.signatory(), "withdraw_link_sent", signature=signature)
-    db.session.commit()

@@ -178,10 +178,8 @@ def create_staff(email: str, password: str, role: StaffRole | str, actor: Actor)
             db.session.add(user)
             db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise StaffError(f"A staff account for {email} already exists.") from None
     _record_staff(actor, "staff_created", user)
-    db.session.commit()
     return user
 
 
@@ -189,7 +187,6 @@ def create_staff(email: str, password: str, role: StaffRole | str, actor: Actor)
 def ensure_admin(email: str, actor: Actor) -> tuple[StaffUser, str] | None:
     """The first admin of a fresh install, with a generated password; None once any account exists."""
     if db.session.scalar(select(func.count(StaffUser.id))):
-        db.session.rollback()
         return None
     password = generate_password()
     try:
@@ -223,7 +220,6 @@ def set_password(user_id: int, password: str, actor: Actor, *, reset_totp: bool 
         user.totp_enabled = False
         user.totp_secret = None
     _record_staff(actor, "staff_password_set", user, before)
-    db.session.commit()
     return user
 
 
@@ -232,12 +228,10 @@ def change_own_password(user_id: int, current: str, new: str, actor: Actor) -> s
     """Returns the new session token: the caller stays signed in, other sessions end."""
     user = _get_or_error(user_id)
     if not verify_password(user.password_hash, current):
-        db.session.rollback()
         raise StaffError("The current password is not right.")
     user.password_hash = hash_password(new)
     user.session_token = secrets.token_urlsafe(32)
     _record_staff(actor, "staff_password_changed", user)
-    db.session.commit()
     return user.session_token
 
 
@@ -249,14 +243,12 @@ def set_active(user_id: int, active: bool, actor: Actor) -> StaffUser:
         and StaffRole(user.role) is StaffRole.ADMIN
         and not _active_admins_other_than(user.id)
     ):
-        db.session.rollback()
         raise StaffError("The last active admin cannot be disabled.")
     before = _snapshot(user)
     user.is_active = active
     if not active:
         user.session_token = None
     _record_staff(actor, "staff_enabled" if active else "staff_disabled", user, before)
-    db.session.commit()
     return user
 
 
@@ -270,12 +262,10 @@ def set_role(user_id: int, role: StaffRole | str, actor: Actor) -> StaffUser:
         and user.is_active
         and not _active_admins_other_than(user.id)
     ):
-        db.session.rollback()
         raise StaffError("The last active admin must stay an admin.")
     before = _snapshot(user)
     user.role = role
     _record_staff(actor, "staff_role_changed", user, before)
-    db.session.commit()
     return user
 
 
@@ -283,7 +273,6 @@ def set_role(user_id: int, role: StaffRole | str, actor: Actor) -> StaffUser:
 def set_wants_digest(user_id: int, wants: bool) -> None:
     user = _get_or_error(user_id)
     user.wants_digest = wants
-    db.session.commit()
 
 
 # ---------------------------------------------------------------- sign-in
@@ -294,26 +283,21 @@ def authenticate(email: str, password: str) -> LoginResult:
     """Check a password; too many failures lock the account in the database (all processes)."""
     user = get_by_email(email)
     if user is None:
-        db.session.rollback()
         _burn_time(password)
         return LoginResult(LoginOutcome.REFUSED)
     now = utcnow()
     if user.locked_until is not None and user.locked_until > now:
-        db.session.rollback()
         _burn_time(password)
         return LoginResult(LoginOutcome.REFUSED)
     if not verify_password(user.password_hash, password) or not user.is_active:
         _count_failure(user)
-        db.session.commit()
         return LoginResult(LoginOutcome.REFUSED)
     if _hasher().check_needs_rehash(user.password_hash):
         # The argon2 parameters were raised since this hash was made: upgrade it now.
         user.password_hash = _hasher().hash(password)
     if user.totp_enabled:
-        db.session.commit()
         return LoginResult(LoginOutcome.NEED_TOTP, user.id)
     token = _start_session(user)
-    db.session.commit()
     return LoginResult(LoginOutcome.OK, user.id, token)
 
 
@@ -328,14 +312,11 @@ def authenticate_totp(user_id: int, code: str) -> LoginResult:
         or not user.totp_enabled
         or (user.locked_until is not None and user.locked_until > now)
     ):
-        db.session.rollback()
         return LoginResult(LoginOutcome.REFUSED)
     if not accept_totp(user, code):
         _count_failure(user)
-        db.session.commit()
         return LoginResult(LoginOutcome.REFUSED)
     token = _start_session(user)
-    db.session.commit()
     return LoginResult(LoginOutcome.OK, user.id, token)
 
 
@@ -388,7 +369,6 @@ def end_session(user_id: int, *, reason: str = "signed out") -> None:
         return
     user.session_token = None
     record(Actor.staff(user), "staff_signed_out", detail=f"{user.email}: {reason}")
-    db.session.commit()
 
 
 # ---------------------------------------------------------------- TOTP
@@ -423,11 +403,9 @@ def begin_totp_enrolment(user_id: int) -> str:
     """A fresh secret, kept but not active until a code from it is confirmed."""
     user = _get_or_error(user_id)
     if user.totp_enabled:
-        db.session.rollback()
         raise StaffError("Two-factor sign-in is already on.")
     if not user.totp_secret:
         user.totp_secret = pyotp.random_base32()
-    db.session.commit()
     return user.totp_secret
 
 
@@ -435,35 +413,28 @@ def begin_totp_enrolment(user_id: int) -> str:
 def confirm_totp_enrolment(user_id: int, code: str, actor: Actor) -> None:
     user = _get_or_error(user_id)
     if user.totp_enabled:
-        db.session.rollback()
         return
     if not accept_totp(user, code):
-        db.session.rollback()
         raise StaffError("That code is not right. Check the time on your phone and try again.")
     before = _snapshot(user)
     user.totp_enabled = True
     _record_staff(actor, "staff_totp_enabled", user, before)
-    db.session.commit()
 
 
 @write_transaction
 def disable_totp(user_id: int, code: str, actor: Actor) -> None:
     user = _get_or_error(user_id)
     if totp_required_for(user):
-        db.session.rollback()
         raise StaffError("Admins must keep two-factor sign-in on.")
     if not user.totp_enabled:
-        db.session.rollback()
         return
     if not accept_totp(user, code):
-        db.session.rollback()
         raise StaffError("That code is not right.")
     before = _snapshot(user)
     user.totp_enabled = False
     user.totp_secret = None
     user.totp_last_step = None
     _record_staff(actor, "staff_totp_disabled", user, before)
-    db.session.commit()
 
 
 def totp_uri(user: StaffUser, secret: str) -> str:

@@ -96,5 +96,4 @@ def send_digests(*, force: bool = False, now: datetime | None = None) -> DigestR
             account_url=public_url("/staff/account"),
         )
         sent += 1
-    db.session.commit()
     return DigestResult(sent, skipped)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..core import events
 from ..core.audit import Actor, record
-from ..core.db import write_transaction
+from ..core.db import after_write, write_transaction
 from ..core.validation import InvalidValue
 from ..extensions import db
 from ..models import CampaignUpdate, Statement, UpdateKind
@@ -54,14 +54,12 @@ def update_statement_settings(
     PDF show, so it counts as a list change (the PDF part listens for it)."""
     statement = db.session.get(Statement, statement_id)
     if statement is None:
-        db.session.rollback()
         raise CampaignError("There is no such statement.")
     if (
         settings.signing_opens_at
         and settings.signing_closes_at
         and settings.signing_closes_at <= settings.signing_opens_at
     ):
-        db.session.rollback()
         raise CampaignError("Signing must close after it opens.")
     before = _settings_of(statement)
     changed = tuple(
@@ -70,7 +68,6 @@ def update_statement_settings(
         if getattr(before, f.name) != getattr(settings, f.name)
     )
     if not changed:
-        db.session.rollback()
         return ()
     for name in changed:
         setattr(statement, name, getattr(settings, name))
@@ -84,9 +81,8 @@ def update_statement_settings(
         before={k: _jsonable(getattr(before, k)) for k in changed},
         after={k: _jsonable(getattr(settings, k)) for k in changed},
     )
-    db.session.commit()
     if embargo_changed:
-        events.signatory_list_changed(statement_id, reason="embargo")
+        after_write(lambda: events.signatory_list_changed(statement_id, reason="embargo"))
     return changed
 
 
@@ -94,7 +90,6 @@ def update_statement_settings(
 def set_open(statement_id: int, is_open: bool, actor: Actor) -> bool:
     statement = db.session.get(Statement, statement_id)
     if statement is None:
-        db.session.rollback()
         raise CampaignError("There is no such statement.")
     settings = _settings_of(statement)
     return bool(
@@ -171,7 +166,6 @@ def updates_for(statement_id: int) -> list[CampaignUpdate]:
 @write_transaction
 def create_update(statement_id: int, data: UpdateInput, actor: Actor) -> CampaignUpdate:
     if db.session.get(Statement, statement_id) is None:
-        db.session.rollback()
         raise CampaignError("There is no such statement.")
     update = CampaignUpdate(
         statement_id=statement_id,
@@ -193,7 +187,6 @@ def create_update(statement_id: int, data: UpdateInput, actor: Actor) -> Campaig
         after=_update_snapshot(update),
         detail=f"update {update.id}",
     )
-    db.session.commit()
     return update
 
 
@@ -206,7 +199,6 @@ class UpdateAction(enum.StrEnum):
 def _get_update(update_id: int) -> CampaignUpdate:
     update = db.session.get(CampaignUpdate, update_id)
     if update is None:
-        db.session.rollback()
         raise CampaignError("There is no such campaign update.")
     return update
 
@@ -224,7 +216,6 @@ def edit_update(update_id: int, data: UpdateInput, actor: Actor) -> bool:
     after = _update_snapshot(update)
     changed = [k for k in after if after[k] != before[k]]
     if not changed:
-        db.session.rollback()
         return False
     record(
         actor,
@@ -234,7 +225,6 @@ def edit_update(update_id: int, data: UpdateInput, actor: Actor) -> bool:
         after={k: after[k] for k in changed},
         detail=f"update {update.id}",
     )
-    db.session.commit()
     return True
 
 
@@ -246,7 +236,6 @@ def change_update(update_id: int, action: UpdateAction, actor: Actor) -> str:
     statement_id = update.statement_id
     if action is UpdateAction.DELETE:
         if update.is_published:
-            db.session.rollback()
             raise CampaignError("Unpublish the update before deleting it.")
         db.session.delete(update)
         record(
@@ -256,11 +245,9 @@ def change_update(update_id: int, action: UpdateAction, actor: Actor) -> str:
             before=before,
             detail=f"update {update_id}",
         )
-        db.session.commit()
         return "The draft was deleted."
     publish = action is UpdateAction.PUBLISH
     if bool(update.is_published) == publish:
-        db.session.rollback()
         return "Already published." if publish else "Already a draft."
     update.is_published = publish
     if publish and update.published_on is None:
@@ -273,5 +260,4 @@ def change_update(update_id: int, action: UpdateAction, actor: Actor) -> str:
         after={"is_published": publish},
         detail=f"update {update_id}",
     )
-    db.session.commit()
     return "Published on the statement page." if publish else "Taken off the statement page."

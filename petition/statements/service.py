@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from ..core import events
 from ..core.audit import Actor, record
-from ..core.db import write_transaction
+from ..core.db import after_write, write_transaction
 from ..extensions import db
 from ..models import Statement, StatementVersion, utcnow
 
@@ -211,9 +211,9 @@ def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
     statement.current_version_id = version.id
     if changed_current and not created:
         bump_list_version(statement.id)
-    db.session.commit()
     if changed_current and not created:
-        events.signatory_list_changed(statement.id, reason="statement_version")
+        statement_id = statement.id
+        after_write(lambda: events.signatory_list_changed(statement_id, reason="statement_version"))
     return LoadResult(
         statement=statement,
         created=created,
