@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_wtf import FlaskForm
+from wtforms import DateField, DateTimeLocalField
 from wtforms.validators import ValidationError
 
 from . import validation
@@ -25,3 +28,25 @@ def validated_by(func, **kwargs):
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (confirm, withdraw, approve…): CSRF is all it carries."""
+
+
+class _MachineValue:
+    """A date input shows its value as HTML requires (`2026-05-01`), never the text as sent.
+
+    WTForms echoes what was posted, so a value it could not parse (or parsed leniently, such
+    as `2026-5-1`) would make the page's HTML invalid; a browser never sends one.
+    """
+
+    format: list[str]
+    data: date | None
+
+    def _value(self) -> str:
+        return self.data.strftime(self.format[0]) if self.data else ""
+
+
+class MachineDateField(_MachineValue, DateField):
+    pass
+
+
+class MachineDateTimeLocalField(_MachineValue, DateTimeLocalField):
+    pass

@@ -22,6 +22,15 @@ def format_datetime(value: datetime | None) -> str:
     return f"{value.day} {value:%B %Y, %H:%M} UTC"
 
 
+def machine_datetime(value: date | datetime | None) -> str:
+    """A `<time datetime>` value: whole seconds, as HTML allows at most three fractional digits."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value.isoformat()
+
+
 def type_label(value) -> str:
     try:
         return ORGANISATION_TYPE_LABELS[OrganisationType(value)]
@@ -32,6 +41,7 @@ def type_label(value) -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["machine_datetime"] = machine_datetime
     app.jinja_env.filters["type_label"] = type_label
     app.jinja_env.filters["country_name"] = country_display_name
     app.jinja_env.globals["site_name"] = "Jointly"

@@ -5,8 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DateTimeLocalField,
     SelectChoice,
     SelectField,
     StringField,
@@ -15,20 +13,20 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from ..core import validation
-from ..core.forms import validated_by
+from ..core.forms import MachineDateField, MachineDateTimeLocalField, validated_by
 from ..models import UpdateKind
 from .campaign import UpdateInput, link_url
 
 
 class StatementSettingsForm(FlaskForm):
     is_open = BooleanField("Open for signing")
-    signing_opens_at = DateTimeLocalField(
+    signing_opens_at = MachineDateTimeLocalField(
         "Signing opens (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
-    signing_closes_at = DateTimeLocalField(
+    signing_closes_at = MachineDateTimeLocalField(
         "Signing closes (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
-    list_public_from = DateTimeLocalField(
+    list_public_from = MachineDateTimeLocalField(
         "List and PDF published from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
 
@@ -62,7 +60,7 @@ class UpdateForm(FlaskForm):
         validators=[validated_by(validation.clean_line, field="link text", max_len=200)],
         render_kw={"maxlength": 200, "placeholder": "Read more"},
     )
-    published_on = DateField("Date shown", validators=[Optional()])
+    published_on = MachineDateField("Date shown", validators=[Optional()])
 
     def to_input(self) -> UpdateInput:
         return UpdateInput(

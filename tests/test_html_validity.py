@@ -1,0 +1,377 @@
+"""Every page is valid HTML: the W3C Nu checker (vnu-jar from npm, on Java) reports no error.
+
+The pages are rendered once for the module (public pages, the sign-on form with errors, the pages
+the emailed links open, every staff page, error pages) and checked in one run of the checker, next
+to a document with known faults that proves the checker reports what it finds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pyotp
+import pytest
+from flask import template_rendered
+from sqlalchemy import select, update
+
+from petition import create_app
+from petition.extensions import db
+from petition.models import (
+    OutboxMessage,
+    Signature,
+    SignatureState,
+    SignatureToken,
+    StaffUser,
+    Statement,
+    utcnow,
+)
+from tests.conftest import CSRF_RE, LINK_RE, _base_config, truncate_all, valid_form, wait_jobs
+from tests.flows import confirm_link, post_form
+from tests.staff_helpers import PASSWORD, login, make_signature, make_staff, post, signed_in
+
+ROOT = Path(__file__).resolve().parent.parent
+VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+JAVA = shutil.which("java")
+
+# A document with faults the checker must report (the canary of the run).
+CANARY = "canary: a document with known faults"
+CANARY_HTML = (
+    "<!doctype html><html lang=en><head><title>x</title></head><body>"
+    '<p><span><form action=""></form></span></p>'
+    '<time datetime="2026-01-02T03:04:05.123456+00:00">now</time>'
+    '<input id="a"><input id="a"></body></html>'
+)
+
+
+@dataclass
+class Pages:
+    """Rendered pages by name ("GET /path" and what state it shows), and what the checker found."""
+
+    html: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    templates: set[str] = field(default_factory=set)
+
+    def add(self, name: str, response, status: int = 200) -> None:
+        assert response.status_code == status, (name, response.status_code)
+        assert response.mimetype == "text/html", (name, response.mimetype)
+        assert name not in self.html, f"two pages named {name}"
+        self.html[name] = response.get_data(as_text=True)
+
+    def failing(self, prefix: str) -> str:
+        """The checker's errors on the pages whose name starts with prefix, one page a paragraph."""
+        assert any(name.startswith(prefix) for name in self.html), f"no page for {prefix}"
+        return "\n\n".join(
+            name + ":\n  " + "\n  ".join(found)
+            for name, found in self.errors.items()
+            if name.startswith(prefix) and found
+        )
+
+
+def nu_check(documents: dict[str, str], folder: Path) -> dict[str, list[str]]:
+    """Run the Nu checker once over all documents; its errors for each, as readable lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    for number, (name, html) in enumerate(documents.items()):
+        path = folder / f"page-{number:03d}.html"
+        path.write_text(html, encoding="utf-8")
+        files[path.resolve().as_uri()] = name
+    done = subprocess.run(
+        [JAVA, "-Xss4m", "-jar", str(VNU_JAR), "--format", "json", "--stdout"]
+        + ["--exit-zero-always", *(str(folder / Path(uri).name) for uri in files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    found: dict[str, list[str]] = {name: [] for name in documents}
+    for message in report["messages"]:
+        if message["type"] not in ("error", "non-document-error"):
+            continue  # "info" messages (warnings) are advice, not validity
+        name = files.get(message.get("url", "").replace("file:/", "file:///", 1), "?")
+        where = f"line {message.get('lastLine', '?')}"
+        found.setdefault(name, []).append(
+            f"{where}: {message['message']} [{message.get('extract', '').strip()}]"
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def pages(migrated, tmp_path_factory) -> Pages:
+    if JAVA is None:
+        pytest.skip("Java is not installed: the Nu HTML checker needs it (default-jre-headless)")
+    if not VNU_JAR.exists():
+        pytest.skip(f"the Nu HTML checker is not installed at {VNU_JAR}: run `npm ci`")
+    tmp = tmp_path_factory.mktemp("html-validity")
+    # Small pages, so that the public list and the console show their pagers.
+    app = create_app(
+        {**_base_config(migrated, tmp), "SIGNATORIES_PER_PAGE": 3, "STAFF_PAGE_SIZE": 2}
+    )
+    with app.app_context():
+        truncate_all(db.engine)
+    try:
+        result = Pages()
+
+        def rendered(sender, template, context, **extra):
+            result.templates.add(template.name)
+
+        with template_rendered.connected_to(rendered, app):
+            render_pages(app, result)
+        result.errors = nu_check({CANARY: CANARY_HTML, **result.html}, tmp / "pages")
+        yield result
+    finally:
+        app.extensions["jobs"].stop()
+        with app.app_context():
+            db.session.remove()
+            truncate_all(db.engine)
+            db.engine.dispose()
+
+
+def render_pages(app, pages: Pages) -> None:
+    from petition.seed import seed
+
+    with app.app_context():
+        slug = seed().statement.slug
+        statement_id = db.session.scalar(select(Statement.id).where(Statement.slug == slug))
+    wait_jobs(app)
+    render_public(app, pages, slug)
+    render_signing(app, pages, slug)
+    render_staff(app, pages, slug, statement_id)
+    render_closed_and_several_statements(app, pages, slug, statement_id)
+
+
+def render_public(app, pages: Pages, slug: str) -> None:
+    client = app.test_client()
+    base = f"/statements/{slug}"
+    for path in (
+        base,
+        f"{base}/signatories",
+        f"{base}/signatories?q=zzzz",
+        f"{base}/signatories?country=DE&type=cluster",
+        f"{base}/signatories?page=2",
+        f"{base}/versions",
+        "/privacy",
+        f"{base}/sign",
+        f"{base}/sign/check-your-email",
+        f"{base}/withdraw-link",
+    ):
+        pages.add(f"public GET {path}", client.get(path))
+    pages.add("public GET / (one statement)", client.get("/"))
+    pages.add("public 404 page", client.get("/no-such-page"), 404)
+    pages.add("public 404 statement", client.get("/statements/no-such-statement"), 404)
+    pages.add("public 405 page", client.get("/staff/logout"), 405)
+    pages.add("public 400 page (no CSRF token)", client.post("/confirm/abc"), 400)
+    pages.add("public POST sign: empty form", post_form(client, slug, {}), 422)
+    bad = valid_form(email="not an address", website="ftp://x", country="XX", consent=None)
+    pages.add("public POST sign: invalid fields", post_form(client, slug, bad), 422)
+    token = CSRF_RE.search(client.get(f"{base}/withdraw-link").text).group(1)
+    lost = client.post(f"{base}/withdraw-link", data={"email": "nope", "csrf_token": token})
+    pages.add("public POST withdraw-link: invalid address", lost, 422)
+    sent = client.post(f"{base}/withdraw-link", data={"email": "a@b.org", "csrf_token": token})
+    pages.add("public GET statement after a request (flash)", client.get(sent.headers["Location"]))
+
+
+def render_signing(app, pages: Pages, slug: str) -> None:
+    """The pages that emailed links open, in each state they can show."""
+    client = app.test_client()
+    email = valid_form()["email"]
+    assert post_form(client, slug, valid_form()).status_code == 302
+    confirm = confirm_link(app, email)
+    pages.add("email GET /confirm (pending)", client.get(confirm))
+    token = CSRF_RE.search(client.get(confirm).text).group(1)
+    pages.add("email POST /confirm", client.post(confirm, data={"csrf_token": token}))
+    pages.add("email GET /confirm (already confirmed)", client.get(confirm))
+    pages.add("email GET /confirm (unknown token)", client.get("/confirm/unknown-token"), 404)
+    withdraw = withdraw_link(app, email)
+    pages.add("email GET /withdraw", client.get(withdraw))
+    token = CSRF_RE.search(client.get(withdraw).text).group(1)
+    pages.add("email POST /withdraw", client.post(withdraw, data={"csrf_token": token}))
+    pages.add("email GET /withdraw (withdrawn)", client.get(withdraw))
+    pages.add("email GET /withdraw (unknown token)", client.get("/withdraw/unknown-token"), 404)
+
+    late = valid_form(email="late@lodzkie.pl", organisation_name="Late Region")
+    assert post_form(client, slug, late).status_code == 302
+    expired = confirm_link(app, "late@lodzkie.pl")
+    with app.app_context():
+        db.session.execute(update(SignatureToken).values(expires_at=utcnow() - timedelta(days=1)))
+        db.session.commit()
+    pages.add("email GET /confirm (expired)", client.get(expired), 410)
+    token = CSRF_RE.search(client.get(expired).text).group(1)
+    resent = client.post(f"{expired}/resend", data={"csrf_token": token})
+    pages.add("email POST /confirm/resend", resent)
+
+
+def withdraw_link(app, email: str) -> str:
+    with app.app_context():
+        body = db.session.scalar(
+            select(OutboxMessage.body_text)
+            .where(OutboxMessage.to_address == email)
+            .order_by(OutboxMessage.id.desc())
+        )
+    return next(p for p in LINK_RE.findall(body) if p.startswith("/withdraw/"))
+
+
+def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
+    anonymous = app.test_client()
+    pages.add("staff GET /staff/login", anonymous.get("/staff/login"))
+    make_staff(app, "totp@example.org", "moderator")
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == "totp@example.org"))
+        user.totp_secret, user.totp_enabled = pyotp.random_base32(), True
+        db.session.commit()
+    failed = login(anonymous, "totp@example.org", "wrong password")
+    pages.add("staff POST /staff/login: wrong password", failed, 401)
+    assert login(anonymous, "totp@example.org", PASSWORD).status_code == 302
+    pages.add("staff GET /staff/login/code", anonymous.get("/staff/login/code"))
+    token = CSRF_RE.search(anonymous.get("/staff/login/code").text).group(1)
+    wrong = anonymous.post("/staff/login/code", data={"code": "000000", "csrf_token": token})
+    pages.add("staff POST /staff/login/code: wrong code", wrong, 401)
+
+    verified = make_signature(app, slug, email="anna@gmail.com", website="https://lodzkie.pl")
+    make_signature(app, slug, name="Lodzkie Region", email="office@lodzkie.pl")
+    approved = make_signature(
+        app, slug, name="Acme", email="info@acme.example", state=SignatureState.APPROVED
+    )
+    admin = signed_in(app, "admin@example.org", "admin")
+    for path in (
+        "/staff/",
+        "/staff/queue",
+        "/staff/signatures",
+        "/staff/signatures?state=approved&q=acme",
+        f"/staff/signatures/{verified}",
+        f"/staff/signatures/{approved}",
+        "/staff/audit",
+        "/staff/audit?action=confirmed",
+        "/staff/pdf",
+        "/staff/account",
+        "/staff/account/totp",
+        "/staff/users",
+        "/staff/statements",
+        f"/staff/statements/{statement_id}",
+        f"/staff/statements/{statement_id}/updates",
+        "/staff/texts/privacy",
+    ):
+        pages.add(f"staff GET {path}", admin.get(path))
+    update_id = first_update(app, statement_id)
+    pages.add(f"staff GET /staff/updates/{update_id}", admin.get(f"/staff/updates/{update_id}"))
+
+    # Forms sent back with errors, and pages after an action.
+    pages.add(
+        "staff POST /staff/users: invalid",
+        post(admin, "/staff/users", {"email": "", "role": "moderator"}),
+        422,
+    )
+    pages.add(
+        "staff POST /staff/users: new password shown",
+        post(admin, "/staff/users", {"email": "new@example.org", "role": "moderator"}),
+    )
+    wrong_password = {"current": "wrong", "new": "short", "confirm": "other"}
+    pages.add(
+        "staff POST /staff/account/password: errors",
+        post(admin, "/staff/account/password", wrong_password),
+        422,
+    )
+    pages.add(
+        "staff POST /staff/statements/updates: errors",
+        post(
+            admin,
+            f"/staff/statements/{statement_id}/updates",
+            {"kind": "news", "title": "", "published_on": "soon"},
+        ),
+        422,
+    )
+    pages.add(
+        "staff POST /staff/statements/<id>: errors",
+        post(admin, f"/staff/statements/{statement_id}", {"signing_opens_at": "soon"}),
+        422,
+    )
+    pages.add(
+        "staff POST /staff/account/totp: wrong code",
+        post(admin, "/staff/account/totp", {"code": "000000"}, "/staff/account/totp"),
+        422,
+    )
+    edit = post(
+        admin,
+        f"/staff/signatures/{verified}/edit",
+        {"organisation_name": "", "website": "nope", "row_version": "1"},
+    )
+    pages.add("staff POST /staff/signatures/edit: errors", edit, 422)
+    rejected = post(
+        admin, f"/staff/signatures/{verified}/reject", {"expected_state": "verified", "reason": ""}
+    )
+    pages.add("staff GET after an action (flash)", admin.get(rejected.headers["Location"]))
+
+    moderator = signed_in(app, "mod@example.org", "moderator")
+    pages.add("staff 403 page", moderator.get("/staff/users"), 403)
+
+
+def first_update(app, statement_id: int) -> int:
+    from petition.models import CampaignUpdate
+
+    with app.app_context():
+        update_id = db.session.scalar(
+            select(CampaignUpdate.id).where(CampaignUpdate.statement_id == statement_id)
+        )
+    assert update_id, "the seed has campaign updates"
+    return update_id
+
+
+def render_closed_and_several_statements(app, pages: Pages, slug: str, statement_id: int) -> None:
+    from petition.statements.service import load_statement
+
+    client = app.test_client()
+    with app.app_context():
+        db.session.execute(
+            update(Statement).where(Statement.id == statement_id).values(is_open=False)
+        )
+        db.session.commit()
+    pages.add("public GET sign (signing closed)", client.get(f"/statements/{slug}/sign"))
+    pages.add("public GET statement (signing closed)", client.get(f"/statements/{slug}"))
+    with app.app_context():
+        load_statement(
+            "---\nslug: second-statement\ntitle: A second statement\nlanguage: en\n---\n\nText.\n"
+        )
+    pages.add("public GET / (several statements)", client.get("/"))
+    with app.app_context():
+        assert db.session.scalar(select(Signature.id).limit(1)) is not None
+
+
+# ---------------------------------------------------------------- the tests
+
+
+def test_the_checker_reports_faults(pages):
+    found = " ".join(pages.errors[CANARY])
+    assert "Stray end tag “span”" in found
+    assert "Bad value “2026-01-02T03:04:05.123456+00:00” for attribute “datetime”" in found
+    assert "Duplicate ID “a”" in found
+
+
+def test_every_page_template_is_checked(pages):
+    """Each template that is a page (not a partial, a layout or an email) was rendered above."""
+    folder = ROOT / "templates"
+    page_templates = {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*.html")
+        if not path.name.startswith("_") and path.parts[-2] != "emails" and path.name != "base.html"
+    }
+    assert page_templates - pages.templates == set()
+
+
+def test_public_pages_are_valid_html(pages):
+    failing = pages.failing("public ")
+    assert not failing, "\n" + failing
+
+
+def test_pages_opened_from_emails_are_valid_html(pages):
+    failing = pages.failing("email ")
+    assert not failing, "\n" + failing
+
+
+def test_staff_pages_are_valid_html(pages):
+    failing = pages.failing("staff ")
+    assert not failing, "\n" + failing
