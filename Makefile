@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 export PORT
+NPM ?= npm
 
 .PHONY: run serve test lint format bench clean help
 
@@ -16,6 +17,9 @@ help:
 	@echo "make lint    ruff check and format check"
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "Jointly needs Python 3.11 or newer, and '$(PYTHON)' is $$($(PYTHON) --version 2>/dev/null || echo 'not found')."; \
+	  echo "Install it and name it, e.g.: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; } >&2
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -26,6 +30,14 @@ $(VENV)/.run-deps: requirements.txt | $(BIN)/python
 $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.run-deps
+
+# Test tools from npm (the Nu HTML checker); the install scripts are not needed (Java is the system's).
+node_modules/.installed: package.json package-lock.json
+	@if command -v $(NPM) >/dev/null; then \
+	  $(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "npm not found: the HTML validity tests will skip (apt-get install npm)" >&2; \
+	fi
 
 run: $(VENV)/.run-deps
 	$(FLASK) db upgrade
@@ -46,11 +58,11 @@ format: $(VENV)/.dev-deps
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: $(VENV)/.dev-deps lint
+test: $(VENV)/.dev-deps node_modules/.installed lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
