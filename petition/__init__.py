@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask
 
+from . import check_config
 from .config import build_config, load_secret_key
 from .core.http import JointlyFlask
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -28,6 +30,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.json.ensure_ascii = False  # open data in UTF-8: Łódź, not \u0141\u00f3d\u017a
+    # Judged before any embedded default (a generated key) fills a gap; `flask check-config` shows it.
+    app.extensions["config_checks"] = check_config.check(app.config, os.environ)
+    if check_config.is_production(app.config):
+        refused = [c for c in app.extensions["config_checks"] if not c.ok]
+        if refused:
+            raise check_config.ConfigurationRefused(refused)
     if not app.config.get("SECRET_KEY"):
         if app.config["PUBLIC_BASE_URL"].startswith("https://"):
             # A public deployment: a key generated on one machine's disk would differ per host
@@ -107,9 +115,10 @@ def register_hooks(app: Flask) -> None:
     register_template_helpers(app)
 
     if not app.testing:
-        from .core import jobs
+        from . import housekeeping
 
         @app.before_request
         def _start_housekeeping() -> None:
-            # In the serving process only (not in CLI commands), once.
-            jobs.start_periodic(app)
+            # In the serving process only (not in CLI commands), once; with Redis the
+            # scheduler runs it instead (thread mode only, see housekeeping.start_in_process).
+            housekeeping.start_in_process(app)

@@ -1,19 +1,30 @@
 """Flask commands: each feature's group is registered here, beside the app-wide ones.
 
-seed, mail, retention and worker live here; every command is a thin wrapper over a service,
+seed, mail, retention, worker, scheduler and check-config live here; every command is a thin wrapper over a service,
 with the interface's output and exit codes.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+import time
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import retention
+from . import housekeeping, retention
 from .core import jobs, outbox
 from .pdf import builds
 from .seed import seed as run_seed
+
+log = logging.getLogger(__name__)
+
+# The worker checks every 30 s (RQ's default: 10 minutes) that RQ's scheduler subprocess is alive.
+WORKER_MAINTENANCE = 30
+WORKER_RESTART_SECONDS = 2.0
 
 mail_cli = AppGroup("mail", help="The outgoing mail queue.")
 retention_cli = AppGroup("retention", help="Data retention, as the privacy notice promises.")
@@ -58,38 +69,79 @@ def retention_run() -> None:
 @click.command("worker")
 @with_appcontext
 def worker_command() -> None:
-    """Run the background worker (RQ on REDIS_URL)."""
+    """Run the background worker (RQ on REDIS_URL); it outlives Redis outages."""
     from flask import current_app
+    from redis.exceptions import RedisError
     from rq import Worker
 
     runner = jobs.runner()
     if not isinstance(runner, jobs.RQRunner):
         raise click.ClickException("set REDIS_URL to run a worker; without it jobs run in-process")
-    click.echo(f"worker listening on {runner.queue.name} at {current_app.config['REDIS_URL']}")
+    click.echo(f"worker listening on {runner.queue.name}")
     app = current_app._get_current_object()
 
     class AppWorker(Worker):
+        # RQ retries a lost connection while waiting for jobs; cap its backoff so the worker is
+        # back within seconds of Redis, not minutes.
+        max_connection_wait_time = 5.0
+
         def perform_job(self, job, queue):
             with app.app_context():
                 return super().perform_job(job, queue)
 
-    def housekeeping() -> None:
-        # The worker process also runs the periodic tasks that web processes run in thread mode.
-        import time
+    while True:
+        # RQ's scheduler (delayed jobs such as the debounced PDF build) runs in a subprocess
+        # that dies with the connection; the worker restarts it at its maintenance interval.
+        worker = AppWorker(
+            [runner.queue], connection=runner.connection, maintenance_interval=WORKER_MAINTENANCE
+        )
+        try:
+            worker.work(with_scheduler=True)
+        except RedisError as exc:
+            log.warning("worker: Redis unavailable (%s); retrying", exc)
+        if worker._stop_requested:
+            return
+        # RQ gives up on some connection errors (outside its wait for jobs); start again.
+        time.sleep(WORKER_RESTART_SECONDS)
 
-        while True:
-            time.sleep(current_app.config.get("PERIODIC_SECONDS", jobs.PERIODIC_SECONDS))
-            with app.app_context():
-                jobs.run_periodic()
 
-    import threading
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the periodic housekeeping for the whole deployment (one per deployment; more are harmless)."""
+    from flask import current_app
 
-    threading.Thread(target=housekeeping, name="jointly-housekeeping", daemon=True).start()
-    AppWorker([runner.queue], connection=runner.connection).work(with_scheduler=True)
+    app = current_app._get_current_object()
+    stop = threading.Event()
+
+    def request_stop(signum, _frame) -> None:
+        log.info("scheduler: stopping on signal %d", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    click.echo(f"scheduler: housekeeping every {housekeeping.interval(app):g} s")
+    housekeeping.serve(app, stop)
+    click.echo("scheduler: stopped")
+
+
+@click.command("check-config")
+@with_appcontext
+def check_config_command() -> None:
+    """Check the production settings; exit 1, naming every problem, if one is missing or invalid."""
+    from flask import current_app
+
+    checks = current_app.extensions["config_checks"]
+    for item in checks:
+        click.echo(item.line())
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        raise click.ClickException(f"configuration refused for production: {', '.join(failed)}")
+    click.echo("configuration OK for production")
 
 
 def register_commands(app: Flask) -> None:
-    for command in (seed_command, worker_command):
+    for command in (seed_command, worker_command, scheduler_command, check_config_command):
         app.cli.add_command(command)
     from .moderation.cli import signatures_cli
     from .pdf.cli import pdf_cli

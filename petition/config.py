@@ -89,6 +89,17 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         # "thread" runs jobs in a thread of this process; "rq" with REDIS_URL; "sync" runs inline.
         "JOBS_MODE": env.get("JOBS_MODE") or ("rq" if redis_url else "thread"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # A Redis outage must not fail requests: each process then limits in memory (generously,
+        # every route) until Redis answers again, and any other storage error lets the request
+        # through, logged (Flask-Limiter's own fallback).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK": env.get("RATELIMIT_IN_MEMORY_FALLBACK") or "300 per minute",
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        # The periodic housekeeping (mail due, lost rebuilds, embargoes, digests, retention).
+        "HOUSEKEEPING_INTERVAL_SECONDS": _float(env.get("HOUSEKEEPING_INTERVAL_SECONDS"), 60.0),
+        # "production": every start-up checks the configuration first (petition/check_config.py).
+        "JOINTLY_ENV": (env.get("JOINTLY_ENV") or "").strip().lower() or None,
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         # Generous: a conference's shared wifi is many organisations behind one address; email

@@ -1,4 +1,4 @@
-"""/healthz: whether the database, the queue and the PDFs are fine, for monitors and load balancers."""
+"""/healthz: whether the database, the queue, the housekeeping and the PDFs are fine, for monitors."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def healthz():
         try:
             from redis import Redis
 
-            Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2).ping()
+            Redis.from_url(
+                current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
+            ).ping()
             result["queue"] = "ok"
         except Exception as exc:  # noqa: BLE001
             result["queue"] = f"error: {type(exc).__name__}"
@@ -38,7 +40,14 @@ def healthz():
     else:
         result["queue"] = "in-process"
     if result["database"] == "ok":
+        from . import housekeeping
         from .pdf import builds
+
+        # When the periodic housekeeping last ran (recorded in the database, so every host
+        # sees the whole deployment's schedule) and whether it is overdue.
+        result["housekeeping"] = housekeeping.status()
+        if result["housekeeping"]["overdue"] and result["status"] == "ok":
+            result["status"] = "degraded"
 
         ages = {}
         for st in open_statements():

@@ -448,3 +448,22 @@ class SiteText(db.Model):
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class HousekeepingRun(db.Model):
+    """The periodic housekeeping's schedule, shared by every process and host.
+
+    `slot` is the number of the last period claimed (seconds since the epoch // interval): a
+    process runs a period's housekeeping only if it moves `slot` forward, so each period runs
+    once however many processes try. The times tell /healthz when it last ran.
+    """
+
+    __tablename__ = "housekeeping_runs"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_tasks: Mapped[str] = mapped_column(Text, default="")
+    runner: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -235,35 +235,3 @@ def wait_idle(timeout: float = 30.0) -> bool:
 def finish(timeout: float = 120.0) -> None:
     """Let in-process jobs (mail, PDF) finish before a CLI command's process exits."""
     wait_idle(timeout)
-
-
-# Housekeeping run every PERIODIC_SECONDS by each web process (thread mode) or by the worker:
-# mail whose retry is due (or whose process died), embargoes that ended, staff digests.
-PERIODIC_TASKS: list[str] = [
-    "petition.core.outbox:send_due",
-    "petition.pdf.builds:check_embargoes",
-    "petition.pdf.builds:rebuild_stale",
-    "petition.retention:run",
-]
-PERIODIC_SECONDS = 60.0
-
-
-def run_periodic() -> None:
-    for task in PERIODIC_TASKS:
-        try:
-            _resolve(task)()
-        except Exception:  # noqa: BLE001 - one failing task must not stop the others
-            log.exception("periodic task %s failed", task)
-
-
-def _periodic_tick() -> None:
-    run_periodic()
-    enqueue(_periodic_tick, delay=current_app.config.get("PERIODIC_SECONDS", PERIODIC_SECONDS))
-
-
-def start_periodic(app: Flask) -> None:
-    """Start the housekeeping loop in this process's job thread (thread mode only)."""
-    job_runner = runner(app)
-    if isinstance(job_runner, ThreadRunner) and not job_runner.periodic:
-        job_runner.periodic = True
-        job_runner.enqueue(_periodic_tick, delay=1.0)

@@ -18,21 +18,18 @@ CONFIG_DEFAULTS = {
     "STAFF_PAGE_SIZE": 50,
     "STAFF_BULK_LIMIT": 500,
 }
-DIGEST_TASK = "petition.staff.digest:send_digests"
 
 
 def init_app(app: Flask) -> None:
-    """The console's settings and its periodic digest; the blueprints are registered by the app."""
-    from ..core import jobs
+    """The console's settings; the blueprints are registered by the app.
 
+    The digests that are due are sent by the periodic housekeeping (petition/housekeeping.py).
+    """
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
     app.config.setdefault(
         "STAFF_ADMIN_EMAIL", os.environ.get("STAFF_ADMIN_EMAIL") or "admin@localhost"
     )
-    # The housekeeping loop (mail retries, embargoes) also sends the digests that are due.
-    if DIGEST_TASK not in jobs.PERIODIC_TASKS:
-        jobs.PERIODIC_TASKS.append(DIGEST_TASK)
 
 
 from .access import guard, template_globals  # noqa: E402

@@ -1,0 +1,116 @@
+"""The production configuration check: `flask check-config`, and every start-up with JOINTLY_ENV=production.
+
+A production process must not start on the embedded defaults: a secret key generated on one host's
+disk (other hosts reject its sessions), an SQLite file, jobs and rate limits that live in one
+process, mail written to files nobody reads, or emailed links pointing at http://127.0.0.1. Every
+problem is named at once, so one edit of the environment file fixes them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import click
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+
+    def line(self) -> str:
+        return f"{'OK  ' if self.ok else 'FAIL'} {self.name}: {self.message}"
+
+
+class ConfigurationRefused(click.ClickException):
+    """Raised by the application factory in production; the Flask CLI prints it and exits 1."""
+
+    def __init__(self, problems: list[Check]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {p.name}: {p.message}" for p in problems)
+        super().__init__(f"JOINTLY_ENV=production refuses to start; fix these settings:\n{lines}")
+
+
+def _scheme(url: str) -> str:
+    return url.split(":", 1)[0] if ":" in url else "(no scheme)"
+
+
+def check(config: Mapping, env: Mapping[str, str]) -> list[Check]:
+    """Each production requirement with its verdict; `config` is the app's, `env` the environment."""
+    results: list[Check] = []
+
+    def ok(name: str, message: str) -> None:
+        results.append(Check(name, True, message))
+
+    def fail(name: str, message: str) -> None:
+        results.append(Check(name, False, message))
+
+    if str(config.get("SECRET_KEY") or "").strip():
+        ok("SECRET_KEY", "set")
+    else:
+        fail(
+            "SECRET_KEY",
+            "not set (every host needs the same key; e.g. python -c "
+            "'import secrets; print(secrets.token_hex(32))')",
+        )
+
+    database_url = (env.get("DATABASE_URL") or "").strip()
+    if not database_url:
+        fail("DATABASE_URL", "not set (production needs PostgreSQL: postgresql+psycopg://…)")
+    elif not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        fail(
+            "DATABASE_URL",
+            f"must be a PostgreSQL URL (postgresql+psycopg://…), not {_scheme(database_url)}:",
+        )
+    else:
+        ok("DATABASE_URL", "PostgreSQL")
+
+    redis_url = (env.get("REDIS_URL") or "").strip()
+    if not redis_url:
+        fail("REDIS_URL", "not set (the job queue, the scheduler and the rate limits need Redis)")
+    elif _scheme(redis_url) not in {"redis", "rediss", "unix"}:
+        fail(
+            "REDIS_URL", f"must be a redis://, rediss:// or unix:// URL, not {_scheme(redis_url)}:"
+        )
+    else:
+        ok("REDIS_URL", "Redis")
+
+    mail_server = (env.get("MAIL_SERVER") or "").strip()
+    if mail_server:
+        ok("MAIL_SERVER", f"{mail_server}:{config.get('MAIL_PORT', 25)}")
+    else:
+        fail("MAIL_SERVER", "not set (without it mail is only written to instance/mail/)")
+
+    base = (env.get("PUBLIC_BASE_URL") or "").strip()
+    parts = urlsplit(base)
+    if not base:
+        fail("PUBLIC_BASE_URL", "not set (the https:// address used in emailed links)")
+    elif parts.scheme != "https" or not parts.hostname:
+        fail("PUBLIC_BASE_URL", f"must be an https:// URL with a host name, not {base!r}")
+    else:
+        ok("PUBLIC_BASE_URL", base)
+
+    raw_interval = (env.get("HOUSEKEEPING_INTERVAL_SECONDS") or "").strip()
+    try:
+        interval_ok = not raw_interval or float(raw_interval) > 0
+    except ValueError:
+        interval_ok = False
+    if interval_ok:
+        ok(
+            "HOUSEKEEPING_INTERVAL_SECONDS",
+            f"{float(config.get('HOUSEKEEPING_INTERVAL_SECONDS') or 60):g} s",
+        )
+    else:
+        fail("HOUSEKEEPING_INTERVAL_SECONDS", f"must be a positive number, not {raw_interval!r}")
+    return results
+
+
+def problems(config: Mapping, env: Mapping[str, str]) -> list[Check]:
+    return [c for c in check(config, env) if not c.ok]
+
+
+def is_production(config: Mapping) -> bool:
+    return config.get("JOINTLY_ENV") == "production"
