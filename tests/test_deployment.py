@@ -1,4 +1,5 @@
-"""The production topology end to end: gunicorn (2 workers) + `flask worker` on Redis (RQ) + SMTP.
+"""The production topology end to end: gunicorn (2 workers) + `flask worker` on Redis (RQ) + SMTP,
+and two `flask scheduler` processes (a second one must change nothing: each period runs once).
 
 Everything is a real process talking over loopback, driven only through the public interface:
 HTTP, the email actually received, the CLI, and the PDF's text.
@@ -44,6 +45,7 @@ def deployment(tmp_path, smtp):
         "MAIL_DEFAULT_SENDER": "Campaign <campaign@example.org>",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "FLASK_RATELIMIT_ENABLED": "false",
+        "HOUSEKEEPING_INTERVAL_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("TEST_DATABASE_URL", None)
@@ -64,6 +66,18 @@ def deployment(tmp_path, smtp):
     logs.mkdir()
     processes = []
     try:
+        for name in ("scheduler-1", "scheduler-2"):
+            with open(logs / f"{name}.log", "w") as scheduler_log:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=scheduler_log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
         with open(logs / "worker.log", "w") as worker_log, open(logs / "web.log", "w") as web_log:
             processes.append(
                 subprocess.Popen(
@@ -191,3 +205,137 @@ def links_in_base(message) -> dict[str, str]:
     for url in re.findall(r"https?://\S+/(?:confirm|withdraw)/[A-Za-z0-9_-]+", body):
         found.setdefault(urllib.parse.urlsplit(url).path.split("/")[1], url)
     return found
+
+
+# ---------------------------------------------------------------- housekeeping on its schedule
+
+
+def _local_app(tmp_path: Path):
+    """An app object on the deployment's database, to set the scene and read the outcome."""
+    from petition import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "deployment-test",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'deploy.db'}",
+            "REDIS_URL": None,
+            "JOBS_MODE": "sync",
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+
+
+def test_housekeeping_runs_once_per_period_across_processes(deployment, tmp_path):
+    """Retention, mail left due and an ended embargo, each done once by the periodic housekeeping.
+
+    Nothing here triggers them but the schedule: the endorsement is made old, the mail row is
+    written straight into the outbox (as if its job had been lost), the embargo simply ends.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from petition.extensions import db
+    from petition.models import OutboxMessage, PdfVersion, Signature, Statement, utcnow
+
+    browser, cli, smtp, logs = deployment
+    wait_until(
+        lambda: browser.request(f"/statements/{SLUG}/statement.pdf")[0] == 200 or None,
+        60,
+        "the first PDF from the worker",
+    )
+    sign_path = f"/statements/{SLUG}/sign"
+    form = {
+        "csrf_token": browser.token(sign_path),
+        "organisation_name": "Never Confirmed Institute",
+        "organisation_type": "university",
+        "country": "BE",
+        "city": "Gent",
+        "website": "https://never.example.org",
+        "contact_name": "Nobody",
+        "email": "nobody@never.example.org",
+        "consent": "y",
+    }
+    assert browser.request(sign_path, form)[0] == 302
+    smtp.wait_for(1, timeout=30)
+
+    app = _local_app(tmp_path)
+    with app.app_context():
+        statement = db.session.scalar(select(Statement).where(Statement.slug == SLUG))
+        signature = db.session.scalar(
+            select(Signature).where(Signature.email == "nobody@never.example.org")
+        )
+        signature.created_at = utcnow() - timedelta(
+            days=app.config["UNCONFIRMED_RETENTION_DAYS"] + 1
+        )
+        db.session.add(
+            OutboxMessage(
+                kind="test",
+                to_address="left-due@example.org",
+                subject="Left due by a lost job",
+                body_text="Sent by the periodic sweep.",
+                next_attempt_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+        versions_before = db.session.scalar(
+            select(func.count()).where(PdfVersion.statement_id == statement.id)
+        )
+        embargo_end = utcnow() + timedelta(seconds=2)
+        statement.list_public_from = embargo_end
+        db.session.commit()
+        signature_id, statement_id = signature.id, statement.id
+
+    def count_versions() -> int:
+        with app.app_context():
+            try:
+                return db.session.scalar(
+                    select(func.count()).where(PdfVersion.statement_id == statement_id)
+                )
+            finally:
+                db.session.remove()
+
+    def purged() -> bool:
+        with app.app_context():
+            try:
+                return db.session.get(Signature, signature_id) is None
+            finally:
+                db.session.remove()
+
+    # Within two periods (1 s each here), with slack for process start and a loaded machine.
+    wait_until(purged, 15, "retention to delete the old unconfirmed endorsement")
+    wait_until(lambda: smtp.to("left-due@example.org"), 15, "the mail left due")
+    wait_until(lambda: count_versions() > versions_before, 60, "the embargo's end to publish")
+    # Several more periods with two schedulers running: nothing happens twice.
+    import time
+
+    time.sleep(4)
+    assert len(smtp.to("left-due@example.org")) == 1
+    assert count_versions() == versions_before + 1
+    with app.app_context():
+        newest = db.session.scalar(
+            select(PdfVersion)
+            .where(PdfVersion.statement_id == statement_id)
+            .order_by(PdfVersion.number.desc())
+            .limit(1)
+        )
+        assert newest.created_at >= embargo_end
+        db.session.remove()
+        db.engine.dispose()
+    audit = cli("signatures", "list", "--statement", SLUG)
+    assert "nobody@never.example.org" not in audit.stdout
+
+    # Each period ran once for the whole deployment, whichever scheduler claimed it.
+    periods = []
+    for name in ("scheduler-1", "scheduler-2"):
+        periods += re.findall(r"housekeeping: period (\d+)", (logs / f"{name}.log").read_text())
+    assert len(periods) >= 5
+    assert len(periods) == len(set(periods)), periods
+
+    status, _, body = browser.request("/healthz")
+    import json
+
+    health = json.loads(body)["housekeeping"]
+    assert status == 200 and health["overdue"] is False and health["last_started"]
+    for log_file in logs.iterdir():
+        assert "Traceback" not in log_file.read_text(), log_file.name
