@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .http import loggable_path
@@ -23,7 +26,13 @@ _TITLES = {
     422: "Please check the form",
     429: "Too many requests",
     500: "Something went wrong",
+    503: "Please try again in a minute",
 }
+
+# Seconds a client is asked to wait after an outage answer (the Retry-After header).
+RETRY_AFTER_SECONDS = 60
+# Fields never written back into a page: secrets a browser should not keep in the HTML.
+_SECRET_FIELDS = ("password", "totp", "code", "secret")
 
 
 def _wants_json() -> bool:
@@ -39,6 +48,62 @@ def render_error(code: int, message: str):
     if _wants_json():
         return jsonify({"error": title, "message": message, "status": code}), code
     return render_template("error.html", code=code, title=title, message=message), code
+
+
+def _outage(exc: BaseException) -> bool:
+    """A database or Redis that cannot be reached right now (not a bug in a query)."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _resendable_fields() -> list[tuple[str, str]]:
+    """What a form POST carried, to offer it again from the outage page (never secrets)."""
+    if request.method != "POST" or not request.form:
+        return []
+    fields = list(request.form.items(multi=True))
+    if any(any(word in name.lower() for word in _SECRET_FIELDS) for name, _ in fields):
+        return []
+    return fields
+
+
+def render_unavailable():
+    """503 + Retry-After: a temporary outage, told as such; a form POST can be sent again as is."""
+    try:
+        from ..extensions import db
+
+        db.session.rollback()
+    except Exception:  # the session may be as broken as the connection; nothing to keep anyway
+        log.debug("rollback after an outage failed", exc_info=True)
+    fields = _resendable_fields()
+    if request.method == "POST":
+        message = (
+            "This site could not reach its database just now, so nothing you sent was saved. "
+            "Please try again in a minute."
+        )
+    else:
+        message = "This site could not reach its database just now. Please try again in a minute."
+    if _wants_json():
+        response = jsonify(
+            {"error": _TITLES[503], "message": message, "status": 503, "saved": False}
+        )
+    else:
+        # Rendered without the context processors: one of them loads the signed-in staff
+        # account, which needs the very database that is unreachable.
+        response = current_app.jinja_env.get_template("unavailable.html").render(
+            code=503,
+            title=_TITLES[503],
+            message=message,
+            fields=fields,
+            action=request.path,
+            posted=request.method == "POST",
+        )
+    response = make_response(response, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -74,6 +139,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(UnicodeDecodeError)
     def bad_encoding(exc: UnicodeDecodeError):
         return render_error(400, "What was sent is not valid UTF-8 text.")
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def service_unavailable(exc: Exception):
+        if not _outage(exc):
+            raise exc  # a genuine bug: the 500 handler logs it with its traceback
+        log.warning(
+            "outage on %s %s: %s answered 503",
+            request.method,
+            loggable_path(),
+            type(exc).__name__,
+        )
+        return render_unavailable()
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):
