@@ -84,6 +84,14 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
             env.get("CONTACT_RETENTION_DAYS_AFTER_CLOSE"), 365
         ),
         "PDF_DEBOUNCE_SECONDS": _float(env.get("PDF_DEBOUNCE_SECONDS"), 2.0),
+        # Bytes of every PDF version younger than this are kept; older ones keep the last of each
+        # day and every delivered one (prune_versions).
+        "PDF_KEEP_DAYS": _int(env.get("PDF_KEEP_DAYS"), 30),
+        # A build renews its lock every quarter of this; a lock not renewed for this long
+        # belongs to a dead process and is taken over.
+        "PDF_BUILD_LEASE_SECONDS": _float(env.get("PDF_BUILD_LEASE_SECONDS"), 60.0),
+        # A failed build (e.g. a full disk) is retried by the periodic sweep after this long.
+        "PDF_BUILD_RETRY_SECONDS": _float(env.get("PDF_BUILD_RETRY_SECONDS"), 300.0),
         "STAFF_REQUIRE_TOTP": _bool(env.get("STAFF_REQUIRE_TOTP")),
         "STAFF_SESSION_IDLE_MINUTES": _int(env.get("STAFF_SESSION_IDLE_MINUTES"), 60),
         # "thread" runs jobs in a thread of this process; "rq" with REDIS_URL; "sync" runs inline.

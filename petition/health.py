@@ -56,4 +56,10 @@ def healthz():
                 round((utcnow() - latest.created_at).total_seconds()) if latest else None
             )
         result["pdf_age_seconds"] = ages
+        stale = builds.stale_pdfs()
+        if stale:
+            # The served PDF is older than the list (a failed or lost build): still serving.
+            result["pdf_stale"] = stale
+            if result["status"] == "ok":
+                result["status"] = "degraded"
     return Response(json.dumps(result), status=status, mimetype="application/json")

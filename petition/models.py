@@ -16,11 +16,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -159,6 +161,10 @@ class Statement(db.Model):
     list_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pdf_built_list_version: Mapped[int] = mapped_column(Integer, default=-1)
     pdf_building_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The build lock is a lease: its holder renews it while it builds; once it has expired (the
+    # holder died), the periodic sweep takes the lock over.
+    pdf_build_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pdf_build_owner: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -397,8 +403,15 @@ class CampaignUpdate(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PdfFileState(enum.StrEnum):
+    STORED = "stored"  # the bytes are in pdf_files
+    PRUNED = "pruned"  # removed by the retention rule; the row (number, date, SHA-256) stays
+    MISSING = "missing"  # the file was already gone when the versions moved into the database
+
+
 class PdfVersion(db.Model):
-    """A published build of a statement's PDF; the file is kept under PDF_DIR."""
+    """A published build of a statement's PDF. Its bytes live in `pdf_files` (the source of
+    truth); each host caches them under PDF_DIR by SHA-256."""
 
     __tablename__ = "pdf_versions"
     __table_args__ = (UniqueConstraint("statement_id", "number"),)
@@ -418,6 +431,35 @@ class PdfVersion(db.Model):
     filename: Mapped[str] = mapped_column(String(300))
     build_seconds: Mapped[float] = mapped_column(default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    file_state: Mapped[PdfFileState] = mapped_column(
+        _enum(PdfFileState, "pdf_file_state"),
+        default=PdfFileState.STORED,
+        server_default=PdfFileState.STORED.value,
+    )
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Handed over to its addressee (part 8): its bytes are kept whatever the retention rule says.
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set when an organisation it lists withdrew or was unpublished: it leaves public view.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ids of the signatures it lists (sorted, 4-byte big-endian): decides the above.
+    # NULL for versions built before this was recorded.
+    signature_ids: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+    @property
+    def has_file(self) -> bool:
+        return self.file_state == PdfFileState.STORED
+
+
+class PdfFile(db.Model):
+    """The bytes of one PDF version, apart so that listing versions never loads them."""
+
+    __tablename__ = "pdf_files"
+
+    pdf_version_id: Mapped[int] = mapped_column(
+        ForeignKey("pdf_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PdfBuildLog(db.Model):

@@ -113,7 +113,7 @@ def test_staff_see_versions_and_build_log_and_can_queue_a_rebuild(app, seeded, m
     assert "staff asked for a rebuild" in page
     [first] = versions(app)
     assert first.file_sha256 in page
-    assert f"/statements/{SLUG}/versions/1.pdf" in page
+    assert "/staff/pdf/1/versions/1.pdf" in page  # staff download (also withdrawn, delivered ones)
 
     monkeypatch.setattr(pdf_package, "render_statement_pdf", real_render)
     post(staff_client, "/staff/pdf/1/rebuild")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..core.forms import ButtonForm
@@ -26,7 +26,12 @@ def pdf_overview():
         }
         for statement in open_statements()
     ]
-    return render_template("staff/pdf.html", panels=panels, button=ButtonForm(formdata=None))
+    return render_template(
+        "staff/pdf.html",
+        panels=panels,
+        button=ButtonForm(formdata=None),
+        keep_days=builds.keep_days(),
+    )
 
 
 @bp.post(f"/pdf/{SID}/rebuild")
@@ -40,4 +45,41 @@ def pdf_rebuild(statement_id: int):
     reason = f"staff asked for a rebuild ({current_user.email})"
     builds.request_rebuild(statement.id, reason, delay=0, force=True)
     flash("A rebuild of the PDF has been queued; it appears here within a minute.", "info")
+    return redirect(url_for("pdf_admin.pdf_overview"))
+
+
+def _version_or_404(statement_id: int, number: int):
+    statement = db.session.get(Statement, statement_id)
+    if statement is None:
+        abort(404, description="There is no such statement.")
+    version = builds.version_by_number(statement, number)
+    if version is None:
+        abort(404, description="There is no such version of the PDF.")
+    return statement, version
+
+
+@bp.get(f"/pdf/{SID}/versions/<int(max=2147483647):number>.pdf")
+def pdf_version_file(statement_id: int, number: int):
+    """Any version that still has its file; a withdrawn one only if it was delivered."""
+    from .views import send_version
+
+    statement, version = _version_or_404(statement_id, number)
+    if version.withdrawn_at is not None and not version.delivered:
+        abort(410, description="This version was withdrawn from publication and not delivered.")
+    return send_version(statement, version, private=True)
+
+
+@bp.post(f"/pdf/{SID}/versions/<int(max=2147483647):number>/delivered")
+def pdf_delivered(statement_id: int, number: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    flag = request.form.get("delivered")
+    if flag not in ("0", "1"):
+        abort(400, description="Say whether the version was delivered.")
+    _statement, version = _version_or_404(statement_id, number)
+    builds.set_delivered(version.id, flag == "1")
+    if flag == "1":
+        flash(f"Version {number} is marked delivered: its file is kept.", "success")
+    else:
+        flash(f"Version {number} is no longer marked delivered.", "info")
     return redirect(url_for("pdf_admin.pdf_overview"))

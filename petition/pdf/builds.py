@@ -1,18 +1,29 @@
-"""Building and publishing the statement PDF: debounced, one build per statement at a time, versioned."""
+"""Building and publishing the statement PDF: debounced, one build per statement at a time, versioned.
+
+Each version's bytes live in the database (`pdf_files`), the source of truth shared by every host;
+`PDF_DIR` is only this host's cache of them, by SHA-256. The build lock is a lease renewed while
+the build runs, so a build whose process died is taken over by the periodic sweep.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import secrets
+import sys
 import tempfile
+import threading
 import time
+import zlib
+from array import array
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from ..core import events, jobs
 from ..core.db import write_transaction
@@ -20,6 +31,8 @@ from ..extensions import db
 from ..models import (
     OrganisationType,
     PdfBuildLog,
+    PdfFile,
+    PdfFileState,
     PdfVersion,
     Signature,
     SignatureState,
@@ -30,12 +43,12 @@ from ..models import (
 
 log = logging.getLogger(__name__)
 
-# A build lock older than this belongs to a process that died mid-build.
+# A lock taken before leases existed (no lease_until) is expired after this long.
 STALE_LOCK = timedelta(minutes=10)
-# After a failed build, the periodic sweep waits this long before trying again.
-FAILED_BUILD_RETRY = timedelta(minutes=5)
 # Trailing debounce, but never postpone a rebuild for longer than this many debounce periods.
 MAX_POSTPONE_FACTOR = 10
+# Temporary files of a build: .build-<statement id>-<lease owner>-<random>.pdf
+TEMP_PREFIX = ".build-"
 
 
 class BuildError(RuntimeError):
@@ -49,11 +62,35 @@ class BuildOutcome:
     version: PdfVersion | None = None
 
 
+def _lease() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("PDF_BUILD_LEASE_SECONDS", 60)))
+
+
+def keep_days() -> int:
+    """Bytes of every version younger than this are kept (see prune_versions)."""
+    return int(current_app.config.get("PDF_KEEP_DAYS", 30))
+
+
+def _retry_after_failure() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("PDF_BUILD_RETRY_SECONDS", 300)))
+
+
+def _rows(query) -> list:
+    """A read on a connection of its own, returned at once: no snapshot is left open."""
+    with db.engine.connect() as conn:
+        return list(conn.execute(query))
+
+
 # ------------------------------------------------------------------ queries
 
 
+def _public():
+    """Versions the public may download: not withdrawn because a signatory left."""
+    return PdfVersion.withdrawn_at.is_(None)
+
+
 def latest_version(statement: Statement) -> PdfVersion | None:
-    """The newest published build; None until the first one exists."""
+    """The newest build, whether or not it may still be served; None until the first one exists."""
     return db.session.scalar(
         select(PdfVersion)
         .where(PdfVersion.statement_id == statement.id)
@@ -62,8 +99,22 @@ def latest_version(statement: Statement) -> PdfVersion | None:
     )
 
 
+def served_version(statement: Statement) -> PdfVersion | None:
+    """The newest build that statement.pdf may serve."""
+    return db.session.scalar(
+        select(PdfVersion)
+        .where(
+            PdfVersion.statement_id == statement.id,
+            _public(),
+            PdfVersion.file_state == PdfFileState.STORED,
+        )
+        .order_by(PdfVersion.number.desc())
+        .limit(1)
+    )
+
+
 def latest_version_by_slug(slug: str) -> tuple[Statement, PdfVersion] | None:
-    """The statement and its newest build in one query (serving the PDF)."""
+    """The statement and its newest servable build in one query (serving the PDF)."""
     from ..statements.service import is_slug
 
     if not is_slug(slug):
@@ -71,7 +122,11 @@ def latest_version_by_slug(slug: str) -> tuple[Statement, PdfVersion] | None:
     row = db.session.execute(
         select(Statement, PdfVersion)
         .join(PdfVersion, PdfVersion.statement_id == Statement.id)
-        .where(Statement.slug == slug)
+        .where(
+            Statement.slug == slug,
+            _public(),
+            PdfVersion.file_state == PdfFileState.STORED,
+        )
         .order_by(PdfVersion.number.desc())
         .limit(1)
     ).first()
@@ -103,24 +158,93 @@ def build_logs(statement_id: int | None = None, limit: int = 100) -> list[PdfBui
     return list(db.session.scalars(query))
 
 
+def download_name(statement: Statement, version: PdfVersion) -> str:
+    return f"Joint-Statement-{statement.slug}-{version.created_at:%Y-%m-%d}.pdf"
+
+
+# ------------------------------------------------------------------ this host's cache
+
+
 def pdf_dir() -> Path:
     path = Path(current_app.config["PDF_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
+def cache_path(sha256: str) -> Path:
+    return Path(current_app.config["PDF_DIR"]) / f"{sha256}.pdf"
+
+
 def file_path(version: PdfVersion) -> Path:
-    return Path(current_app.config["PDF_DIR"]) / version.filename
+    """Where this host keeps (or will keep) the version's bytes."""
+    return cache_path(version.file_sha256)
 
 
-def download_name(statement: Statement, version: PdfVersion) -> str:
-    return f"Joint-Statement-{statement.slug}-{version.created_at:%Y-%m-%d}.pdf"
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: a reader sees no file or the whole file."""
+    fd, tmp_name = tempfile.mkstemp(prefix=".cache-", suffix=".pdf", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def stored_bytes(version: PdfVersion) -> bytes | None:
+    """The version's bytes from the database, checked against its SHA-256."""
+    data = db.session.scalar(select(PdfFile.data).where(PdfFile.pdf_version_id == version.id))
+    if data is None:
+        return None
+    data = bytes(data)
+    if hashlib.sha256(data).hexdigest() != version.file_sha256:
+        log.error("PDF version %s: stored bytes do not match their SHA-256", version.id)
+        return None
+    return data
+
+
+def cached_file(version: PdfVersion) -> Path | bytes | None:
+    """This host's cached file of the version, filled from the database on first request.
+
+    Returns the path, or the bytes themselves when the cache cannot be written (a full disk),
+    or None when the database holds no bytes for it (pruned, missing).
+    """
+    if version.file_state != PdfFileState.STORED:
+        return None
+    path = cache_path(version.file_sha256)
+    if path.is_file():
+        return path
+    data = stored_bytes(version)
+    if data is None:
+        return None
+    try:
+        pdf_dir()
+        _write_atomically(path, data)
+    except OSError as exc:
+        log.warning("PDF cache %s not written (%s); serving from the database", path, exc)
+        return data
+    return path
 
 
 # ------------------------------------------------------------------ scheduling
 
 
 def _on_list_changed(statement_id: int, reason: str = "") -> None:
+    # First out of public view (an organisation may have left the list), then the rebuild.
+    withdraw_departed_versions(statement_id)
     request_rebuild(statement_id, reason)
 
 
@@ -145,90 +269,205 @@ def build_when_due(statement_id: int, reason: str = "", force: bool = False) -> 
     if force:
         build_statement_pdf(statement_id, trigger=reason or "forced")
         return
-    statement = db.session.get(Statement, statement_id)
-    if statement is None:
+    found = _rows(
+        select(
+            Statement.list_version, Statement.pdf_built_list_version, Statement.list_changed_at
+        ).where(Statement.id == statement_id)
+    )
+    if not found:
         return
+    list_version, built_list_version, list_changed_at = found[0]
     debounce = current_app.config["PDF_DEBOUNCE_SECONDS"]
-    has_pdf = statement.pdf_built_list_version >= 0
-    if has_pdf and statement.list_version == statement.pdf_built_list_version:
-        db.session.rollback()
+    has_pdf = built_list_version >= 0
+    if has_pdf and list_version == built_list_version:
         return
     now = utcnow()
-    quiet_for = (
-        (now - statement.list_changed_at).total_seconds() if statement.list_changed_at else 1e9
-    )
-    waited = _seconds_since_last_build(statement)
+    list_changed_at = _aware(list_changed_at)
+    quiet_for = (now - list_changed_at).total_seconds() if list_changed_at else 1e9
+    waited = _seconds_since_last_build(statement_id)
     inline = isinstance(jobs.runner(), jobs.SyncRunner)  # no delays there: build now
     if not inline and has_pdf and quiet_for < debounce and waited < debounce * MAX_POSTPONE_FACTOR:
-        db.session.rollback()
         request_rebuild(statement_id, reason, delay=max(debounce - quiet_for, 0.05))
         return
-    db.session.rollback()
     build_statement_pdf(statement_id, trigger=reason or "list changed")
 
 
-def _seconds_since_last_build(statement: Statement) -> float:
-    last = latest_version(statement)
-    return (utcnow() - last.created_at).total_seconds() if last else 1e9
+def _aware(value: datetime | None) -> datetime | None:
+    """A datetime read on a plain connection (SQLite drops the zone) as UTC."""
+    from datetime import UTC
+
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
-# ------------------------------------------------------------------ the build
+def _seconds_since_last_build(statement_id: int) -> float:
+    found = _rows(
+        select(func.max(PdfVersion.created_at)).where(PdfVersion.statement_id == statement_id)
+    )
+    last = _aware(found[0][0]) if found else None
+    return (utcnow() - last).total_seconds() if last else 1e9
+
+
+# ------------------------------------------------------------------ the build lock (a lease)
+
+
+def _lock_free(now: datetime):
+    return or_(
+        Statement.pdf_building_since.is_(None),
+        Statement.pdf_build_lease_until < now,
+        Statement.pdf_build_lease_until.is_(None)
+        & (Statement.pdf_building_since < now - STALE_LOCK),
+    )
 
 
 @write_transaction
-def _acquire_lock(statement_id: int) -> bool:
+def _acquire_lock(statement_id: int, owner: str) -> bool:
+    """Take the statement's build lock, or an expired one whose holder died."""
     now = utcnow()
     result = db.session.execute(
         update(Statement)
-        .where(
-            Statement.id == statement_id,
-            or_(
-                Statement.pdf_building_since.is_(None),
-                Statement.pdf_building_since < now - STALE_LOCK,
-            ),
+        .where(Statement.id == statement_id, _lock_free(now))
+        .values(pdf_building_since=now, pdf_build_lease_until=now + _lease(), pdf_build_owner=owner)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    # Whatever build log rows are still open belong to builds that died: we hold the lock now.
+    _fail_open_logs(statement_id, now)
+    return True
+
+
+def _fail_open_logs(statement_id: int, now: datetime) -> int:
+    result = db.session.execute(
+        update(PdfBuildLog)
+        .where(PdfBuildLog.statement_id == statement_id, PdfBuildLog.finished_at.is_(None))
+        .values(
+            finished_at=now,
+            ok=False,
+            message="The build stopped without finishing (its process died or lost the lock); "
+            "it was taken over.",
         )
-        .values(pdf_building_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+@write_transaction
+def _renew_lease(statement_id: int, owner: str) -> bool:
+    result = db.session.execute(
+        update(Statement)
+        .where(Statement.id == statement_id, Statement.pdf_build_owner == owner)
+        .values(pdf_build_lease_until=utcnow() + _lease())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
 @write_transaction
-def _release_lock(statement_id: int) -> None:
+def _release_lock(statement_id: int, owner: str) -> None:
     db.session.execute(
         update(Statement)
-        .where(Statement.id == statement_id)
-        .values(pdf_building_since=None)
+        .where(Statement.id == statement_id, Statement.pdf_build_owner == owner)
+        .values(pdf_building_since=None, pdf_build_lease_until=None, pdf_build_owner=None)
         .execution_options(synchronize_session=False)
     )
 
 
+class _Heartbeat:
+    """Renews the build's lease from a thread (with its own session) while the build runs."""
+
+    def __init__(self, statement_id: int, owner: str) -> None:
+        self._app = current_app._get_current_object()
+        self._statement_id = statement_id
+        self._owner = owner
+        self._stop = threading.Event()
+        self.lost = False
+        self._interval = max(_lease().total_seconds() / 4, 0.05)
+        self._thread = threading.Thread(target=self._run, name="pdf-lease", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        with self._app.app_context():
+            try:
+                while not self._stop.wait(self._interval):
+                    try:
+                        if not _renew_lease(self._statement_id, self._owner):
+                            self.lost = True
+                            return
+                    except Exception:  # noqa: BLE001 - a blip; the next beat tries again
+                        log.warning("PDF build lease not renewed", exc_info=True)
+            finally:
+                db.session.remove()
+
+
+def _clean_temp_files(directory: Path) -> int:
+    """Remove this host's temporary build files whose build no longer holds a lock."""
+    try:
+        candidates = [p for p in directory.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    except FileNotFoundError:
+        return 0
+    if not candidates:
+        return 0
+    live = {
+        owner
+        for (owner,) in _rows(
+            select(Statement.pdf_build_owner).where(Statement.pdf_build_owner.is_not(None))
+        )
+    }
+    removed = 0
+    for path in candidates:
+        parts = path.name.split("-")
+        owner = parts[2] if len(parts) > 3 else ""
+        if owner not in live:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+# ------------------------------------------------------------------ the build
+
+
 def build_statement_pdf(statement_id: int, trigger: str = "manual") -> BuildOutcome:
-    """Build now, unless another process holds the statement's build lock.
+    """Build now, unless another live build holds the statement's lock.
 
     The list version read with the rows decides, when the build ends, whether changes arrived
     meanwhile: if so exactly one more build is scheduled. A failure leaves the previous
     version published and is recorded in the build log.
     """
-    if not _acquire_lock(statement_id):
+    owner = secrets.token_hex(8)
+    if not _acquire_lock(statement_id, owner):
         return BuildOutcome(False, "another build of this statement is running")
     started = time.perf_counter()
     log_id = _open_log(statement_id, trigger)
-    built_list_version = None
     try:
-        version, built_list_version = _build_and_publish(statement_id, log_id, started)
+        with _Heartbeat(statement_id, owner) as heartbeat:
+            version, built_list_version = _build_and_publish(
+                statement_id, log_id, started, owner, heartbeat
+            )
     except Exception as exc:  # noqa: BLE001 - recorded, and the previous version stays served
-        db.session.rollback()
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            log.error(
+                "PDF build of statement %s failed: no space left on device; the periodic "
+                "sweep retries it",
+                statement_id,
+            )
         log.exception("PDF build of statement %s failed", statement_id)
         _close_log(log_id, ok=False, message=f"{type(exc).__name__}: {exc}")
         return BuildOutcome(False, f"build failed: {exc}")
     finally:
-        _release_lock(statement_id)
-    statement = db.session.get(Statement, statement_id)
-    if statement is not None and statement.list_version != built_list_version:
+        _release_lock(statement_id, owner)
+    current = _rows(select(Statement.list_version).where(Statement.id == statement_id))
+    if current and current[0][0] != built_list_version:
         # Changes arrived during the build; their own jobs found the lock taken.
         request_rebuild(statement_id, "changed during build")
-    db.session.rollback()
     return BuildOutcome(True, "built", version)
 
 
@@ -243,131 +482,185 @@ def _open_log(statement_id: int, trigger: str) -> int:
 @write_transaction
 def _close_log(log_id: int, *, ok: bool, message: str, pdf_version_id: int | None = None) -> None:
     entry = db.session.get(PdfBuildLog, log_id)
+    if entry is None:
+        return
     entry.finished_at = utcnow()
     entry.ok = ok
     entry.message = message[:5000]
     entry.pdf_version_id = pdf_version_id
 
 
-def _render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict]:
+def pack_ids(ids) -> bytes:
+    values = array("I", sorted(ids))
+    if sys.byteorder == "little":
+        values.byteswap()
+    return zlib.compress(values.tobytes())
+
+
+def unpack_ids(blob: bytes) -> set[int]:
+    values = array("I")
+    values.frombytes(zlib.decompress(bytes(blob)))
+    if sys.byteorder == "little":
+        values.byteswap()
+    return set(values)
+
+
+def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Path, dict]:
     """Read the list in one snapshot and stream it into a temporary file in `directory`."""
     from .layout import StatementDoc, render_statement_pdf
 
-    session = db.session()
-    if db.engine.dialect.name == "postgresql":
-        # Counts, rows and list version from one snapshot.
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    statement = session.get(Statement, statement_id)
-    if statement is None or statement.current_version is None:
-        raise BuildError("the statement has no text")
-    current = statement.current_version
-    list_version = statement.list_version
-    public = statement.is_list_public()
-    approved = (Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED)
-    type_counts: dict[str, int] = {}
-    earlier: dict[str, date] = {}
-    if public:
-        type_counts = {
-            OrganisationType(t).value: n
-            for t, n in session.execute(
-                select(Signature.organisation_type, func.count())
-                .where(*approved)
-                .group_by(Signature.organisation_type)
-            )
-        }
-        earlier = {
-            sha: created.date()
-            for sha, created in session.execute(
-                select(StatementVersion.sha256, StatementVersion.created_at)
-                .where(
-                    StatementVersion.id.in_(
-                        select(Signature.statement_version_id).where(*approved).distinct()
-                    ),
-                    StatementVersion.id != current.id,
-                )
-                .order_by(StatementVersion.number.desc())
-            )
-        }
-    doc = StatementDoc(
-        title=statement.title,
-        subtitle=statement.subtitle,
-        published_on=statement.published_on or current.created_at.date(),
-        body_markdown=current.body,
-        campaign=statement.campaign or statement.title,
-        version_sha256=current.sha256,
-        generated_at=utcnow(),
-        keywords=("joint statement", statement.slug, *statement.initiator_list),
-        earlier_versions=earlier,
-        language=statement.language,
-    )
-    rows = ()
-    if public:
-        # Plain column tuples straight from the session's connection (same transaction, so the
-        # same snapshot): the ORM result layer adds several microseconds per row and nothing
-        # here needs it. stream_results makes it a server-side cursor on PostgreSQL; SQLite
-        # steps its cursor lazily anyway; yield_per bounds the rows buffered at a time.
-        rows = session.connection().execute(
+    # A connection of its own, read only: the snapshot ends when it is returned to the pool.
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Counts, rows and list version from one snapshot.
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        found = conn.execute(
             select(
-                Signature.organisation_type,
-                Signature.organisation_name,
-                Signature.city,
-                Signature.country_name,
-                StatementVersion.sha256.label("version_sha256"),
-            )
-            .join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
-            .where(*approved)
-            .order_by(
-                Signature.organisation_type_order,
-                Signature.country_name,
-                Signature.organisation_name_key,
-                Signature.id,
-            )
-            .execution_options(stream_results=True, yield_per=2000)
+                Statement.slug,
+                Statement.title,
+                Statement.subtitle,
+                Statement.published_on,
+                Statement.campaign,
+                Statement.initiators,
+                Statement.language,
+                Statement.list_version,
+                Statement.list_public_from,
+                Statement.current_version_id,
+            ).where(Statement.id == statement_id)
+        ).first()
+        if found is None or found.current_version_id is None:
+            raise BuildError("the statement has no text")
+        current = conn.execute(
+            select(
+                StatementVersion.id,
+                StatementVersion.body,
+                StatementVersion.sha256,
+                StatementVersion.created_at,
+            ).where(StatementVersion.id == found.current_version_id)
+        ).first()
+        list_public_from = _aware(found.list_public_from)
+        public = list_public_from is None or utcnow() >= list_public_from
+        approved = (
+            Signature.statement_id == statement_id,
+            Signature.state == SignatureState.APPROVED,
         )
-    fd, tmp_name = tempfile.mkstemp(prefix=".build-", suffix=".pdf", dir=directory)
-    tmp = Path(tmp_name)
-    os.chmod(tmp_name, 0o644)  # published files are public; mkstemp makes them owner-only
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            result = render_statement_pdf(fh, doc, type_counts, rows)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
+        type_counts: dict[str, int] = {}
+        earlier: dict[str, date] = {}
         if public:
-            rows.close()  # a failed render may leave the server-side cursor unread
-        session.rollback()  # ends the snapshot
+            type_counts = {
+                OrganisationType(t).value: n
+                for t, n in conn.execute(
+                    select(Signature.organisation_type, func.count())
+                    .where(*approved)
+                    .group_by(Signature.organisation_type)
+                )
+            }
+            earlier = {
+                sha: _aware(created).date()
+                for sha, created in conn.execute(
+                    select(StatementVersion.sha256, StatementVersion.created_at)
+                    .where(
+                        StatementVersion.id.in_(
+                            select(Signature.statement_version_id).where(*approved).distinct()
+                        ),
+                        StatementVersion.id != current.id,
+                    )
+                    .order_by(StatementVersion.number.desc())
+                )
+            }
+        initiators = [n.strip() for n in (found.initiators or "").split(",") if n.strip()]
+        doc = StatementDoc(
+            title=found.title,
+            subtitle=found.subtitle,
+            published_on=found.published_on or _aware(current.created_at).date(),
+            body_markdown=current.body,
+            campaign=found.campaign or found.title,
+            version_sha256=current.sha256,
+            generated_at=utcnow(),
+            keywords=("joint statement", found.slug, *initiators),
+            earlier_versions=earlier,
+            language=found.language,
+        )
+        listed: list[int] = []
+        rows = ()
+        result = None
+        if public:
+            # Plain column tuples (the ORM result layer adds several microseconds per row and
+            # nothing here needs it). stream_results makes it a server-side cursor on
+            # PostgreSQL; SQLite steps its cursor lazily anyway; yield_per bounds the buffer.
+            result = conn.execute(
+                select(
+                    Signature.organisation_type,
+                    Signature.organisation_name,
+                    Signature.city,
+                    Signature.country_name,
+                    StatementVersion.sha256.label("version_sha256"),
+                    Signature.id,
+                )
+                .join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
+                .where(*approved)
+                .order_by(
+                    Signature.organisation_type_order,
+                    Signature.country_name,
+                    Signature.organisation_name_key,
+                    Signature.id,
+                )
+                .execution_options(stream_results=True, yield_per=2000)
+            )
+
+            def recorded(result=result):
+                for row in result:
+                    listed.append(row.id)
+                    yield row
+
+            rows = recorded()
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f"{TEMP_PREFIX}{statement_id}-{owner}-", suffix=".pdf", dir=directory
+        )
+        tmp = Path(tmp_name)
+        try:
+            os.chmod(tmp_name, 0o644)  # published files are public; mkstemp makes them owner-only
+            with os.fdopen(fd, "wb") as fh:
+                rendered = render_statement_pdf(fh, doc, type_counts, rows)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            if result is not None:
+                result.close()  # a failed render may leave the server-side cursor unread
     meta = {
-        "list_version": list_version,
+        "list_version": found.list_version,
         "statement_version_id": current.id,
         "statement_sha256": current.sha256,
-        "signatories": result.signatories,
-        "pages": result.pages,
-        "slug": statement.slug,
+        "signatories": rendered.signatories,
+        "pages": rendered.pages,
+        "slug": found.slug,
+        "signature_ids": pack_ids(listed),
     }
     return tmp, meta
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _build_and_publish(statement_id: int, log_id: int, started: float) -> tuple[PdfVersion, int]:
+def _build_and_publish(
+    statement_id: int, log_id: int, started: float, owner: str, heartbeat: _Heartbeat
+) -> tuple[PdfVersion, int]:
     directory = pdf_dir()
-    tmp, meta = _render_to_temp(statement_id, directory)
+    _clean_temp_files(directory)
+    tmp, meta = _render_to_temp(statement_id, directory, owner)
     try:
-        sha = _sha256_file(tmp)
-        size = tmp.stat().st_size
-        version = _publish(statement_id, tmp, meta, sha, size, time.perf_counter() - started)
-    except BaseException:
+        data = tmp.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if heartbeat.lost:
+            raise BuildError("the build lock expired during the build; another build took over")
+        version = _publish(statement_id, owner, data, meta, sha, time.perf_counter() - started)
+        # The database holds the bytes now; the temp file becomes this host's cached copy.
+        try:
+            os.replace(tmp, cache_path(sha))
+        except OSError:
+            log.warning("PDF cache not filled after the build", exc_info=True)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
     _close_log(
         log_id,
         ok=True,
@@ -383,22 +676,30 @@ def _build_and_publish(statement_id: int, log_id: int, started: float) -> tuple[
         version.pages,
         version.build_seconds,
     )
+    # An organisation that left while this build read the list: its row is out of view at once.
+    withdraw_departed_versions(statement_id)
     return version, meta["list_version"]
 
 
 @write_transaction
 def _publish(
-    statement_id: int, tmp: Path, meta: dict, sha: str, size: int, seconds: float
+    statement_id: int, owner: str, data: bytes, meta: dict, sha: str, seconds: float
 ) -> PdfVersion:
+    # Only the holder of the lease publishes: a build taken over while paused must not.
+    held = db.session.execute(
+        update(Statement)
+        .where(Statement.id == statement_id, Statement.pdf_build_owner == owner)
+        .values(pdf_built_list_version=meta["list_version"])
+        .execution_options(synchronize_session=False)
+    )
+    if held.rowcount != 1:
+        raise BuildError("the build lock was taken over during the build; not published")
     number = (
         db.session.scalar(
             select(func.max(PdfVersion.number)).where(PdfVersion.statement_id == statement_id)
         )
         or 0
     ) + 1
-    filename = f"{meta['slug']}-v{number:05d}-{sha[:12]}.pdf"
-    # The rename is atomic: a reader sees the old file list or the new one, never half a PDF.
-    os.replace(tmp, pdf_dir() / filename)
     version = PdfVersion(
         statement_id=statement_id,
         number=number,
@@ -408,18 +709,16 @@ def _publish(
         signatory_count=meta["signatories"],
         pages=meta["pages"],
         file_sha256=sha,
-        size=size,
-        filename=filename,
+        size=len(data),
+        filename=f"{sha}.pdf",
         build_seconds=round(seconds, 3),
         created_at=utcnow(),
+        file_state=PdfFileState.STORED,
+        signature_ids=meta["signature_ids"],
     )
     db.session.add(version)
-    db.session.execute(
-        update(Statement)
-        .where(Statement.id == statement_id)
-        .values(pdf_built_list_version=meta["list_version"])
-        .execution_options(synchronize_session=False)
-    )
+    db.session.flush()
+    db.session.add(PdfFile(pdf_version_id=version.id, sha256=sha, data=data))
     db.session.flush()
     return version
 
@@ -430,33 +729,77 @@ def ensure_built(statement: Statement) -> None:
         request_rebuild(statement.id, "first build", delay=0)
 
 
+# ------------------------------------------------------------------ periodic work
+
+
 def rebuild_stale(now: datetime | None = None) -> int:
-    """Periodic: a list that changed but whose rebuild was lost (a process died) gets one."""
+    """Periodic: take over build locks whose lease expired, and rebuild every list whose
+    rebuild was lost (a process died) or failed (a full disk) a while ago."""
     now = now or utcnow()
+    take_over_expired_builds(now)
     quiet = timedelta(seconds=2 * current_app.config["PDF_DEBOUNCE_SECONDS"] + 5)
-    stale = db.session.scalars(
-        select(Statement.id).where(
-            Statement.list_version != Statement.pdf_built_list_version,
-            Statement.pdf_building_since.is_(None),
-            or_(Statement.list_changed_at.is_(None), Statement.list_changed_at < now - quiet),
+    stale = [
+        sid
+        for (sid,) in _rows(
+            select(Statement.id).where(
+                Statement.list_version != Statement.pdf_built_list_version,
+                Statement.pdf_building_since.is_(None),
+                or_(Statement.list_changed_at.is_(None), Statement.list_changed_at < now - quiet),
+            )
         )
-    ).all()
+    ]
     due = [sid for sid in stale if not _failed_recently(sid, now)]
-    db.session.rollback()
     for statement_id in due:
         request_rebuild(statement_id, "periodic: rebuild was due", delay=0)
     return len(due)
 
 
+def take_over_expired_builds(now: datetime | None = None) -> int:
+    """Free the locks of builds whose process died (lease expired): log rows marked failed,
+    this host's temporary files removed. Returns how many were taken over."""
+    now = now or utcnow()
+    expired = [
+        sid
+        for (sid,) in _rows(
+            select(Statement.id).where(Statement.pdf_building_since.is_not(None), _lock_free(now))
+        )
+    ]
+    taken = sum(1 for sid in expired if _take_over(sid, now))
+    if taken:
+        log.warning("PDF builds taken over after their lease expired: %s", taken)
+    if expired:
+        _clean_temp_files(pdf_dir())
+    return taken
+
+
+@write_transaction
+def _take_over(statement_id: int, now: datetime) -> bool:
+    result = db.session.execute(
+        update(Statement)
+        .where(
+            Statement.id == statement_id, Statement.pdf_building_since.is_not(None), _lock_free(now)
+        )
+        .values(pdf_building_since=None, pdf_build_lease_until=None, pdf_build_owner=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    _fail_open_logs(statement_id, now)
+    return True
+
+
 def _failed_recently(statement_id: int, now: datetime) -> bool:
     """A build that just failed is retried every few minutes, not every tick."""
-    last = db.session.scalar(
-        select(PdfBuildLog)
+    found = _rows(
+        select(PdfBuildLog.ok, PdfBuildLog.finished_at)
         .where(PdfBuildLog.statement_id == statement_id, PdfBuildLog.finished_at.is_not(None))
         .order_by(PdfBuildLog.id.desc())
         .limit(1)
     )
-    return bool(last and last.ok is False and last.finished_at > now - FAILED_BUILD_RETRY)
+    if not found:
+        return False
+    ok, finished_at = found[0]
+    return ok is False and _aware(finished_at) > now - _retry_after_failure()
 
 
 def check_embargoes(now: datetime | None = None) -> int:
@@ -464,18 +807,25 @@ def check_embargoes(now: datetime | None = None) -> int:
     from ..statements.service import bump_list_version
 
     now = now or utcnow()
+    last_build = (
+        select(func.max(PdfVersion.created_at))
+        .where(PdfVersion.statement_id == Statement.id)
+        .scalar_subquery()
+    )
     due = []
-    for statement in db.session.scalars(
-        select(Statement).where(
-            Statement.list_public_from.is_not(None), Statement.list_public_from <= now
-        )
+    for sid, list_version, built, public_from, last in _rows(
+        select(
+            Statement.id,
+            Statement.list_version,
+            Statement.pdf_built_list_version,
+            Statement.list_public_from,
+            last_build,
+        ).where(Statement.list_public_from.is_not(None), Statement.list_public_from <= now)
     ):
-        if statement.list_version != statement.pdf_built_list_version:
+        if list_version != built:
             continue  # a rebuild is already due; it will show the list
-        last = latest_version(statement)
-        if last is not None and last.created_at < statement.list_public_from:
-            due.append(statement.id)
-    db.session.rollback()
+        if last is not None and _aware(last) < _aware(public_from):
+            due.append(sid)
     for statement_id in due:
         _mark_embargo_ended(statement_id, bump_list_version)
         events.signatory_list_changed(statement_id, reason="embargo ended")
@@ -485,3 +835,162 @@ def check_embargoes(now: datetime | None = None) -> int:
 @write_transaction
 def _mark_embargo_ended(statement_id: int, bump) -> None:
     bump(statement_id)
+
+
+# ------------------------------------------------------------------ withdrawn from publication
+
+
+@write_transaction
+def withdraw_departed_versions(statement_id: int) -> int:
+    """Every version that lists an organisation no longer on the public list (withdrawn,
+    unpublished, erased) leaves public view; its row stays. Returns how many were withdrawn."""
+    approved = set(
+        db.session.scalars(
+            select(Signature.id).where(
+                Signature.statement_id == statement_id,
+                Signature.state == SignatureState.APPROVED,
+            )
+        )
+    )
+    candidates = db.session.execute(
+        select(PdfVersion.id, PdfVersion.signature_ids, PdfVersion.created_at).where(
+            PdfVersion.statement_id == statement_id,
+            PdfVersion.withdrawn_at.is_(None),
+            PdfVersion.signatory_count > 0,
+        )
+    ).all()
+    if not candidates:
+        return 0
+    # Versions built before the ids were recorded: out of view if anyone approved before them
+    # has since left the list.
+    departed_since = db.session.scalar(
+        select(func.min(Signature.approved_at)).where(
+            Signature.statement_id == statement_id,
+            Signature.approved_at.is_not(None),
+            Signature.state != SignatureState.APPROVED,
+        )
+    )
+    withdrawn = []
+    for version_id, packed, created_at in candidates:
+        if packed is not None:
+            if not unpack_ids(packed) <= approved:
+                withdrawn.append(version_id)
+        elif departed_since is not None and _aware(departed_since) <= _aware(created_at):
+            withdrawn.append(version_id)
+    if withdrawn:
+        db.session.execute(
+            update(PdfVersion)
+            .where(PdfVersion.id.in_(withdrawn))
+            .values(withdrawn_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        log.info("PDF versions withdrawn from publication: %s", len(withdrawn))
+    return len(withdrawn)
+
+
+@write_transaction
+def set_delivered(version_id: int, delivered: bool) -> bool:
+    result = db.session.execute(
+        update(PdfVersion)
+        .where(PdfVersion.id == version_id)
+        .values(delivered=delivered)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+# ------------------------------------------------------------------ retention of the bytes
+
+
+def prune_versions(now: datetime | None = None) -> int:
+    """Periodic: drop the bytes of versions nobody needs; their rows stay and say so.
+
+    Kept: every version built in the last PDF_KEEP_DAYS days, the last version of each day
+    before that, every version marked delivered, and the version statement.pdf serves. Versions
+    withdrawn from publication (and not delivered) can never be served again: their bytes go.
+    Returns how many versions lost their bytes.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=keep_days())
+    rows = _rows(
+        select(
+            PdfVersion.id,
+            PdfVersion.statement_id,
+            PdfVersion.created_at,
+            PdfVersion.delivered,
+            PdfVersion.withdrawn_at,
+            PdfVersion.file_sha256,
+            PdfVersion.file_state,
+        ).order_by(PdfVersion.statement_id, PdfVersion.created_at, PdfVersion.number)
+    )
+    last_of_day: dict[tuple[int, date], int] = {}
+    served: dict[int, int] = {}
+    for vid, sid, created, _delivered, withdrawn_at, _sha, _state in rows:
+        last_of_day[(sid, _aware(created).date())] = vid
+        if withdrawn_at is None:
+            served[sid] = vid
+    day_lasts = set(last_of_day.values())
+    doomed: list[tuple[int, str]] = []
+    for vid, sid, created, delivered, withdrawn_at, sha, state in rows:
+        if state != PdfFileState.STORED.value or delivered:
+            continue
+        if withdrawn_at is not None:
+            doomed.append((vid, sha))
+        elif served.get(sid) == vid or _aware(created) >= cutoff or vid in day_lasts:
+            continue
+        else:
+            doomed.append((vid, sha))
+    if doomed:
+        _prune([vid for vid, _ in doomed], now)
+        for _vid, sha in doomed:  # this host's cache; other hosts never serve a pruned row
+            cache_path(sha).unlink(missing_ok=True)
+        log.info("PDF versions pruned: %s", len(doomed))
+    return len(doomed)
+
+
+@write_transaction
+def _prune(version_ids: list[int], now: datetime) -> None:
+    db.session.execute(delete(PdfFile).where(PdfFile.pdf_version_id.in_(version_ids)))
+    db.session.execute(
+        update(PdfVersion)
+        .where(PdfVersion.id.in_(version_ids), PdfVersion.delivered.is_(False))
+        .values(file_state=PdfFileState.PRUNED, pruned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ------------------------------------------------------------------ health
+
+
+def stale_pdfs(now: datetime | None = None) -> dict[str, str]:
+    """Statements whose served PDF is older than their list, by slug, with the reason.
+
+    A rebuild is overdue when the list changed more than a grace period ago (the debounce, a
+    lease, a failed build waiting for its retry all count) and no build has caught up, or when
+    the newest version left public view and nothing has replaced it yet.
+    """
+    now = now or utcnow()
+    grace = timedelta(seconds=max(60.0, 3 * current_app.config["PDF_DEBOUNCE_SECONDS"]))
+    newest_withdrawn = (
+        select(PdfVersion.withdrawn_at)
+        .where(PdfVersion.statement_id == Statement.id)
+        .order_by(PdfVersion.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    found: dict[str, str] = {}
+    for slug, list_version, built, changed_at, withdrawn_at in _rows(
+        select(
+            Statement.slug,
+            Statement.list_version,
+            Statement.pdf_built_list_version,
+            Statement.list_changed_at,
+            newest_withdrawn,
+        ).where(Statement.is_open.is_(True))
+    ):
+        changed_at = _aware(changed_at)
+        if list_version != built and (changed_at is None or changed_at < now - grace):
+            found[slug] = "the list changed and the PDF has not been rebuilt"
+        elif withdrawn_at is not None:
+            found[slug] = "the newest PDF lists an organisation that left; a rebuild is due"
+    return found

@@ -1,10 +1,15 @@
-"""Serving the statement PDF and its earlier versions: cached files, never generated per request."""
+"""Serving the statement PDF and its earlier versions: this host's cached files, never generated
+per request; the bytes come from the database the first time a host serves a version."""
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request, send_file
-from werkzeug.http import is_resource_modified
+import io
 
+from flask import Response, abort, render_template, request, send_file
+from werkzeug.http import is_resource_modified, parse_range_header
+
+from ..core.http import MAX_ID, is_id_text
+from ..models import PdfFileState
 from ..statements.service import StatementNotFound, get_statement
 from . import bp, builds
 
@@ -16,13 +21,27 @@ def _statement_or_404(slug: str):
         abort(404, description="There is no statement at this address.")
 
 
-def _cache_headers(response: Response, version) -> Response:
-    response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
+def _cache_headers(response: Response, version, *, private: bool = False) -> Response:
+    if private:
+        response.headers["Cache-Control"] = "private, no-store"
+    else:
+        response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
     response.headers["X-Content-SHA256"] = version.file_sha256
     return response
 
 
-def _send_version(statement, version):
+def _single_range_only() -> None:
+    """Werkzeug answers a multi-range request with a 416 that names no size; serve the whole
+    file instead (RFC 9110 lets a server ignore Range)."""
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is not None and len(parsed.ranges) > 1:
+        del request.environ["HTTP_RANGE"]
+
+
+def send_version(statement, version, *, private: bool = False):
     # A revalidation (most requests from returning readers and caches) needs no file at all.
     if request.method in ("GET", "HEAD") and not is_resource_modified(
         request.environ, etag=version.file_sha256, last_modified=version.created_at
@@ -30,13 +49,14 @@ def _send_version(statement, version):
         response = Response(status=304)
         response.set_etag(version.file_sha256)
         response.last_modified = version.created_at
-        return _cache_headers(response, version)
-    path = builds.file_path(version)
-    if not path.is_file():
-        abort(404, description="This version of the PDF is no longer stored.")
+        return _cache_headers(response, version, private=private)
+    cached = builds.cached_file(version)
+    if cached is None:
+        return _gone(statement, version)
+    _single_range_only()
     # conditional=True gives If-None-Match / If-Modified-Since → 304, HEAD and byte ranges.
     response = send_file(
-        path,
+        cached if not isinstance(cached, bytes) else io.BytesIO(cached),
         mimetype="application/pdf",
         as_attachment=False,
         download_name=builds.download_name(statement, version),
@@ -45,38 +65,66 @@ def _send_version(statement, version):
         last_modified=version.created_at,
         max_age=60,
     )
-    return _cache_headers(response, version)
+    return _cache_headers(response, version, private=private)
+
+
+def _gone(statement, version, status: int = 410):
+    if version.withdrawn_at is not None:
+        reason = "withdrawn"
+    elif version.file_state == PdfFileState.PRUNED:
+        reason = "pruned"
+    else:
+        reason = "missing"
+    body = render_template(
+        "public/version_gone.html", statement=statement, version=version, reason=reason
+    )
+    return Response(body, status=status, mimetype="text/html")
 
 
 @bp.get("/statements/<slug>/statement.pdf")
 def statement_pdf(slug: str):
-    # The hot path: one indexed query for the newest build, then the file from disk.
+    # The hot path: one indexed query for the newest servable build, then the file from disk.
     found = builds.latest_version_by_slug(slug)
     if found is not None:
-        return _send_version(*found)
+        return send_version(*found)
     statement = _statement_or_404(slug)
-    version = builds.latest_version(statement)
-    if version is None:
-        abort(
-            404,
-            description="The PDF of this statement has not been generated yet. Please try again in a few minutes.",
+    if builds.latest_version(statement) is not None:
+        # Every version lists an organisation that has left: the rebuild is on its way.
+        response = Response(
+            render_template("public/pdf_rebuilding.html", statement=statement),
+            status=503,
+            mimetype="text/html",
         )
-    return _send_version(statement, version)
+        response.headers["Retry-After"] = "60"
+        return response
+    abort(
+        404,
+        description="The PDF of this statement has not been generated yet. Please try again in a few minutes.",
+    )
 
 
 @bp.get("/statements/<slug>/versions")
 def pdf_versions(slug: str):
     statement = _statement_or_404(slug)
     return render_template(
-        "public/versions.html", statement=statement, versions=builds.versions(statement)
+        "public/versions.html",
+        statement=statement,
+        versions=builds.versions(statement),
+        keep_days=builds.keep_days(),
     )
 
 
-# Bounded like every id in a URL: a larger number would overflow the database integer (500).
-@bp.get("/statements/<slug>/versions/<int(max=2147483647):number>.pdf")
-def pdf_version(slug: str, number: int):
+# Plain text, not <int:…>: that converter also takes non-ASCII digits ("１"), and a larger
+# number would overflow the database integer (500).
+@bp.get("/statements/<slug>/versions/<number>.pdf")
+def pdf_version(slug: str, number: str):
+    if not is_id_text(number) or len(number) > 10 or int(number) > MAX_ID:
+        abort(404, description="There is no such version of the PDF.")
     statement = _statement_or_404(slug)
-    version = builds.version_by_number(statement, number)
+    version = builds.version_by_number(statement, int(number))
     if version is None:
         abort(404, description="There is no such version of the PDF.")
-    return _send_version(statement, version)
+    if version.withdrawn_at is not None:
+        # Out of public view (a delivered copy stays available in the staff console).
+        return _gone(statement, version)
+    return send_version(statement, version)
