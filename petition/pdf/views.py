@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from flask import Response, abort, render_template, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified, parse_range_header
 
 from ..core.http import MAX_ID, is_id_text
@@ -55,16 +56,21 @@ def send_version(statement, version, *, private: bool = False):
         return _gone(statement, version)
     _single_range_only()
     # conditional=True gives If-None-Match / If-Modified-Since → 304, HEAD and byte ranges.
-    response = send_file(
-        cached if not isinstance(cached, bytes) else io.BytesIO(cached),
-        mimetype="application/pdf",
-        as_attachment=False,
-        download_name=builds.download_name(statement, version),
-        conditional=True,
-        etag=version.file_sha256,
-        last_modified=version.created_at,
-        max_age=60,
-    )
+    try:
+        response = send_file(
+            cached if not isinstance(cached, bytes) else io.BytesIO(cached),
+            mimetype="application/pdf",
+            as_attachment=False,
+            download_name=builds.download_name(statement, version),
+            conditional=True,
+            etag=version.file_sha256,
+            last_modified=version.created_at,
+            max_age=60,
+        )
+    except RequestedRangeNotSatisfiable:
+        # The site's error page would drop the header that says what range there is.
+        response = Response(status=416)
+        response.headers["Content-Range"] = f"bytes */{version.size}"
     return _cache_headers(response, version, private=private)
 
 
