@@ -216,7 +216,7 @@ def test_migration_moves_files_into_the_database_and_marks_missing_ones(tmp_path
     corrupt = b"%PDF-1.4 not what was published\n"
     try:
         with app.app_context():
-            upgrade(directory=str(MIGRATIONS), revision="d4e6a8c0b2f3")
+            upgrade(directory=str(MIGRATIONS), revision="e5f7a9c1d3b4")
             engine = create_engine(url)
             with engine.begin() as conn:
                 conn.execute(

@@ -4,7 +4,7 @@ The bytes of every version move from PDF_DIR into pdf_files (PDF_DIR becomes a p
 by SHA-256); a version whose file is already gone says so (file_state 'missing').
 
 Revision ID: e5f7a9c1d3b5
-Revises: d4e6a8c0b2f3
+Revises: e5f7a9c1d3b4
 Create Date: 2026-12-03 07:30:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision = "e5f7a9c1d3b5"
-down_revision = "d4e6a8c0b2f3"
+down_revision = "e5f7a9c1d3b4"
 branch_labels = None
 depends_on = None
 
