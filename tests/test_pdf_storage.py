@@ -253,8 +253,12 @@ def test_migration_moves_files_into_the_database_and_marks_missing_ones(tmp_path
             (pdf_dir / "s-v00003.pdf").write_bytes(corrupt)
             upgrade(directory=str(MIGRATIONS))
             with engine.connect() as conn:
-                states = dict(conn.execute(text("SELECT number, file_state FROM pdf_versions")).all())
-                stored = dict(conn.execute(text("SELECT pdf_version_id, data FROM pdf_files")).all())
+                states = dict(
+                    conn.execute(text("SELECT number, file_state FROM pdf_versions")).all()
+                )
+                stored = dict(
+                    conn.execute(text("SELECT pdf_version_id, data FROM pdf_files")).all()
+                )
             engine.dispose()
             db.engine.dispose()
     finally:
