@@ -32,6 +32,7 @@ from tests.servers import (
     start_nginx,
     stop,
     wait_until,
+    warm_up,
 )
 
 SIGN = f"/statements/{SLUG}/sign"
@@ -74,6 +75,7 @@ def proxied(tmp_path_factory):
         wait_until(lambda: answers(f"http://127.0.0.1:{app_port}"), 30, "gunicorn")
         processes.append(start_nginx(tmp / "nginx", nginx_port, app_port))
         wait_until(lambda: answers(f"http://127.0.0.1:{nginx_port}"), 30, "nginx")
+        warm_up(nginx_port)
         yield {"port": nginx_port, "tmp": tmp, "env": env, "smtp": smtp}
     finally:
         stop(processes)

@@ -25,6 +25,7 @@ from tests.servers import (
     start_gunicorn,
     stop,
     wait_until,
+    warm_up,
 )
 
 
@@ -52,6 +53,7 @@ def serving(tmp_path: Path, **settings: str):
     server = start_gunicorn(env, port, log)
     try:
         wait_until(lambda: answers(f"http://127.0.0.1:{port}"), 30, "gunicorn to answer")
+        warm_up(port)
         yield port, log
     finally:
         stop([server])
