@@ -169,20 +169,60 @@ def test_duplicate_submission_creates_no_second_row(app, client, seeded, smtp):
     assert len(smtp.messages) == 1
 
 
-def test_resubmission_after_interval_resends(app, client, seeded, smtp):
+def test_resubmission_after_interval_resends_and_changes_nothing(app, client, seeded, smtp):
+    """Anyone may know an address: a later submission of it re-sends, it never overwrites."""
     submit_sign(client, seeded)
-    smtp.wait_for(1)
+    first = smtp.wait_for(1)[0]
+    wait_jobs(app)  # the delivery's own write must be over before this test writes (SQLite)
     with app.app_context():
+        before = db.session.execute(select(Signature.__table__)).all()
         db.session.execute(
             Signature.__table__.update().values(
                 last_confirmation_sent_at=utcnow() - timedelta(minutes=10)
             )
         )
         db.session.commit()
-    submit_sign(client, seeded, organisation_name="Łódzkie Voivodeship")
+    attacker = client.application.test_client()
+    response = submit_sign(
+        attacker,
+        seeded,
+        email="Anna.Nowak@lodzkie.pl",
+        organisation_name="Attacker Holdings",
+        organisation_type="company",
+        country="DE",
+        city="Elsewhere",
+        website="https://attacker.example",
+        contact_name="Mallory",
+        contact_role="Owner",
+        comment="Not what Anna wrote",
+    )
+    # The same neutral page as a first submission: nothing tells whether the address signed.
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/check-your-email")
     messages = smtp.wait_for(2)
-    assert "Łódzkie Voivodeship" in messages[1].get_body(("plain",)).get_content()
+    resent = messages[1].get_body(("plain",)).get_content()
+    assert "Łódzkie Region" in resent and "Attacker" not in resent
+    with app.app_context():
+        after = db.session.execute(select(Signature.__table__)).all()
+    changed = {
+        k
+        for row_before, row_after in zip(before, after, strict=True)
+        for k in row_before._mapping
+        if row_before._mapping[k] != row_after._mapping[k]
+    }
+    assert changed <= {"last_confirmation_sent_at", "updated_at"}
     assert count_signatures(app) == 5
+    # Anna's first link confirms Anna's details.
+    post_button(client, links_in(first)["confirm"])
+    with app.app_context():
+        row = db.session.scalar(select(Signature).where(Signature.email == "anna.nowak@lodzkie.pl"))
+        assert row.state == SignatureState.VERIFIED
+        assert (row.organisation_name, row.contact_name, row.website, row.country) == (
+            "Łódzkie Region",
+            "Anna Nowak",
+            "https://www.lodzkie.pl",
+            "PL",
+        )
 
 
 def test_concurrent_duplicate_submissions_make_one_row(app, seeded, smtp):

@@ -161,7 +161,8 @@ def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -
     """Store a new endorsement as pending_email with its confirmation email, in one transaction.
 
     A second submission with the same email never creates a second row: the unique
-    constraint decides, and the existing row is handled by its state.
+    constraint decides, and the existing row is handled by its state. Unless the row was
+    withdrawn, a second submission changes no stored detail.
     """
     if not statement.is_accepting_signatures():
         raise StatementClosed(statement.slug)
@@ -228,9 +229,9 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         if not _claim_send_slot(existing.id, Signature.last_confirmation_sent_at):
             return SubmitOutcome.UNCHANGED
         db.session.refresh(existing)
-        # The newest submission wins while unconfirmed: the email confirms what it shows.
-        _apply_input(existing, data)
-        existing.row_version += 1
+        # Whoever knows an address can submit it: a second submission only re-sends the
+        # stored details to that address, it never replaces them (the first link would
+        # otherwise confirm someone else's data). Corrections go through the signatory.
         _queue_confirmation(existing, statement)
         record(Actor.signatory(), "confirmation_resent", signature=existing)
         return SubmitOutcome.RESENT
