@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +27,11 @@ from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
+
+if TYPE_CHECKING:
+    from .extensions import Model as Base
+else:
+    Base = db.Model  # the same declarative base, with Flask-SQLAlchemy's additions
 
 
 def utcnow() -> datetime:
@@ -138,7 +144,7 @@ class UpdateKind(enum.StrEnum):
     EVENT = "event"
 
 
-class Statement(db.Model):
+class Statement(Base):
     __tablename__ = "statements"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -194,7 +200,7 @@ class Statement(db.Model):
         return self.list_public_from is None or now >= self.list_public_from
 
 
-class StatementVersion(db.Model):
+class StatementVersion(Base):
     __tablename__ = "statement_versions"
     __table_args__ = (
         UniqueConstraint("statement_id", "number"),
@@ -218,7 +224,7 @@ class StatementVersion(db.Model):
         return self.sha256[:12]
 
 
-class Signature(db.Model):
+class Signature(Base):
     __tablename__ = "signatures"
     __table_args__ = (
         # One row per organisation email per statement; the database, not the code, enforces it.
@@ -289,7 +295,7 @@ class Signature(db.Model):
         return ORGANISATION_TYPE_LABELS[OrganisationType(self.organisation_type)]
 
 
-class SignatureToken(db.Model):
+class SignatureToken(Base):
     """Single-purpose secrets mailed to a signatory; only their SHA-256 is stored."""
 
     __tablename__ = "signature_tokens"
@@ -307,7 +313,7 @@ class SignatureToken(db.Model):
     signature: Mapped[Signature] = relationship()
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Base):
     """An email written in the same transaction as the change it reports, sent after commit."""
 
     __tablename__ = "outbox_messages"
@@ -334,7 +340,7 @@ class OutboxMessage(db.Model):
     )
 
 
-class StaffUser(db.Model):
+class StaffUser(Base):
     __tablename__ = "staff_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -357,7 +363,7 @@ class StaffUser(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Base):
     """Append-only record of every state change and edit."""
 
     __tablename__ = "audit_events"
@@ -382,7 +388,7 @@ class AuditEvent(db.Model):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
-class CampaignUpdate(db.Model):
+class CampaignUpdate(Base):
     """A dated news item, quote or event announcement shown next to the statement."""
 
     __tablename__ = "campaign_updates"
@@ -409,7 +415,7 @@ class PdfFileState(enum.StrEnum):
     MISSING = "missing"  # the file was already gone when the versions moved into the database
 
 
-class PdfVersion(db.Model):
+class PdfVersion(Base):
     """A published build of a statement's PDF. Its bytes live in `pdf_files` (the source of
     truth); each host caches them under PDF_DIR by SHA-256."""
 
@@ -450,7 +456,7 @@ class PdfVersion(db.Model):
         return self.file_state == PdfFileState.STORED
 
 
-class PdfFile(db.Model):
+class PdfFile(Base):
     """The bytes of one PDF version, apart so that listing versions never loads them."""
 
     __tablename__ = "pdf_files"
@@ -462,7 +468,7 @@ class PdfFile(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class PdfBuildLog(db.Model):
+class PdfBuildLog(Base):
     """Every build attempt, successful or not, for staff to inspect."""
 
     __tablename__ = "pdf_build_logs"
@@ -482,7 +488,7 @@ class PdfBuildLog(db.Model):
     message: Mapped[str] = mapped_column(Text, default="")
 
 
-class SiteText(db.Model):
+class SiteText(Base):
     """Staff-editable texts, such as the privacy notice (Markdown)."""
 
     __tablename__ = "site_texts"
@@ -492,7 +498,7 @@ class SiteText(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class HousekeepingRun(db.Model):
+class HousekeepingRun(Base):
     """The periodic housekeeping's schedule, shared by every process and host.
 
     `slot` is the number of the last period claimed (seconds since the epoch // interval): a
