@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import cast
 
 from dotenv import load_dotenv
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from . import check_config
 from .config import build_config, load_secret_key
@@ -29,7 +31,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
-    app.json.ensure_ascii = False  # open data in UTF-8: Łódź, not \u0141\u00f3d\u017a
+    # Open data in UTF-8: Łódź, not \u0141\u00f3d\u017a.
+    cast(DefaultJSONProvider, app.json).ensure_ascii = False
     # Judged before any embedded default (a generated key) fills a gap; `flask check-config` shows it.
     app.extensions["config_checks"] = check_config.check(app.config, os.environ)
     if check_config.is_production(app.config):
@@ -52,7 +55,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         # Rate limits and logs must see the client's address, not the proxy's.
         hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to add WSGI middleware.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     register_extensions(app)
     register_blueprints(app)

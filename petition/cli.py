@@ -78,7 +78,7 @@ def worker_command() -> None:
     if not isinstance(runner, jobs.RQRunner):
         raise click.ClickException("set REDIS_URL to run a worker; without it jobs run in-process")
     click.echo(f"worker listening on {runner.queue.name}")
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     class AppWorker(Worker):
         # RQ retries a lost connection while waiting for jobs; cap its backoff so the worker is
@@ -111,7 +111,7 @@ def scheduler_command() -> None:
     """Run the periodic housekeeping for the whole deployment (one per deployment; more are harmless)."""
     from flask import current_app
 
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop = threading.Event()
 
     def request_stop(signum, _frame) -> None:

@@ -20,7 +20,6 @@ naming_convention = {
 }
 
 
-
 class Model(DeclarativeBase):
     """SQLAlchemy 2.0's typed declarative base; Flask-SQLAlchemy builds `db.Model` from it.
 

@@ -28,7 +28,7 @@ from flask import Flask, current_app
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from .core.db import write_transaction
+from .core.db import rowcount, write_transaction
 from .extensions import db
 from .models import HousekeepingRun, utcnow
 
@@ -77,7 +77,7 @@ def claim(slot: int, now: datetime | None = None) -> bool:
         .values(slot=slot, started_at=now, runner=_runner_name())
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount == 1:
+    if rowcount(moved) == 1:
         return True
     if db.session.get(HousekeepingRun, NAME) is not None:
         return False
@@ -186,7 +186,7 @@ def serve(app: Flask, stop: threading.Event) -> None:
 
 
 def _thread_tick() -> None:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         run_if_due()
     except Exception as exc:  # noqa: BLE001

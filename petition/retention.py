@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from .core.audit import Actor, record
-from .core.db import write_transaction
+from .core.db import rowcount, write_transaction
 from .extensions import db
 from .models import (
     AuditEvent,
@@ -92,14 +92,14 @@ def erase_old_contacts(now: datetime) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount:
+    if rowcount(result):
         record(
             Actor.system("retention"),
             "contacts_erased",
-            detail=f"contact details of {result.rowcount} signature(s) of statements closed "
+            detail=f"contact details of {rowcount(result)} signature(s) of statements closed "
             f"before {cutoff:%Y-%m-%d}",
         )
-    return result.rowcount
+    return rowcount(result)
 
 
 def _erase_audit_addresses(signature_ids) -> None:

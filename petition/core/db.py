@@ -6,10 +6,10 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import event, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 
 from ..extensions import db
 from ..models import Signature, SignatureState
@@ -129,4 +129,9 @@ def compare_and_set(signature_id: int, expected: SignatureState, **values) -> bo
         .values(row_version=Signature.row_version + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched: `Session.execute` is typed as returning a plain Result."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from .http import loggable_path
 
@@ -129,7 +129,7 @@ def register_error_handlers(app: Flask) -> None:
         elif exc.code == 404 and "requested URL was not found" in message:
             message = "There is nothing at this address."
         response = render_error(exc.code, message)
-        if exc.code == 405 and exc.response is None:
+        if isinstance(exc, MethodNotAllowed) and exc.response is None:
             resp, code = response
             resp = app.make_response((resp, code))
             resp.headers["Allow"] = ", ".join(exc.valid_methods or [])

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, utcnow
 from . import jobs
-from .db import after_write, transaction, write_transaction
+from .db import after_write, rowcount, transaction, write_transaction
 
 log = logging.getLogger(__name__)
 _LINK = re.compile(r"https?://\S+")
@@ -30,6 +30,7 @@ class TimeoutConnection(Connection):
 
     def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
         timeout = current_app.config.get("MAIL_TIMEOUT", 10.0)
+        host: smtplib.SMTP
         if self.mail.use_ssl:
             host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
         else:
@@ -90,7 +91,7 @@ def _claim(message_id: int) -> bool:
         )
         .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def _is_permanent(exc: Exception) -> bool:
@@ -111,14 +112,14 @@ def deliver(message_id: int) -> OutboxStatus | None:
     with transaction("deliver"):
         if not _claim(message_id):
             return None
-        message = db.session.get(OutboxMessage, message_id)
+        message = db.session.get_one(OutboxMessage, message_id)
         outgoing = _build_message(message)
     try:
         message_id_header = _transmit(message, outgoing)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         return _record_failure(message_id, exc)
     with transaction("deliver"):
-        message = db.session.get(OutboxMessage, message_id)
+        message = db.session.get_one(OutboxMessage, message_id)
         message.status = OutboxStatus.SENT
         message.sent_at = utcnow()
         message.claimed_at = None
@@ -129,7 +130,7 @@ def deliver(message_id: int) -> OutboxStatus | None:
 
 @write_transaction
 def _record_failure(message_id: int, exc: Exception) -> OutboxStatus:
-    message = db.session.get(OutboxMessage, message_id)
+    message = db.session.get_one(OutboxMessage, message_id)
     permanent = _is_permanent(exc)
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -235,6 +236,6 @@ def retry_failed(message_id: int) -> bool:
         .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
         .values(status=OutboxStatus.QUEUED, next_attempt_at=utcnow(), attempts=0)
     )
-    if result.rowcount:
+    if rowcount(result):
         after_write(lambda: jobs.enqueue(deliver, message_id))
-    return bool(result.rowcount)
+    return bool(rowcount(result))

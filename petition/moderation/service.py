@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select, update
 
 from ..core import events, outbox
 from ..core.audit import Actor, record
-from ..core.db import after_write, compare_and_set, write_transaction
+from ..core.db import after_write, compare_and_set, rowcount, write_transaction
 from ..core.validation import derived_columns, name_key
 from ..extensions import db
 from ..models import OrganisationType, Signature, SignatureState, utcnow
@@ -274,7 +274,7 @@ def edit_signature(
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return EditOutcome(
             EditResult.STALE,
             f"Signature {signature_id} was changed by someone else meanwhile. Nothing was saved.",

@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
 from ..core import events, jobs
-from ..core.db import write_transaction
+from ..core.db import rowcount, write_transaction
 from ..extensions import db
 from ..models import (
     OrganisationType,
@@ -361,7 +361,7 @@ def _renew_lease(statement_id: int, owner: str) -> bool:
         .values(pdf_build_lease_until=utcnow() + _lease())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 @write_transaction

@@ -21,6 +21,7 @@ def pdf_rebuild(slug: str) -> None:
     if not outcome.built:
         raise click.ClickException(outcome.reason)
     version = outcome.version
+    assert version is not None, "a build that succeeded made a version"
     click.echo(
         f"PDF version {version.number} of {slug}: {version.signatory_count} signatories, "
         f"{version.pages} pages, {version.size} bytes, sha256 {version.file_sha256}"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core import events, outbox
 from ..core.audit import Actor, record
-from ..core.db import after_write, compare_and_set, write_transaction
+from ..core.db import after_write, compare_and_set, rowcount, write_transaction
 from ..core.tokens import hash_token, looks_like_token, new_token
 from ..core.validation import derived_columns, normalise_email
 from ..extensions import db
@@ -124,6 +124,7 @@ def _queue_confirmation(signature: Signature, statement: Statement) -> None:
     confirm = _issue_token(signature, TokenPurpose.CONFIRM)
     withdraw = _issue_token(signature, TokenPurpose.WITHDRAW)
     signature.last_confirmation_sent_at = utcnow()
+    assert signature.email, "a signature from the form has an email"
     outbox.queue_email(
         "confirm",
         signature.email,
@@ -153,7 +154,7 @@ def _claim_send_slot(signature_id: int, column) -> bool:
         .values({column.key: now})
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 @write_transaction
@@ -208,6 +209,7 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         _revoke_tokens(existing.id, TokenPurpose.CONFIRM)
         _apply_input(existing, data)
         existing.state = SignatureState.PENDING_EMAIL
+        assert statement.current_version_id is not None, "an open statement has a text"
         existing.statement_version_id = statement.current_version_id
         existing.consent_at = utcnow()
         existing.submitted_ip = ip[:64]
@@ -240,6 +242,7 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
             return SubmitOutcome.UNCHANGED
         db.session.refresh(existing)
         withdraw = _issue_token(existing, TokenPurpose.WITHDRAW)
+        assert existing.email, "found by its email"
         outbox.queue_email(
             "already_signed",
             existing.email,
@@ -395,6 +398,7 @@ def request_withdrawal_link(statement: Statement, email: str) -> None:
         return
     db.session.refresh(signature)
     withdraw_token = _issue_token(signature, TokenPurpose.WITHDRAW)
+    assert signature.email, "found by its email"
     outbox.queue_email(
         "withdraw_link",
         signature.email,

@@ -20,7 +20,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.audit import Actor, record
-from ..core.db import write_transaction
+from ..core.db import rowcount, write_transaction
 from ..extensions import db
 from ..models import StaffRole, StaffUser, utcnow
 
@@ -197,13 +197,13 @@ def ensure_admin(email: str, actor: Actor) -> tuple[StaffUser, str] | None:
 
 
 def _active_admins_other_than(user_id: int) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count(StaffUser.id)).where(
             StaffUser.role == StaffRole.ADMIN,
             StaffUser.is_active.is_(True),
             StaffUser.id != user_id,
         )
-    )
+    ).scalar_one()
 
 
 @write_transaction
@@ -353,7 +353,7 @@ def _count_failure(user: StaffUser) -> None:
         .values(locked_until=now + duration, failed_logins=0, first_failed_login_at=None)
         .execution_options(synchronize_session=False)
     )
-    if locked.rowcount:
+    if rowcount(locked):
         record(
             Actor.system("sign-in"),
             "staff_locked",

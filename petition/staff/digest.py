@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 
 from ..core import outbox
-from ..core.db import write_transaction
+from ..core.db import rowcount, write_transaction
 from ..extensions import db
 from ..models import Signature, SignatureState, StaffUser, Statement, utcnow
 from ..signing.service import public_url
@@ -75,12 +75,10 @@ def send_digests(*, force: bool = False, now: datetime | None = None) -> DigestR
                     StaffUser.last_digest_at <= now - _interval(),
                 )
             )
-        if (
-            db.session.execute(
-                claim.values(last_digest_at=now).execution_options(synchronize_session=False)
-            ).rowcount
-            != 1
-        ):
+        claimed = db.session.execute(
+            claim.values(last_digest_at=now).execution_options(synchronize_session=False)
+        )
+        if rowcount(claimed) != 1:
             skipped += 1
             continue
         outbox.queue_email(

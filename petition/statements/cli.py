@@ -35,6 +35,7 @@ def statements_load(file: Path) -> None:
     except StatementError as exc:
         raise click.ClickException(str(exc)) from None
     version = result.statement.current_version
+    assert version is not None, "a loaded statement has a current version"
     if result.created:
         click.echo(f"created statement {result.statement.slug} (version 1, {version.short_sha})")
     elif result.new_version:

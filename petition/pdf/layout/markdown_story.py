@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
@@ -100,7 +101,7 @@ def _block(node: SyntaxTreeNode, ctx: _Context) -> list[Flowable]:
 def _list(node: SyntaxTreeNode, ctx: _Context) -> ListFlowable:
     inner = _Context(quoted=ctx.quoted, list_depth=ctx.list_depth + 1)
     items = [ListItem(_blocks(item.children, inner)) for item in node.children]
-    common = {
+    common: dict[str, Any] = {
         "leftIndent": ctx.indent + _LIST_INDENT,
         "bulletFontName": REGULAR,
         "bulletFontSize": styles.BODY.fontSize,
@@ -110,14 +111,15 @@ def _list(node: SyntaxTreeNode, ctx: _Context) -> ListFlowable:
     if node.type == "ordered_list":
         start = node.attrs.get("start", 1)
         return ListFlowable(
-            items,
+            items,  # type: ignore[arg-type]  # types-reportlab omits ListItem, which it takes
             bulletType="1",
             start=int(start) if isinstance(start, int | str) else 1,
             bulletFormat="%s.",
             **common,
         )
     bullet = _BULLETS[min(ctx.list_depth, len(_BULLETS) - 1)]
-    return ListFlowable(items, bulletType="bullet", start=bullet, **common)
+    # types-reportlab omits ListItem from what ListFlowable takes.
+    return ListFlowable(items, bulletType="bullet", start=bullet, **common)  # type: ignore[arg-type]
 
 
 def _inline_children(node: SyntaxTreeNode) -> str:

@@ -7,11 +7,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from reportlab import rl_config
 from reportlab.lib.colors import Color
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -337,7 +338,7 @@ class _Widths(dict[str, float]):
 
     def __init__(self, font_name: str) -> None:
         super().__init__()
-        face = pdfmetrics.getFont(font_name).face
+        face = cast(TTFont, pdfmetrics.getFont(font_name)).face  # fonts.py registers TTFonts
         self._lookup = face.charWidths.get
         self._default = face.defaultWidth
 
@@ -363,11 +364,13 @@ class _Encoder:
     """Turns text into (PDF font resource, escaped string) pieces for one TrueType font."""
 
     def __init__(self, font_name: str, pdf_doc: object) -> None:
-        self._font = pdfmetrics.getFont(font_name)
+        self._font = cast(TTFont, pdfmetrics.getFont(font_name))  # fonts.py registers TTFonts
         self._doc = pdf_doc
         self._names: dict[int, str] = {}
         self._font.splitString(" ", pdf_doc)
-        self._assignments: dict[int, int] = self._font.state[pdf_doc].assignments
+        # Set by ReportLab when the state is made; types-reportlab omits it.
+        state = self._font.state[pdf_doc]
+        self._assignments: dict[int, int] = state.assignments  # type: ignore[attr-defined]
         # ReportLab's "ASCII readable" subsetting puts printable ASCII at its own code in subset 0,
         # so ASCII text needs no per-character lookup. Checked rather than assumed.
         self._ascii_identity = all(self._assignments.get(c) == c for c in range(32, 127))
@@ -519,7 +522,8 @@ class _SignatoryStream(Flowable):
         # legitimately declines many frame bottoms.
         self.__dict__.pop("_postponed", None)
         if self._regular is None:
-            pdf_doc = self.canv._doc
+            # The document the canvas writes into: the font subsets are per document.
+            pdf_doc = self.canv._doc  # type: ignore[attr-defined]
             self._regular = _Encoder(REGULAR, pdf_doc)
             self._bold = _Encoder(BOLD, pdf_doc)
         width = availWidth
