@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -85,14 +85,13 @@ def render_unavailable():
         )
     else:
         message = "This site could not reach its database just now. Please try again in a minute."
+    body: Response | str
     if _wants_json():
-        response = jsonify(
-            {"error": _TITLES[503], "message": message, "status": 503, "saved": False}
-        )
+        body = jsonify({"error": _TITLES[503], "message": message, "status": 503, "saved": False})
     else:
         # Rendered without the context processors: one of them loads the signed-in staff
         # account, which needs the very database that is unreachable.
-        response = current_app.jinja_env.get_template("unavailable.html").render(
+        body = current_app.jinja_env.get_template("unavailable.html").render(
             code=503,
             title=_TITLES[503],
             message=message,
@@ -100,7 +99,7 @@ def render_unavailable():
             action=request.path,
             posted=request.method == "POST",
         )
-    response = make_response(response, 503)
+    response = make_response(body, 503)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -21,6 +21,7 @@ from array import array
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import overload
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
@@ -292,6 +293,10 @@ def build_when_due(statement_id: int, reason: str = "", force: bool = False) -> 
     build_statement_pdf(statement_id, trigger=reason or "list changed")
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: datetime | None) -> datetime | None: ...
 def _aware(value: datetime | None) -> datetime | None:
     """A datetime read on a plain connection (SQLite drops the zone) as UTC."""
     from datetime import UTC
@@ -331,7 +336,7 @@ def _acquire_lock(statement_id: int, owner: str) -> bool:
         .values(pdf_building_since=now, pdf_build_lease_until=now + _lease(), pdf_build_owner=owner)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return False
     # Whatever build log rows are still open belong to builds that died: we hold the lock now.
     _fail_open_logs(statement_id, now)
@@ -350,7 +355,7 @@ def _fail_open_logs(statement_id: int, now: datetime) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 @write_transaction
@@ -378,7 +383,7 @@ class _Heartbeat:
     """Renews the build's lease from a thread (with its own session) while the build runs."""
 
     def __init__(self, statement_id: int, owner: str) -> None:
-        self._app = current_app._get_current_object()
+        self._app = current_app._get_current_object()  # type: ignore[attr-defined]
         self._statement_id = statement_id
         self._owner = owner
         self._stop = threading.Event()
@@ -537,7 +542,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
                 StatementVersion.sha256,
                 StatementVersion.created_at,
             ).where(StatementVersion.id == found.current_version_id)
-        ).first()
+        ).one()
         list_public_from = _aware(found.list_public_from)
         public = list_public_from is None or utcnow() >= list_public_from
         approved = (
@@ -692,7 +697,7 @@ def _publish(
         .values(pdf_built_list_version=meta["list_version"])
         .execution_options(synchronize_session=False)
     )
-    if held.rowcount != 1:
+    if rowcount(held) != 1:
         raise BuildError("the build lock was taken over during the build; not published")
     number = (
         db.session.scalar(
@@ -782,7 +787,7 @@ def _take_over(statement_id: int, now: datetime) -> bool:
         .values(pdf_building_since=None, pdf_build_lease_until=None, pdf_build_owner=None)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return False
     _fail_open_logs(statement_id, now)
     return True
@@ -799,6 +804,7 @@ def _failed_recently(statement_id: int, now: datetime) -> bool:
     if not found:
         return False
     ok, finished_at = found[0]
+    assert finished_at is not None  # the query asks for finished builds
     return ok is False and _aware(finished_at) > now - _retry_after_failure()
 
 
@@ -824,7 +830,7 @@ def check_embargoes(now: datetime | None = None) -> int:
     ):
         if list_version != built:
             continue  # a rebuild is already due; it will show the list
-        if last is not None and _aware(last) < _aware(public_from):
+        if last is not None and public_from is not None and _aware(last) < _aware(public_from):
             due.append(sid)
     for statement_id in due:
         _mark_embargo_ended(statement_id, bump_list_version)
@@ -896,7 +902,7 @@ def set_delivered(version_id: int, delivered: bool) -> bool:
         .values(delivered=delivered)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 # ------------------------------------------------------------------ retention of the bytes
