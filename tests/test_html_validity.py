@@ -30,8 +30,17 @@ from petition.models import (
     Statement,
     utcnow,
 )
-from tests.conftest import CSRF_RE, LINK_RE, _base_config, truncate_all, valid_form, wait_jobs
+from tests.conftest import (
+    CSRF_RE,
+    LINK_RE,
+    _base_config,
+    free_port,
+    truncate_all,
+    valid_form,
+    wait_jobs,
+)
 from tests.flows import confirm_link, post_form
+from tests.pdf_helpers import fetch
 from tests.staff_helpers import PASSWORD, login, make_signature, make_staff, post, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +130,7 @@ def pages(migrated, tmp_path_factory) -> Pages:
             result.templates.add(template.name)
 
         with template_rendered.connected_to(rendered, app):
-            render_pages(app, result)
+            render_pages(app, result, tmp)
         result.errors = nu_check({CANARY: CANARY_HTML, **result.html}, tmp / "pages")
         yield result
     finally:
@@ -132,7 +141,7 @@ def pages(migrated, tmp_path_factory) -> Pages:
             db.engine.dispose()
 
 
-def render_pages(app, pages: Pages) -> None:
+def render_pages(app, pages: Pages, tmp: Path) -> None:
     from petition.seed import seed
 
     with app.app_context():
@@ -142,7 +151,9 @@ def render_pages(app, pages: Pages) -> None:
     render_public(app, pages, slug)
     render_signing(app, pages, slug)
     render_staff(app, pages, slug, statement_id)
+    render_pdf_pages(app, pages, slug)
     render_closed_and_several_statements(app, pages, slug, statement_id)
+    render_outage(pages, slug, tmp)
 
 
 def render_public(app, pages: Pages, slug: str) -> None:
@@ -319,6 +330,46 @@ def first_update(app, statement_id: int) -> int:
         )
     assert update_id, "the seed has campaign updates"
     return update_id
+
+
+def render_pdf_pages(app, pages: Pages, slug: str) -> None:
+    """An organisation listed in every PDF withdraws: the versions leave public view."""
+    from petition.core import events
+    from petition.core.audit import Actor
+    from petition.pdf import builds
+    from petition.signing.service import withdraw
+
+    with events.list_changed.muted(), app.app_context():  # out of view, and no rebuild yet
+        founder = db.session.scalar(
+            select(Signature)
+            .where(Signature.state == SignatureState.APPROVED, Signature.email.is_(None))
+            .order_by(Signature.id)
+        )
+        withdraw(founder, Actor.cli())
+        assert builds.withdraw_departed_versions(founder.statement_id) == 1
+    client = app.test_client()
+    base = f"/statements/{slug}"
+    pages.add("public GET versions (one withdrawn)", client.get(f"{base}/versions"))
+    pages.add("public GET statement.pdf (rebuilding)", fetch(client, f"{base}/statement.pdf"), 503)
+    pages.add("public GET versions/1.pdf (withdrawn)", fetch(client, f"{base}/versions/1.pdf"), 410)
+
+
+def render_outage(pages: Pages, slug: str, tmp: Path) -> None:
+    """The page every request gets while the database is unreachable (nothing listens there)."""
+    dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone"
+    config = {**_base_config(dead, tmp / "dead"), "PROPAGATE_EXCEPTIONS": False}
+    app = create_app({**config, "WTF_CSRF_ENABLED": False})  # a form as typed, token and all
+    try:
+        client = app.test_client()
+        pages.add("public GET statement (database down)", client.get(f"/statements/{slug}"), 503)
+        sent = client.post(f"/statements/{slug}/sign", data=valid_form(csrf_token="t"))
+        pages.add("public POST sign (database down)", sent, 503)
+    finally:
+        app.extensions["jobs"].stop()
+        with app.app_context():
+            db.engine.dispose()
+    # Rendered without render_template (no database for the context processors): no signal.
+    pages.templates.add("unavailable.html")
 
 
 def render_closed_and_several_statements(app, pages: Pages, slug: str, statement_id: int) -> None:
