@@ -24,6 +24,8 @@ _CONTROL_OR_NEWLINE = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
 )
 _SPACES = re.compile(r"\s+")
+WEBSITE_MAX_LEN = 300  # Signature.website
+EMAIL_MAX_LEN = 254  # RFC 5321 path limit; Signature.email is 320
 # One DNS label of a public host name (after IDNA encoding), and a top-level domain.
 _HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
@@ -104,8 +106,8 @@ def website(value: str | None, *, required: bool = False) -> str:
         if required:
             raise InvalidValue("Enter the organisation's website.")
         return ""
-    if len(text) > 300:
-        raise InvalidValue("The website address must be at most 300 characters.")
+    if len(text) > WEBSITE_MAX_LEN:
+        raise InvalidValue(f"The website address must be at most {WEBSITE_MAX_LEN} characters.")
     if _CONTROL_OR_NEWLINE.search(text) or " " in text:
         raise InvalidValue("Enter a website address such as https://www.example.org.")
     if "://" not in text:
@@ -133,7 +135,14 @@ def website(value: str | None, *, required: bool = False) -> str:
         raise InvalidValue("The website's domain name is not valid.")
     netloc = host + (f":{port}" if port and port not in (80, 443) else "")
     path = parts.path if parts.path not in ("", "/") else ""
-    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+    stored = urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+    # The stored form is what must fit the column: "https://" and IDNA make it longer than typed.
+    if len(stored) > WEBSITE_MAX_LEN:
+        raise InvalidValue(
+            f"The website address must be at most {WEBSITE_MAX_LEN} characters"
+            " (with https:// and the domain name in its encoded form)."
+        )
+    return stored
 
 
 def email_address(value: str | None) -> tuple[str, str]:
@@ -141,12 +150,14 @@ def email_address(value: str | None) -> tuple[str, str]:
     text = (value or "").strip()
     if not text:
         raise InvalidValue("Enter an email address.")
-    if len(text) > 254:
+    if len(text) > EMAIL_MAX_LEN:
         raise InvalidValue("The email address is too long.")
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise InvalidValue(f"Enter a valid email address: {exc}") from exc
+    if len(result.normalized) > EMAIL_MAX_LEN:  # normalising can lengthen (NFC of some scripts)
+        raise InvalidValue("The email address is too long.")
     return result.normalized, normalise_email(result.normalized)
 
 
