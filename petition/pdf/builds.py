@@ -41,6 +41,7 @@ from ..models import (
     StatementVersion,
     utcnow,
 )
+from ..signatories.service import PUBLIC_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -604,12 +605,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
                 )
                 .join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
                 .where(*approved)
-                .order_by(
-                    Signature.organisation_type_order,
-                    Signature.country_name,
-                    Signature.organisation_name_key,
-                    Signature.id,
-                )
+                .order_by(*PUBLIC_ORDER)
                 .execution_options(stream_results=True, yield_per=2000)
             )
 

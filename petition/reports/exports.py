@@ -7,13 +7,11 @@ import io
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import select
 
 from ..core.audit import Actor, record
 from ..core.db import write_transaction
-from ..extensions import db
-from ..models import Signature, Statement
-from ..signatories.service import STAFF_FIELDS, csv_safe, staff_row
+from ..models import Statement
+from ..signatories.service import STAFF_FIELDS, csv_safe, every_signature, staff_row
 
 
 def xlsx_safe(value) -> str | int:
@@ -27,13 +25,7 @@ def staff_xlsx(statement: Statement) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title="signatures")
     sheet.append(list(STAFF_FIELDS))
-    rows = db.session.scalars(
-        select(Signature)
-        .where(Signature.statement_id == statement.id)
-        .order_by(Signature.id)
-        .execution_options(yield_per=1000)
-    )
-    for signature in rows:
+    for signature in every_signature(statement):
         row = staff_row(signature)
         cells = []
         for field in STAFF_FIELDS:

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from ..core import jobs
 from ..core.audit import Actor
-from ..statements.cli import statement_or_exit
+from ..statements.cli import read_utf8, statement_or_exit
 from . import service as signatories
 
 signatories_cli = AppGroup("signatories", help="Import and export approved signatories.")
@@ -22,10 +22,7 @@ signatories_cli = AppGroup("signatories", help="Import and export approved signa
 def signatories_import(file: Path, slug: str) -> None:
     """Import approved signatories from CSV: all rows or none."""
     statement = statement_or_exit(slug)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{file} is not UTF-8 text") from None
+    text = read_utf8(file)
     try:
         result = signatories.import_signatories(statement, text, Actor.cli("signatories import"))
     except signatories.ImportError_ as exc:

@@ -74,17 +74,21 @@ def csv_safe(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+#: The public order of signatories (the list, the open data, the PDF): type, country, name.
+PUBLIC_ORDER = (
+    Signature.organisation_type_order,
+    Signature.country_name,
+    Signature.organisation_name_key,
+    Signature.id,
+)
+
+
 def public_query(statement: Statement) -> Select:
     """Approved signatories in the public order: type order, country name, organisation name."""
     return (
         select(Signature)
         .where(Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED)
-        .order_by(
-            Signature.organisation_type_order,
-            Signature.country_name,
-            Signature.organisation_name_key,
-            Signature.id,
-        )
+        .order_by(*PUBLIC_ORDER)
     )
 
 
@@ -291,14 +295,18 @@ def staff_row(signature: Signature) -> dict:
     return row
 
 
-def staff_csv(statement: Statement) -> Iterator[str]:
-    rows = db.session.scalars(
+def every_signature(statement: Statement) -> Iterator[Signature]:
+    """Every signature of the statement, whatever its state, in id order, streamed (staff exports)."""
+    return db.session.scalars(
         select(Signature)
         .where(Signature.statement_id == statement.id)
         .order_by(Signature.id)
         .execution_options(yield_per=1000)
     )
-    return write_csv((staff_row(s) for s in rows), STAFF_FIELDS)
+
+
+def staff_csv(statement: Statement) -> Iterator[str]:
+    return write_csv((staff_row(s) for s in every_signature(statement)), STAFF_FIELDS)
 
 
 class ImportError_(ValueError):

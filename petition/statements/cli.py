@@ -22,14 +22,19 @@ def statement_or_exit(slug: str) -> Statement:
         raise click.ClickException(f"no statement with slug {slug!r}") from None
 
 
+def read_utf8(file: Path) -> str:
+    """A text file given to a command; one that is not UTF-8 is refused with its name."""
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text") from None
+
+
 @statements_cli.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def statements_load(file: Path) -> None:
     """Create a statement, or a new version of its body, from a Markdown file with front matter."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{file} is not UTF-8 text") from None
+    text = read_utf8(file)
     try:
         result = load_statement(text, Actor.cli("statements load"))
     except StatementError as exc:
