@@ -77,6 +77,9 @@ def safe_next(value: str | None, default: str) -> str:
     """Only a path inside the console: never another host, never a scheme-relative //url."""
     if not value:
         return default
+    # CR/LF or other control characters cannot go into a Location header (werkzeug raises).
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return default
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or "\\" in value or not value.startswith("/staff"):
         return default
