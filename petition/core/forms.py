@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField
@@ -49,4 +49,4 @@ class MachineDateField(_MachineValue, DateField):
 
 
 class MachineDateTimeLocalField(_MachineValue, DateTimeLocalField):
-    pass
+    data: datetime | None
