@@ -26,6 +26,17 @@ def validated_by(func, **kwargs):
     return validator
 
 
+def organisation_fields(form) -> dict[str, str]:
+    """The organisation fields of a form whose validators kept the clean values (sign-on, edit)."""
+    return {
+        "organisation_name": form.organisation_name.clean,
+        "organisation_type": form.organisation_type.clean.value,
+        "country": form.country.clean,
+        "city": form.city.clean,
+        "website": form.website.clean,
+    }
+
+
 class ButtonForm(FlaskForm):
     """A form that is only a button (confirm, withdraw, approve…): CSRF is all it carries."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -195,3 +196,14 @@ def derived_columns(
 
 def type_label(code: str) -> str:
     return ORGANISATION_TYPE_LABELS[OrganisationType(code)]
+
+
+@dataclass(frozen=True)
+class OrganisationFields:
+    """An organisation's public details as validated: from the sign-on form or the console's edit."""
+
+    organisation_name: str
+    organisation_type: str
+    country: str
+    city: str
+    website: str

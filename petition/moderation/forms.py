@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..core import validation
-from ..core.forms import validated_by
+from ..core.forms import organisation_fields, validated_by
 from ..models import ORGANISATION_TYPE_LABELS, SignatureState
 from .service import SignatureEdit
 
@@ -122,11 +122,7 @@ class EditForm(FlaskForm):
 
     def to_edit(self) -> SignatureEdit:
         return SignatureEdit(
-            organisation_name=self.organisation_name.clean,
-            organisation_type=self.organisation_type.clean.value,
-            country=self.country.clean,
-            city=self.city.clean,
-            website=self.website.clean,
+            **organisation_fields(self),
             comment=self.comment.clean,
             note=self.note.clean,
         )

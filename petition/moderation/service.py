@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, or_, select, update
 from ..core import events, outbox
 from ..core.audit import Actor, record
 from ..core.db import after_write, compare_and_set, rowcount, write_transaction
-from ..core.validation import derived_columns, name_key
+from ..core.validation import OrganisationFields, derived_columns, name_key
 from ..extensions import db
 from ..models import OrganisationType, Signature, SignatureState, utcnow
 from ..signing.service import NotWithdrawable, public_url, withdraw
@@ -192,14 +192,9 @@ EDITABLE_STATES = (SignatureState.VERIFIED, SignatureState.APPROVED, SignatureSt
 
 
 @dataclass(frozen=True)
-class SignatureEdit:
+class SignatureEdit(OrganisationFields):
     """Validated values from the console's edit form (see moderation.forms.EditForm)."""
 
-    organisation_name: str
-    organisation_type: str
-    country: str
-    city: str
-    website: str
     comment: str
     note: str
 

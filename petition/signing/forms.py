@@ -7,7 +7,7 @@ from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringF
 from wtforms.validators import ValidationError
 
 from ..core import validation
-from ..core.forms import validated_by
+from ..core.forms import organisation_fields, validated_by
 from ..models import ORGANISATION_TYPE_LABELS
 from .service import SignatureInput
 
@@ -101,11 +101,7 @@ class SignForm(FlaskForm):
     def to_input(self) -> SignatureInput:
         email, email_key = self.email.clean
         return SignatureInput(
-            organisation_name=self.organisation_name.clean,
-            organisation_type=self.organisation_type.clean.value,
-            country=self.country.clean,
-            city=self.city.clean,
-            website=self.website.clean,
+            **organisation_fields(self),
             contact_name=self.contact_name.clean,
             contact_role=self.contact_role.clean,
             email=email,

@@ -14,7 +14,7 @@ from ..core import events, outbox
 from ..core.audit import Actor, record
 from ..core.db import after_write, compare_and_set, rowcount, write_transaction
 from ..core.tokens import hash_token, looks_like_token, new_token
-from ..core.validation import derived_columns, normalise_email
+from ..core.validation import OrganisationFields, derived_columns, normalise_email
 from ..extensions import db
 from ..models import (
     OrganisationType,
@@ -60,14 +60,9 @@ class NotWithdrawable(SigningError):
 
 
 @dataclass(frozen=True)
-class SignatureInput:
+class SignatureInput(OrganisationFields):
     """Validated, normalised form data (see forms.SignForm)."""
 
-    organisation_name: str
-    organisation_type: str
-    country: str
-    city: str
-    website: str
     contact_name: str
     contact_role: str
     email: str
