@@ -13,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from . import check_config
 from .config import build_config, load_secret_key
+from .core import logging as log_redaction
 from .core.http import JointlyFlask
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 
@@ -31,6 +32,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
+    # No personal data or emailed token in any log line: SQL errors without their parameters,
+    # every record masked (core/logging.py).
+    log_redaction.install()
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+        "hide_parameters": True,
+    }
     # Open data in UTF-8: Łódź, not \u0141\u00f3d\u017a.
     cast(DefaultJSONProvider, app.json).ensure_ascii = False
     # Judged before any embedded default (a generated key) fills a gap; `flask check-config` shows it.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 from datetime import datetime, timedelta
 from email.utils import make_msgid
@@ -19,7 +18,6 @@ from . import jobs
 from .db import after_write, rowcount, transaction, write_transaction
 
 log = logging.getLogger(__name__)
-_LINK = re.compile(r"https?://\S+")
 
 # A row claimed for sending longer ago than this belongs to a process that died mid-send.
 STALE_CLAIM = timedelta(minutes=15)
@@ -137,7 +135,7 @@ def _record_failure(message_id: int, exc: Exception) -> OutboxStatus:
     message.claimed_at = None
     if permanent or message.attempts >= max_attempts:
         message.status = OutboxStatus.FAILED
-        log.warning("mail %s to %s failed: %s", message.id, message.to_address, exc)
+        log.warning("mail %s (%s) failed: %s", message.id, message.kind, exc)
         return OutboxStatus.FAILED
     delay = backoff_seconds(message.attempts)
     message.status = OutboxStatus.QUEUED
@@ -183,9 +181,9 @@ def _write_to_file(message: OutboxMessage, msg: Message) -> str:
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(msg.as_bytes())
     tmp.replace(path)
-    # With no mail server, the log is where a developer finds the links to click.
-    links = " ".join(_LINK.findall(message.body_text))
-    log.info("mail to %s written to %s; links: %s", message.to_address, path, links)
+    # With no mail server, the file is where a developer finds the links to click; the log names
+    # the file, never the address or the links (they hold the tokens).
+    log.info("mail %s (%s) written to %s", message.id, message.kind, path)
     return msg.msgId
 
 
