@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 
 import click
 from flask import Flask
@@ -22,8 +21,10 @@ from .seed import seed as run_seed
 
 log = logging.getLogger(__name__)
 
-# The worker checks every 30 s (RQ's default: 10 minutes) that RQ's scheduler subprocess is alive.
-WORKER_MAINTENANCE = 30
+# The worker checks every 20 s (RQ's default: 10 minutes) that RQ's scheduler subprocess is alive,
+# leaving its blocking wait for a job at least every 10 s to do so.
+WORKER_MAINTENANCE = 20
+WORKER_DEQUEUE_TIMEOUT = 10
 WORKER_RESTART_SECONDS = 2.0
 
 mail_cli = AppGroup("mail", help="The outgoing mail queue.")
@@ -73,6 +74,7 @@ def worker_command() -> None:
     from flask import current_app
     from redis.exceptions import RedisError
     from rq import Worker
+    from rq.exceptions import StopRequested
 
     runner = jobs.runner()
     if not isinstance(runner, jobs.RQRunner):
@@ -80,29 +82,40 @@ def worker_command() -> None:
     click.echo(f"worker listening on {runner.queue.name}")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
+    stopping = threading.Event()
+
     class AppWorker(Worker):
-        # RQ retries a lost connection while waiting for jobs; cap its backoff so the worker is
-        # back within seconds of Redis, not minutes.
+        # Back within seconds of Redis returning, not minutes: RQ's wait between reconnection
+        # attempts is capped, and the worker leaves its blocking wait for jobs every few
+        # seconds to run its maintenance, which restarts RQ's scheduler subprocess (delayed
+        # jobs such as the debounced PDF build) when a lost connection has killed it.
         max_connection_wait_time = 5.0
+        dequeue_timeout = WORKER_DEQUEUE_TIMEOUT
 
         def perform_job(self, job, queue):
             with app.app_context():
                 return super().perform_job(job, queue)
 
-    while True:
-        # RQ's scheduler (delayed jobs such as the debounced PDF build) runs in a subprocess
-        # that dies with the connection; the worker restarts it at its maintenance interval.
-        worker = AppWorker(
-            [runner.queue], connection=runner.connection, maintenance_interval=WORKER_MAINTENANCE
-        )
-        try:
-            worker.work(with_scheduler=True)
-        except RedisError as exc:
-            log.warning("worker: Redis unavailable (%s); retrying", exc)
-        if worker._stop_requested:
-            return
-        # RQ gives up on some connection errors (outside its wait for jobs); start again.
-        time.sleep(WORKER_RESTART_SECONDS)
+        def request_stop(self, signum, frame):
+            stopping.set()
+            super().request_stop(signum, frame)
+
+    try:
+        while not stopping.is_set():
+            worker = AppWorker(
+                [runner.queue],
+                connection=runner.connection,
+                maintenance_interval=WORKER_MAINTENANCE,
+            )
+            try:
+                worker.work(with_scheduler=True)
+            except RedisError as exc:
+                log.warning("worker: Redis unavailable (%s); retrying", exc)
+            # RQ gives up on some connection errors (outside its wait for jobs): start again.
+            stopping.wait(WORKER_RESTART_SECONDS)
+    except StopRequested:
+        pass  # a signal between two attempts
+    click.echo("worker: stopped")
 
 
 @click.command("scheduler")

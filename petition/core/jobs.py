@@ -186,10 +186,16 @@ class RQRunner:
                 self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
             else:
                 self.queue.enqueue(fn, *args, **kwargs)
-        except RedisError:
+        except RedisError as exc:
             # The work is recorded in the database (outbox, list version); the periodic
-            # sweep picks it up when the queue is back. The user's change must not fail.
-            log.exception("could not queue %s; the periodic sweep will retry", fn.__qualname__)
+            # housekeeping picks it up (it needs only the database). The user's change must
+            # not fail, and an outage is no bug in the code: one line, no traceback.
+            log.error(
+                "could not queue %s (%s: %s); the periodic housekeeping will do it",
+                fn.__qualname__,
+                type(exc).__name__,
+                exc,
+            )
 
     def pending(self) -> int:
         return self.queue.count
