@@ -737,7 +737,7 @@ def rebuild_stale(now: datetime | None = None) -> int:
     """Periodic: take over build locks whose lease expired, and rebuild every list whose
     rebuild was lost (a process died) or failed (a full disk) a while ago."""
     now = now or utcnow()
-    take_over_expired_builds(now)
+    taken_over = set(_take_over_expired(now))
     quiet = timedelta(seconds=2 * current_app.config["PDF_DEBOUNCE_SECONDS"] + 5)
     stale = [
         sid
@@ -749,7 +749,8 @@ def rebuild_stale(now: datetime | None = None) -> int:
             )
         )
     ]
-    due = [sid for sid in stale if not _failed_recently(sid, now)]
+    # A build that died is retried at once; one that failed (a full disk) after a pause.
+    due = [sid for sid in stale if sid in taken_over or not _failed_recently(sid, now)]
     for statement_id in due:
         request_rebuild(statement_id, "periodic: rebuild was due", delay=0)
     return len(due)
@@ -758,16 +759,19 @@ def rebuild_stale(now: datetime | None = None) -> int:
 def take_over_expired_builds(now: datetime | None = None) -> int:
     """Free the locks of builds whose process died (lease expired): log rows marked failed,
     this host's temporary files removed. Returns how many were taken over."""
-    now = now or utcnow()
+    return len(_take_over_expired(now or utcnow()))
+
+
+def _take_over_expired(now: datetime) -> list[int]:
     expired = [
         sid
         for (sid,) in _rows(
             select(Statement.id).where(Statement.pdf_building_since.is_not(None), _lock_free(now))
         )
     ]
-    taken = sum(1 for sid in expired if _take_over(sid, now))
+    taken = [sid for sid in expired if _take_over(sid, now)]
     if taken:
-        log.warning("PDF builds taken over after their lease expired: %s", taken)
+        log.warning("PDF builds taken over after their lease expired: statements %s", taken)
     if expired:
         _clean_temp_files(pdf_dir())
     return taken
