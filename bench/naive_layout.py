@@ -24,10 +24,11 @@ from petition.models import (
 )
 
 
-def naive_render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict]:
+def naive_render_to_temp(statement_id: int, directory: Path, owner: str = "") -> tuple[Path, dict]:
     from reportlab.lib.pagesizes import A4
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
+    from petition.pdf import builds
     from petition.pdf.layout import register_fonts
     from petition.pdf.layout.markdown_story import markdown_flowables
     from petition.pdf.layout.styles import BODY, TITLE
@@ -70,7 +71,9 @@ def naive_render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict
         table,
     ]
     pages: list[int] = []
-    fd, tmp_name = tempfile.mkstemp(prefix=".build-", suffix=".pdf", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".build-{statement_id}-{owner}-", suffix=".pdf", dir=directory
+    )
     os.close(fd)
     os.chmod(tmp_name, 0o644)
     template = SimpleDocTemplate(tmp_name, pagesize=A4, title=statement.title)
@@ -83,6 +86,7 @@ def naive_render_to_temp(statement_id: int, directory: Path) -> tuple[Path, dict
         "signatories": len(signatures),
         "pages": len(pages) + 1,
         "slug": statement.slug,
+        "signature_ids": builds.pack_ids(sig.id for sig in signatures),
     }
     return Path(tmp_name), meta
 
