@@ -21,6 +21,7 @@ from petition.models import PdfBuildLog, Statement, utcnow
 from petition.pdf import builds
 from tests.conftest import wait_jobs
 from tests.pdf_helpers import SLUG, add_verified, approve, latest_pdf, pdf_text, versions
+from tests.staff_helpers import signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,6 +126,8 @@ def test_a_build_killed_with_sigkill_is_taken_over_and_the_list_rebuilt(
     assert [log.ok for log in _logs(app)][-1] is None  # "running", and nobody will finish it
 
     time.sleep(1.5)  # the lease runs out without its heartbeat
+    staff = signed_in(app, "mod@example.org", "moderator")
+    assert "stopped answering" in staff.get("/staff/pdf").get_data(as_text=True)
     _list_quiet_since(app, 60)
     with app.app_context():
         assert builds.rebuild_stale() == 1

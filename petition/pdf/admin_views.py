@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from ..core.forms import ButtonForm
 from ..extensions import db
-from ..models import Statement
+from ..models import Statement, utcnow
 from ..statements.service import open_statements
 from . import admin_bp as bp
 from . import builds
@@ -23,6 +23,9 @@ def pdf_overview():
             "versions": builds.versions(statement),
             "logs": builds.build_logs(statement.id, limit=50),
             "pending": statement.list_version != statement.pdf_built_list_version,
+            # A build whose lease ran out: its process died; the periodic sweep takes it over.
+            "stalled": statement.pdf_build_lease_until is not None
+            and statement.pdf_build_lease_until < utcnow(),
         }
         for statement in open_statements()
     ]
