@@ -71,7 +71,9 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Jointly <no-reply@jointly.invalid>",
-        "MAIL_TIMEOUT": _float(env.get("MAIL_TIMEOUT"), 10.0),
+        # Generous: a relay slow to answer 250 after DATA may have taken the message, and giving
+        # up early is what turns a slow relay into duplicates.
+        "MAIL_TIMEOUT": _float(env.get("MAIL_TIMEOUT"), 60.0),
         "MAIL_DIR": str(instance_path / "mail"),
         # Minimum gap between two confirmation emails to the same signature.
         "MAIL_RESEND_INTERVAL_SECONDS": _int(env.get("MAIL_RESEND_INTERVAL_SECONDS"), 300),

@@ -27,7 +27,7 @@ class TimeoutConnection(Connection):
     """Flask-Mail 0.10 opens SMTP without a timeout; a stalled relay must not hang a worker."""
 
     def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
-        timeout = current_app.config.get("MAIL_TIMEOUT", 10.0)
+        timeout = current_app.config.get("MAIL_TIMEOUT", 60.0)
         host: smtplib.SMTP
         if self.mail.use_ssl:
             host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
@@ -93,6 +93,10 @@ def _claim(message_id: int) -> bool:
 
 
 def _is_permanent(exc: Exception) -> bool:
+    # An address or header that cannot be encoded fails the same way on every attempt, as does a
+    # server that refuses a feature (SMTPUTF8) the message needs.
+    if isinstance(exc, UnicodeError | smtplib.SMTPNotSupportedError):
+        return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _msg in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):

@@ -153,6 +153,14 @@ def email_address(value: str | None) -> tuple[str, str]:
         raise InvalidValue("Enter an email address.")
     if len(text) > EMAIL_MAX_LEN:
         raise InvalidValue("The email address is too long.")
+    local_part = text.rsplit("@", 1)[0]
+    if not local_part.isascii():
+        # Such an address needs a mail server with SMTPUTF8 all the way, and the mail library
+        # sends the part before the @ in ASCII: accepting it would queue mail that never leaves.
+        raise InvalidValue(
+            "Enter an email address whose part before the @ uses only Latin letters without"
+            " accents, digits and . _ + - (the part after the @ may use any script)."
+        )
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
