@@ -14,7 +14,7 @@ help:
 	@echo "make serve   the production topology (gunicorn, worker, scheduler) on the configured services"
 	@echo "make test    ruff + the whole test suite (SQLite; PostgreSQL with TEST_DATABASE_URL)"
 	@echo "make bench   benchmarks, results in bench/results/"
-	@echo "make lint    ruff check and format check"
+	@echo "make lint    ruff check and format check, and the type check (mypy)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -50,9 +50,11 @@ run: $(VENV)/.run-deps
 serve: $(VENV)/.run-deps
 	$(BIN)/python deploy/serve.py
 
+# ruff, then the type check (mypy; its settings and exceptions are in pyproject.toml).
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.dev-deps
 	$(BIN)/ruff check --fix .

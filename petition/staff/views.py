@@ -45,7 +45,7 @@ def _dashboard() -> str:
 
 def _begin_session(user_id: int, next_url: str | None):
     """Rotate: a fresh cookie session whose Flask-Login id is the token just stored."""
-    user = db.session.get(StaffUser, user_id)
+    user = db.session.get_one(StaffUser, user_id)
     session.clear()
     login_user(StaffIdentity(user), remember=False)
     mark_seen()
@@ -67,6 +67,7 @@ def login():
     if form.validate_on_submit():
         result = accounts.authenticate(form.email.data, form.password.data)
         if result.outcome is accounts.LoginOutcome.OK:
+            assert result.user_id is not None
             return _begin_session(result.user_id, form.next.data)
         if result.outcome is accounts.LoginOutcome.NEED_TOTP:
             session.clear()
@@ -109,6 +110,7 @@ def login_totp():
     if form.validate_on_submit():
         result = accounts.authenticate_totp(pending["uid"], form.code.data)
         if result.outcome is accounts.LoginOutcome.OK:
+            assert result.user_id is not None
             return _begin_session(result.user_id, pending.get("next"))
         flash(CODE_REFUSED_MESSAGE, "error")
         status = 401

@@ -168,7 +168,7 @@ def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
     sha = body_sha256(parsed.body)
     statement = db.session.scalar(select(Statement).where(Statement.slug == parsed.slug))
     created = statement is None
-    if created:
+    if statement is None:
         statement = Statement(slug=parsed.slug, title=parsed.title)
         db.session.add(statement)
     statement.title = parsed.title
@@ -187,7 +187,7 @@ def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
         )
     )
     new_version = version is None
-    if new_version:
+    if version is None:
         number = (
             db.session.scalar(
                 select(func.max(StatementVersion.number)).where(
