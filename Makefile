@@ -6,6 +6,8 @@ FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 export PORT
 NPM ?= npm
+# Test processes (pytest-xdist); each has its own database. 0 runs the suite in this process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run serve test lint format bench clean help
 
@@ -61,7 +63,7 @@ format: $(VENV)/.dev-deps
 	$(BIN)/ruff format .
 
 test: $(VENV)/.dev-deps node_modules/.installed lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench

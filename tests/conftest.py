@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from petition import create_app
@@ -24,6 +24,8 @@ from petition.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 STRICT_SKIPS = os.environ.get("JOINTLY_STRICT_SKIPS") == "1"
+# "gw0", "gw1" … in a pytest-xdist worker; empty in a plain run.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 # Skips whose reason starts with this are expected in one of the two CI runs (SQLite, PostgreSQL).
 BACKEND_SKIP = "[backend]"
 
@@ -64,19 +66,45 @@ def is_postgres_url(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    if TEST_DATABASE_URL:
-        url = TEST_DATABASE_URL
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            # A fresh schema per run: the migrations must build it from nothing.
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'jointly-test.db'}"
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """This session's database: a SQLite file, or TEST_DATABASE_URL's PostgreSQL database.
+
+    Under pytest-xdist each worker gets its own: the SQLite file sits in the worker's temporary
+    folder, and on PostgreSQL the worker creates `<database>_<worker>` on the same server (and
+    drops it at the end), so workers never truncate each other's rows.
+    """
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'jointly-test.db'}"
+        return
+    url = TEST_DATABASE_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not XDIST_WORKER:
+        _fresh_schema(url)
+        yield url
+        return
+    base = make_url(url)
+    worker_url = base.set(database=f"{base.database}_{XDIST_WORKER}")
+    name = worker_url.database
+    server = create_engine(base, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield worker_url.render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def _fresh_schema(url: str) -> None:
+    """A fresh schema per run: the migrations must build it from nothing."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -222,12 +250,23 @@ def runner(app):
 
 @pytest.fixture
 def seeded(app):
-    """The default statement, its founding signatories and campaign updates."""
+    """The default statement, its founding signatories, campaign updates and first PDF.
+
+    The PDF is built here, directly, instead of by the debounced job that seed() triggers:
+    the same file without sleeping out the debounce in every test (test_pdf_builds tests that
+    path). Where the module mutes PDF rebuilds (`no_pdf_rebuilds`), no PDF is built.
+    """
+    from petition.pdf import builds
     from petition.seed import seed
 
+    if events.list_changed.is_muted:
+        with app.app_context():
+            return seed().statement.slug
     with app.app_context():
-        result = seed()
-        slug = result.statement.slug
+        with events.list_changed.muted():
+            result = seed()
+        slug, statement_id = result.statement.slug, result.statement.id
+        builds.build_statement_pdf(statement_id, trigger="seed")
     wait_jobs(app)
     return slug
 
