@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from petition.core import outbox
 from petition.extensions import db
 from petition.models import OutboxMessage, OutboxStatus, utcnow
 from tests.conftest import wait_jobs
@@ -54,3 +56,69 @@ def test_mail_send_pending(app, runner, seeded, smtp):
     assert again.output.strip() == "due 0: sent 0, deferred 0, failed 0"
     wait_jobs(app)
     assert len(smtp.messages) == 2
+
+
+# ---------------------------------------------------------------- the claim: never sent twice
+
+
+def _row(app, status: OutboxStatus, address: str) -> int:
+    """An outbox row that is due now, in the given status."""
+    with app.app_context():
+        message = OutboxMessage(
+            kind="test",
+            to_address=address,
+            subject="Hello",
+            body_text="Hello",
+            status=status,
+            next_attempt_at=utcnow() - timedelta(minutes=1),
+        )
+        db.session.add(message)
+        db.session.commit()
+        return message.id
+
+
+def _status(app, message_id: int) -> OutboxStatus:
+    with app.app_context():
+        return db.session.get(OutboxMessage, message_id).status
+
+
+def test_delivering_the_same_row_twice_sends_it_once(app, smtp):
+    message_id = _row(app, OutboxStatus.QUEUED, "once@example.org")
+    with app.app_context():
+        assert outbox.deliver(message_id) == OutboxStatus.SENT
+        assert outbox.deliver(message_id) is None  # a second job for the same row
+        assert outbox.send_due() == {"due": 0, "sent": 0, "deferred": 0, "failed": 0}
+    wait_jobs(app)
+    assert [m["To"] for m in smtp.messages] == ["once@example.org"]
+    assert _status(app, message_id) == OutboxStatus.SENT
+
+
+@pytest.mark.parametrize("status", [OutboxStatus.SENDING, OutboxStatus.FAILED])
+def test_a_row_held_elsewhere_or_failed_is_not_sent(app, smtp, status):
+    # SENDING: another process claimed it and is talking to the SMTP server right now.
+    message_id = _row(app, status, "not.mine@example.org")
+    with app.app_context():
+        assert outbox.deliver(message_id) is None
+    wait_jobs(app)
+    assert smtp.messages == []
+    assert _status(app, message_id) == status
+
+
+def test_two_workers_delivering_one_row_at_once_send_it_once(app, smtp):
+    message_id = _row(app, OutboxStatus.QUEUED, "raced@example.org")
+    start = threading.Barrier(2)
+    results = []
+
+    def worker():
+        with app.app_context():
+            start.wait(timeout=10)
+            results.append(outbox.deliver(message_id))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    wait_jobs(app)
+    assert sorted(results, key=str) == [None, OutboxStatus.SENT]
+    assert [m["To"] for m in smtp.messages] == ["raced@example.org"]
