@@ -75,20 +75,19 @@ def test_delayed_jobs_run_after_their_delay_and_not_before(thread_app):
     record = Recorder()
     runner = jobs.runner(thread_app)
     start = time.monotonic()
-    runner.enqueue(record, "late", delay=0.4)
+    runner.enqueue(record, "late", delay=1.0)
     runner.enqueue(record, "soon", delay=0.1)
     runner.enqueue(record, "now")
-    time.sleep(0.05)
-    assert record.labels == ["now"]
-    assert runner.pending() == 2
     # Waiting only for what is due returns while the delayed jobs still wait.
     assert runner.wait_idle(2, include_delayed=False)
+    assert record.labels[0] == "now"
     assert "late" not in record.labels
+    assert runner.pending() >= 1
     assert runner.wait_idle(5)
     assert record.labels == ["now", "soon", "late"]
     ran_at = {label: at - start for label, _m, at in record.calls}
     assert ran_at["soon"] >= 0.1
-    assert ran_at["late"] >= 0.4
+    assert ran_at["late"] >= 1.0
     assert runner.pending() == 0
 
 
