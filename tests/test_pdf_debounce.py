@@ -20,6 +20,7 @@ from petition.pdf import builds
 from petition.statements.service import load_statement
 from tests.conftest import wait_jobs
 from tests.pdf_helpers import SLUG, add_verified, approve
+from tests.staff_helpers import make_signature
 
 STATEMENT_MD = (
     Path(__file__).parent.parent / "petition/content/interregional-innovation-investments.md"
@@ -51,11 +52,17 @@ def test_fifty_list_changes_in_the_window_start_exactly_one_build_once_the_list_
 ):
     debounce = 1.5
     app.config["PDF_DEBOUNCE_SECONDS"] = debounce
-    ids = [add_verified(app, f"Burst Organisation {i:02d}", org_type="sme") for i in range(50)]
+    ids = [
+        make_signature(
+            app, seeded, name=f"Burst Organisation {i:02d}", email=f"burst{i}@example.org"
+        )
+        for i in range(50)
+    ]
     statement_id = _statement(app).id
     with app.app_context():
         # A build right before the burst: the postponing cap (MAX_POSTPONE_FACTOR) stays far away.
         builds.build_statement_pdf(statement_id, trigger="test")
+    wait_jobs(app)
     logs_before = len(_build_logs(app))
 
     approve(app, *ids)  # 50 list changes, each requesting a rebuild
@@ -80,6 +87,7 @@ def test_the_first_build_also_waits_out_the_debounce(app):
     with app.app_context():
         load_statement(STATEMENT_MD.read_text(encoding="utf-8"))
     ids = [add_verified(app, f"Early Organisation {i}") for i in range(5)]
+    wait_jobs(app)  # their confirmation emails: the only job left is the rebuild
 
     approve(app, ids[0])
     runner = jobs.runner(app)
@@ -104,7 +112,8 @@ def _changed_ago(statement_id: int, seconds: float) -> None:
 
 def test_a_due_rebuild_while_the_list_still_changes_is_postponed_not_built(app, seeded):
     app.config["PDF_DEBOUNCE_SECONDS"] = 60.0
-    [sig_id] = [add_verified(app, "Just Approved Organisation")]
+    sig_id = add_verified(app, "Just Approved Organisation")
+    wait_jobs(app)  # its confirmation email: the only job left is the rebuild
     approve(app, sig_id)  # the list changed a moment ago; its rebuild job is due in a minute
     statement_id = _statement(app).id
     versions_before = _version_count(app)
