@@ -78,6 +78,8 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         # Minimum gap between two confirmation emails to the same signature.
         "MAIL_RESEND_INTERVAL_SECONDS": _int(env.get("MAIL_RESEND_INTERVAL_SECONDS"), 300),
         "MAIL_MAX_ATTEMPTS": _int(env.get("MAIL_MAX_ATTEMPTS"), 8),
+        # First wait after a temporary failure (doubled each attempt, capped at an hour).
+        "MAIL_RETRY_BASE_SECONDS": _float(env.get("MAIL_RETRY_BASE_SECONDS"), 30.0),
         "TOKEN_MAX_AGE_DAYS": _int(env.get("TOKEN_MAX_AGE_DAYS"), 7),
         "PDF_DIR": env.get("PDF_DIR") or str(instance_path / "pdf"),
         # What the privacy notice promises; the periodic housekeeping enforces it.

@@ -24,7 +24,14 @@ HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 def dead_app(tmp_path):
     """The application on a database server that is down (connection refused)."""
     config = _base_config(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone", tmp_path)
-    config.update(WTF_CSRF_ENABLED=False, PROPAGATE_EXCEPTIONS=False)
+    # Rate limiting on, as in production: its headers must not overwrite the outage's Retry-After.
+    # (An hourly window: its reset would make Retry-After an hour.)
+    config.update(
+        WTF_CSRF_ENABLED=False,
+        PROPAGATE_EXCEPTIONS=False,
+        RATELIMIT_ENABLED=True,
+        SIGN_RATE_LIMIT="100 per hour",
+    )
     app = create_app(config)
     yield app
     app.extensions["jobs"].stop()

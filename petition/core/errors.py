@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -100,12 +100,24 @@ def render_unavailable():
             posted=request.method == "POST",
         )
     response = make_response(body, 503)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    g.outage_retry_after = str(RETRY_AFTER_SECONDS)
+    response.headers["Retry-After"] = g.outage_retry_after
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
+def _keep_outage_retry_after(response):
+    """The rate limiter stamps its own window's reset as Retry-After; an outage's stands."""
+    retry_after = g.get("outage_retry_after")
+    if retry_after and response.status_code == 503:
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
+    # First in the list, so run last (Flask runs after-request functions in reverse order).
+    app.after_request_funcs.setdefault(None, []).insert(0, _keep_outage_retry_after)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return render_error(

@@ -73,9 +73,9 @@ def queue_email(
     return message
 
 
-def backoff_seconds(attempts: int) -> float:
-    """30 s, 1 min, 2 min … capped at one hour."""
-    return float(min(30 * 2 ** max(attempts - 1, 0), 3600))
+def backoff_seconds(attempts: int, base: float = 30.0) -> float:
+    """30 s, 1 min, 2 min … capped at one hour (MAIL_RETRY_BASE_SECONDS sets the first step)."""
+    return float(min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
 def _claim(message_id: int) -> bool:
@@ -141,7 +141,7 @@ def _record_failure(message_id: int, exc: Exception) -> OutboxStatus:
         message.status = OutboxStatus.FAILED
         log.warning("mail %s (%s) failed: %s", message.id, message.kind, exc)
         return OutboxStatus.FAILED
-    delay = backoff_seconds(message.attempts)
+    delay = backoff_seconds(message.attempts, current_app.config["MAIL_RETRY_BASE_SECONDS"])
     message.status = OutboxStatus.QUEUED
     message.next_attempt_at = utcnow() + timedelta(seconds=delay)
     log.info("mail %s deferred %.0fs: %s", message.id, delay, exc)
