@@ -102,12 +102,14 @@ def worker_command() -> None:
 
     try:
         while not stopping.is_set():
-            worker = AppWorker(
-                [runner.queue],
-                connection=runner.connection,
-                maintenance_interval=WORKER_MAINTENANCE,
-            )
             try:
+                # Constructing a worker already talks to Redis (CLIENT SETNAME): inside the
+                # try, so that a (re)start while Redis is down waits for it instead of exiting.
+                worker = AppWorker(
+                    [runner.queue],
+                    connection=runner.connection,
+                    maintenance_interval=WORKER_MAINTENANCE,
+                )
                 worker.work(with_scheduler=True)
             except RedisError as exc:
                 log.warning("worker: Redis unavailable (%s); retrying", exc)
