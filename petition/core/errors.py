@@ -106,7 +106,7 @@ def render_unavailable():
     return response
 
 
-def _keep_outage_retry_after(response):
+def _keep_outage_retry_after(response: Response) -> Response:
     """The rate limiter stamps its own window's reset as Retry-After; an outage's stands."""
     retry_after = g.get("outage_retry_after")
     if retry_after and response.status_code == 503:
