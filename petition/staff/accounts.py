@@ -223,12 +223,37 @@ def set_password(user_id: int, password: str, actor: Actor, *, reset_totp: bool 
     return user
 
 
-@write_transaction
+class WrongCurrentPassword(StaffError):
+    pass
+
+
 def change_own_password(user_id: int, current: str, new: str, actor: Actor) -> str:
-    """Returns the new session token: the caller stays signed in, other sessions end."""
+    """Returns the new session token: the caller stays signed in, other sessions end.
+
+    A wrong current password counts towards the account's lockout exactly as a failed sign-in
+    does (a stolen session must not be a way to guess the password without limit), and a
+    locked account cannot change its password until the lock ends.
+    """
+    outcome = _change_own_password(user_id, current, new, actor)
+    if outcome is None:  # raised after the commit, so the failure stays counted
+        raise WrongCurrentPassword(
+            "The current password is not right. After a few wrong tries the account is locked"
+            " for a while."
+        )
+    return outcome
+
+
+@write_transaction
+def _change_own_password(user_id: int, current: str, new: str, actor: Actor) -> str | None:
     user = _get_or_error(user_id)
+    if user.locked_until is not None and user.locked_until > utcnow():
+        _burn_time(current)
+        raise WrongCurrentPassword(
+            "The account is locked for a while after too many wrong passwords; try again later."
+        )
     if not verify_password(user.password_hash, current):
-        raise StaffError("The current password is not right.")
+        _count_failure(user)
+        return None
     user.password_hash = hash_password(new)
     user.session_token = secrets.token_urlsafe(32)
     _record_staff(actor, "staff_password_changed", user)

@@ -166,6 +166,7 @@ def account_digest():
 
 
 @bp.post("/account/password")
+@limiter.limit(_login_limit)
 def account_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
@@ -173,6 +174,8 @@ def account_password():
             token = accounts.change_own_password(
                 current_user.id, form.current.data, form.new.data, actor()
             )
+        except accounts.WrongCurrentPassword as exc:
+            form.current.errors = [*form.current.errors, str(exc)]
         except accounts.StaffError as exc:
             form.new.errors = [*form.new.errors, str(exc)]
         else:
