@@ -2,29 +2,66 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
 
+import click
 
-def _bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
+
+class ConfigError(click.ClickException):
+    """A setting that does not parse: start-up stops and says which one and what it expects.
+
+    A ClickException, so that every `flask` command prints the one line and exits 1 (wsgi.py
+    does the same for gunicorn).
+    """
+
+    def __init__(self, name: str, value: str, expected: str) -> None:
+        super().__init__(f"{name}={value!r} is not valid: expected {expected}")
+        self.name = name
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env, name: str, default: bool = False) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value not in _TRUE | _FALSE:
+        raise ConfigError(name, env.get(name), "true or false (also 1/0, yes/no, on/off)")
+    return value in _TRUE
 
 
-def _int(value: str | None, default: int) -> int:
+def _int(env, name: str, default: int, *, minimum: int = 0, unit: str = "") -> int:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
     try:
-        return int(value) if value not in (None, "") else default
+        number = int(value)
     except ValueError:
+        number = None
+    if number is None or number < minimum:
+        what = f"a whole number{f' of {unit}' if unit else ''} of at least {minimum}"
+        raise ConfigError(name, env.get(name), f"{what}, e.g. {max(default, minimum)}")
+    return number
+
+
+def _float(env, name: str, default: float, *, unit: str = "seconds") -> float:
+    value = (env.get(name) or "").strip()
+    if not value:
         return default
-
-
-def _float(value: str | None, default: float) -> float:
     try:
-        return float(value) if value not in (None, "") else default
+        number = float(value)
     except ValueError:
-        return default
+        number = None
+    if number is None or not math.isfinite(number) or number < 0:
+        raise ConfigError(
+            name, env.get(name), f"a number of {unit} of at least 0, e.g. {default:g}"
+        )
+    return number
 
 
 def load_secret_key(instance_path: Path) -> str:
@@ -45,9 +82,13 @@ def load_secret_key(instance_path: Path) -> str:
 
 
 def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> dict:
-    """Every setting the application reads, as a dict for `app.config.update`."""
+    """Every setting the application reads, as a dict for `app.config.update`.
+
+    The one place that reads the environment. A value that does not parse raises ConfigError
+    naming the variable and the form expected, instead of silently falling back to a default.
+    """
     env = os.environ if env is None else env
-    port = _int(env.get("PORT"), 5000)
+    port = _int(env, "PORT", 5000, minimum=1)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'jointly.db'}"
     if database_url.startswith("postgres://"):
         # Heroku-style URLs; SQLAlchemy wants the dialect spelled out.
@@ -64,40 +105,46 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         "PORT": port,
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
         "MAIL_SERVER": mail_server,
-        "MAIL_PORT": _int(env.get("MAIL_PORT"), 25),
-        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
-        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        "MAIL_PORT": _int(env, "MAIL_PORT", 25, minimum=1),
+        "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _bool(env, "MAIL_USE_SSL"),
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
         or "Jointly <no-reply@jointly.invalid>",
         # Generous: a relay slow to answer 250 after DATA may have taken the message, and giving
         # up early is what turns a slow relay into duplicates.
-        "MAIL_TIMEOUT": _float(env.get("MAIL_TIMEOUT"), 60.0),
+        "MAIL_TIMEOUT": _float(env, "MAIL_TIMEOUT", 60.0),
         "MAIL_DIR": str(instance_path / "mail"),
         # Minimum gap between two confirmation emails to the same signature.
-        "MAIL_RESEND_INTERVAL_SECONDS": _int(env.get("MAIL_RESEND_INTERVAL_SECONDS"), 300),
-        "MAIL_MAX_ATTEMPTS": _int(env.get("MAIL_MAX_ATTEMPTS"), 8),
+        "MAIL_RESEND_INTERVAL_SECONDS": _int(
+            env, "MAIL_RESEND_INTERVAL_SECONDS", 300, unit="seconds"
+        ),
+        "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8, minimum=1),
         # First wait after a temporary failure (doubled each attempt, capped at an hour).
-        "MAIL_RETRY_BASE_SECONDS": _float(env.get("MAIL_RETRY_BASE_SECONDS"), 30.0),
-        "TOKEN_MAX_AGE_DAYS": _int(env.get("TOKEN_MAX_AGE_DAYS"), 7),
+        "MAIL_RETRY_BASE_SECONDS": _float(env, "MAIL_RETRY_BASE_SECONDS", 30.0),
+        "TOKEN_MAX_AGE_DAYS": _int(env, "TOKEN_MAX_AGE_DAYS", 7, minimum=1, unit="days"),
         "PDF_DIR": env.get("PDF_DIR") or str(instance_path / "pdf"),
         # What the privacy notice promises; the periodic housekeeping enforces it.
-        "UNCONFIRMED_RETENTION_DAYS": _int(env.get("UNCONFIRMED_RETENTION_DAYS"), 90),
-        "CONTACT_RETENTION_DAYS_AFTER_CLOSE": _int(
-            env.get("CONTACT_RETENTION_DAYS_AFTER_CLOSE"), 365
+        "UNCONFIRMED_RETENTION_DAYS": _int(
+            env, "UNCONFIRMED_RETENTION_DAYS", 90, minimum=1, unit="days"
         ),
-        "PDF_DEBOUNCE_SECONDS": _float(env.get("PDF_DEBOUNCE_SECONDS"), 2.0),
+        "CONTACT_RETENTION_DAYS_AFTER_CLOSE": _int(
+            env, "CONTACT_RETENTION_DAYS_AFTER_CLOSE", 365, minimum=1, unit="days"
+        ),
+        "PDF_DEBOUNCE_SECONDS": _float(env, "PDF_DEBOUNCE_SECONDS", 2.0),
         # Bytes of every PDF version younger than this are kept; older ones keep the last of each
         # day and every delivered one (prune_versions).
-        "PDF_KEEP_DAYS": _int(env.get("PDF_KEEP_DAYS"), 30),
+        "PDF_KEEP_DAYS": _int(env, "PDF_KEEP_DAYS", 30, unit="days"),
         # A build renews its lock every quarter of this; a lock not renewed for this long
         # belongs to a dead process and is taken over.
-        "PDF_BUILD_LEASE_SECONDS": _float(env.get("PDF_BUILD_LEASE_SECONDS"), 60.0),
+        "PDF_BUILD_LEASE_SECONDS": _float(env, "PDF_BUILD_LEASE_SECONDS", 60.0),
         # A failed build (e.g. a full disk) is retried by the periodic sweep after this long.
-        "PDF_BUILD_RETRY_SECONDS": _float(env.get("PDF_BUILD_RETRY_SECONDS"), 300.0),
-        "STAFF_REQUIRE_TOTP": _bool(env.get("STAFF_REQUIRE_TOTP")),
-        "STAFF_SESSION_IDLE_MINUTES": _int(env.get("STAFF_SESSION_IDLE_MINUTES"), 60),
+        "PDF_BUILD_RETRY_SECONDS": _float(env, "PDF_BUILD_RETRY_SECONDS", 300.0),
+        "STAFF_REQUIRE_TOTP": _bool(env, "STAFF_REQUIRE_TOTP"),
+        "STAFF_SESSION_IDLE_MINUTES": _int(
+            env, "STAFF_SESSION_IDLE_MINUTES", 60, minimum=1, unit="minutes"
+        ),
         # "thread" runs jobs in a thread of this process; "rq" with REDIS_URL; "sync" runs inline.
         "JOBS_MODE": env.get("JOBS_MODE") or ("rq" if redis_url else "thread"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
@@ -109,7 +156,7 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         # The periodic housekeeping (mail due, lost rebuilds, embargoes, digests, retention).
-        "HOUSEKEEPING_INTERVAL_SECONDS": _float(env.get("HOUSEKEEPING_INTERVAL_SECONDS"), 60.0),
+        "HOUSEKEEPING_INTERVAL_SECONDS": _float(env, "HOUSEKEEPING_INTERVAL_SECONDS", 60.0),
         # "production": every start-up checks the configuration first (petition/check_config.py).
         "JOINTLY_ENV": (env.get("JOINTLY_ENV") or "").strip().lower() or None,
         "RATELIMIT_ENABLED": True,
@@ -118,7 +165,7 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         # confirmation and moderation are the real gate, the limit only stops floods.
         "SIGN_RATE_LIMIT": env.get("SIGN_RATE_LIMIT") or "100 per hour;20 per minute",
         # Reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host); 0 trusts none.
-        "PROXY_FIX_HOPS": _int(env.get("PROXY_FIX_HOPS"), 0),
+        "PROXY_FIX_HOPS": _int(env, "PROXY_FIX_HOPS", 0),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 64 * 1024,
         "MAX_FORM_PARTS": 100,
@@ -130,4 +177,6 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         if (env.get("PUBLIC_BASE_URL") or "").startswith("https://")
         else "http",
         "SIGNATORIES_PER_PAGE": 50,
+        # The first staff account `make run` creates (see staff.accounts.ensure_admin).
+        "STAFF_ADMIN_EMAIL": env.get("STAFF_ADMIN_EMAIL") or "admin@localhost",
     }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Blueprint, Flask
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -27,9 +25,6 @@ def init_app(app: Flask) -> None:
     """
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
-    app.config.setdefault(
-        "STAFF_ADMIN_EMAIL", os.environ.get("STAFF_ADMIN_EMAIL") or "admin@localhost"
-    )
 
 
 from .access import guard, template_globals  # noqa: E402
