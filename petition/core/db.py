@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar, cast
 
-from sqlalchemy import event, update
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select, event, update
 from sqlalchemy.engine import CursorResult, Engine, Result
 
 from ..extensions import db
@@ -115,6 +116,14 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def paginate(query: Select, *, page: int, per_page: int) -> Pagination:
+    """One page of `query`; a page past the end shows the last one (a list that shrank under a link)."""
+    result = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    if result.pages and result.page > result.pages:
+        result = db.paginate(query, page=result.pages, per_page=per_page, error_out=False)
+    return result
 
 
 def compare_and_set(signature_id: int, expected: SignatureState, **values) -> bool:

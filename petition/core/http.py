@@ -81,9 +81,11 @@ def is_id_text(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
-def int_arg(name: str, default: int = 0, maximum: int = MAX_ID) -> int:
-    """A whole number from the query string, or `default` for anything else; capped at `maximum`."""
-    value = (request.args.get(name) or "").strip()
-    if not is_id_text(value) or len(value) > 10:
-        return default
-    return min(int(value), maximum)
+def whole_number(text: str) -> int:
+    """`type=` for request.args.get: ASCII digits up to MAX_ID, else ValueError (so the default).
+
+    int() alone takes "١٢" or " 12 ", and a number past 32 bits fails in the database.
+    """
+    if not is_id_text(text) or len(text) > 10 or int(text) > MAX_ID:
+        raise ValueError(f"not a whole number up to {MAX_ID}: {text!r}")
+    return int(text)

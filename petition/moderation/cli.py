@@ -58,7 +58,13 @@ def _moderate(ids: tuple[int, ...], action: str, reason: str = "") -> None:
     if missing:
         raise click.ClickException(f"no signature with id {', '.join(map(str, missing))}")
     actor = Actor.cli(f"signatures {action}")
-    for decision in moderation.decide_many(ids, action, actor, reason=reason):
+    try:
+        decisions = moderation.decide_many(ids, action, actor, reason=reason)
+    except moderation.ReasonRequired:
+        raise click.ClickException(
+            'a rejection needs a reason: add --reason "…" (it is kept and emailed)'
+        ) from None
+    for decision in decisions:
         if decision.result is moderation.DecisionResult.DONE:
             click.echo(f"{decision.signature_id}: {decision.state.value}")
         else:
@@ -75,7 +81,7 @@ def signatures_approve(ids: tuple[int, ...]) -> None:
 
 @signatures_cli.command("reject")
 @click.argument("ids", nargs=-1, type=int, required=True)
-@click.option("--reason", default="", help="Why (kept, and emailed to the signatory).")
+@click.option("--reason", default="", help="Why (required; kept, and emailed to the signatory).")
 def signatures_reject(ids: tuple[int, ...], reason: str) -> None:
     """Reject verified signatures."""
     _moderate(ids, "reject", reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    Field,
     HiddenField,
     IntegerField,
     SelectChoice,
@@ -16,6 +17,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..core import validation
 from ..core.forms import organisation_fields, validated_by
+from ..core.http import MAX_ID, is_id_text
 from ..models import ORGANISATION_TYPE_LABELS, SignatureState
 from .service import SignatureEdit
 
@@ -63,7 +65,23 @@ class ActionForm(_Routing, FlaskForm):
     notify = BooleanField("Email the reason to the contact")
 
 
+class IdListField(Field):
+    """The checked rows of a list: each value a plain ASCII number naming a signature."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = []
+        for raw in valuelist:
+            if not is_id_text(raw) or len(raw) > 10 or int(raw) > MAX_ID:
+                raise ValueError("The selection carried something that is not a signature id.")
+            if int(raw) not in self.data:
+                self.data.append(int(raw))
+
+    def _value(self) -> str:
+        return ""
+
+
 class BulkForm(_Routing, FlaskForm):
+    ids = IdListField()
     action = SelectField(
         "Action",
         choices=[

@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import timedelta
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select, update
 
 from ..core import events, outbox
 from ..core.audit import Actor, record
-from ..core.db import after_write, compare_and_set, rowcount, write_transaction
+from ..core.db import after_write, compare_and_set, paginate, rowcount, write_transaction
 from ..core.validation import OrganisationFields, derived_columns, name_key
 from ..extensions import db
 from ..models import OrganisationType, Signature, SignatureState, utcnow
@@ -24,6 +25,21 @@ class DecisionResult(enum.Enum):
     NO_CHANGE = "no_change"  # already in the target state: idempotent
     CONFLICT = "conflict"  # decided otherwise (by someone else) meanwhile
     NOT_FOUND = "not_found"
+
+
+class ModerationError(Exception):
+    """A request the rules refuse before anything is looked up or changed."""
+
+
+class ReasonRequired(ModerationError):
+    def __init__(self) -> None:
+        super().__init__("Give a reason to reject (it is kept in the audit log).")
+
+
+class TooManySelected(ModerationError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Too many endorsements selected at once (at most {limit}).")
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -56,12 +72,18 @@ def decide(
 ) -> Decision:
     """Apply one moderation action in its own transaction.
 
+    A rejection needs a reason (ReasonRequired otherwise). An approval always tells the
+    contact; `notify` decides whether a rejection's reason is emailed to them.
+
     `expected_state` is the state the moderator saw: if the row moved on since, the action
     is refused with CONFLICT rather than applied to something they did not look at.
     `statement_id`, when given, is the statement the moderator was working on: a row of
     another statement is NOT_FOUND, as if the id were forged.
     """
     sources, target = _TRANSITIONS[action]
+    reason = reason.strip()
+    if action == "reject" and not reason:
+        raise ReasonRequired
     signature = db.session.get(Signature, signature_id)
     if signature is None or (statement_id is not None and signature.statement_id != statement_id):
         return Decision(
@@ -77,7 +99,7 @@ def decide(
             signature_id,
             DecisionResult.CONFLICT,
             current,
-            f"Signature {signature_id} is {current.value}; it cannot be {_past(action)}.",
+            f"Signature {signature_id} is {current.value}; it cannot be {past_tense(action)}.",
         )
     now = utcnow()
     values: dict = {"state": target, "decided_at": now}
@@ -107,7 +129,7 @@ def decide(
         detail=reason,
     )
     db.session.refresh(signature)
-    if notify and signature.email:
+    if signature.email:
         if action == "approve":
             outbox.queue_email(
                 "approved",
@@ -119,7 +141,7 @@ def decide(
                 list_url=public_url(f"/statements/{signature.statement.slug}/signatories"),
                 pdf_url=public_url(f"/statements/{signature.statement.slug}/statement.pdf"),
             )
-        elif action == "reject" and reason:
+        elif action == "reject" and notify:
             outbox.queue_email(
                 "rejected",
                 signature.email,
@@ -135,7 +157,7 @@ def decide(
     return Decision(signature_id, DecisionResult.DONE, target)
 
 
-def _past(action: str) -> str:
+def past_tense(action: str) -> str:
     return {"approve": "approved", "reject": "rejected", "unpublish": "unpublished"}.get(
         action, "reopened"
     )
@@ -151,7 +173,7 @@ def decide_many(
     expected_state: SignatureState | None = None,
     statement_id: int | None = None,
 ) -> list[Decision]:
-    """Bulk actions: each row is its own decision, so one conflict does not undo the others."""
+    """Each row is its own decision, so one conflict does not undo the others."""
     return [
         decide(
             i,
@@ -166,13 +188,6 @@ def decide_many(
     ]
 
 
-def queue(statement_id: int | None = None) -> list[Signature]:
-    query = select(Signature).where(Signature.state == SignatureState.VERIFIED)
-    if statement_id is not None:
-        query = query.where(Signature.statement_id == statement_id)
-    return list(db.session.scalars(query.order_by(Signature.verified_at, Signature.id)))
-
-
 def unknown_ids(ids: Iterable[int], statement_id: int | None = None) -> list[int]:
     """The ids that name no signature (of that statement): a bulk form refers to rows that exist."""
     wanted = set(ids)
@@ -183,6 +198,73 @@ def unknown_ids(ids: Iterable[int], statement_id: int | None = None) -> list[int
         query = query.where(Signature.statement_id == statement_id)
     found = set(db.session.scalars(query))
     return sorted(wanted - found)
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk action did; `unknown` non-empty means nothing was changed."""
+
+    action: str
+    decisions: tuple[Decision, ...] = ()
+    unknown: tuple[int, ...] = ()
+    in_statement: bool = False
+
+    def summary(self) -> list[tuple[str, str]]:
+        """(category, message) pairs for the moderator, most important first."""
+        if self.unknown:
+            where = " in this statement." if self.in_statement else "."
+            ids = ", ".join(map(str, self.unknown[:20]))
+            return [("error", f"Nothing was changed: no signature {ids}{where}")]
+        past = past_tense(self.action)
+        done = [d for d in self.decisions if d.result is DecisionResult.DONE]
+        same = [d for d in self.decisions if d.result is DecisionResult.NO_CHANGE]
+        refused = [
+            d
+            for d in self.decisions
+            if d.result not in (DecisionResult.DONE, DecisionResult.NO_CHANGE)
+        ]
+        messages = []
+        if done:
+            messages.append(("success", f"{len(done)} {past}."))
+        if same:
+            messages.append(("info", f"{len(same)} already {past}: nothing to do."))
+        if refused:
+            details = "; ".join(d.message for d in refused[:10])
+            messages.append(("warning", f"{len(refused)} not {past}: {details}"))
+        return messages
+
+
+def decide_bulk(
+    ids: Iterable[int],
+    action: str,
+    actor: Actor,
+    *,
+    limit: int,
+    reason: str = "",
+    notify: bool = True,
+    expected_state: SignatureState | None = None,
+    statement_id: int | None = None,
+) -> BulkOutcome:
+    """The console's bulk action: all ids must exist (in that statement), or nothing changes.
+
+    Raises ReasonRequired for a rejection without a reason, TooManySelected over `limit`.
+    """
+    wanted = list(dict.fromkeys(ids))
+    if len(wanted) > limit:
+        raise TooManySelected(limit)
+    unknown = unknown_ids(wanted, statement_id)
+    if unknown:
+        return BulkOutcome(action, unknown=tuple(unknown), in_statement=statement_id is not None)
+    decisions = decide_many(
+        wanted,
+        action,
+        actor,
+        reason=reason,
+        notify=notify,
+        expected_state=expected_state,
+        statement_id=statement_id,
+    )
+    return BulkOutcome(action, tuple(decisions))
 
 
 # ---------------------------------------------------------------- edits
@@ -340,15 +422,6 @@ class ConsoleFilter:
     per_page: int = 50
 
 
-@dataclass
-class ConsolePage:
-    items: list[Signature]
-    total: int
-    page: int
-    pages: int
-    per_page: int
-
-
 def _console_query(flt: ConsoleFilter) -> Select:
     query = select(Signature)
     if flt.state is not None:
@@ -372,11 +445,10 @@ def _console_query(flt: ConsoleFilter) -> Select:
     if flt.q:
         text = flt.q.strip()
         key = name_key(text)[:100]
-        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions = [
-            Signature.organisation_name_key.like(f"%{escaped}%", escape="\\"),
-            Signature.email_normalised.like(f"%{escaped}%", escape="\\"),
-            Signature.city_key.like(f"%{escaped}%", escape="\\"),
+            Signature.organisation_name_key.contains(key, autoescape=True),
+            Signature.email_normalised.contains(key, autoescape=True),
+            Signature.city_key.contains(key, autoescape=True),
         ]
         if text.isascii() and text.isdigit() and len(text) < 10:
             conditions.append(Signature.id == int(text))
@@ -384,18 +456,14 @@ def _console_query(flt: ConsoleFilter) -> Select:
     return query
 
 
-def console_page(flt: ConsoleFilter) -> ConsolePage:
+def console_page(flt: ConsoleFilter) -> Pagination:
     """The queue (verified, oldest first) or any state's list (most recently changed first)."""
     query = _console_query(flt)
     if flt.state is SignatureState.VERIFIED:
         query = query.order_by(Signature.verified_at, Signature.id)
     else:
         query = query.order_by(Signature.updated_at.desc(), Signature.id.desc())
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    pages = max(1, -(-total // flt.per_page))
-    page = min(max(flt.page, 1), pages)
-    items = list(db.session.scalars(query.limit(flt.per_page).offset((page - 1) * flt.per_page)))
-    return ConsolePage(items, total, page, pages, flt.per_page)
+    return paginate(query, page=flt.page, per_page=flt.per_page)
 
 
 def facet_counts(flt: ConsoleFilter) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:

@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
-from ..core.http import MAX_ID, int_arg, is_id_text
+from ..core.http import whole_number
 from ..core.validation import country_display_name
 from ..extensions import db
 from ..models import (
@@ -17,13 +17,14 @@ from ..models import (
     SignatureState,
 )
 from ..staff.access import actor, safe_next
-from ..statements.service import open_statements
+from ..statements.service import all_statements
 from . import bp, signals
 from . import service as moderation
 from .forms import REJECTION_REASONS, ActionForm, BulkForm, EditForm
 from .service import DecisionResult, EditResult
 
 ID = "<int(max=2147483647):signature_id>"
+NO_SIGNATURE = "There is no signature {}."
 #: What can be done from each state, in the order the buttons appear.
 ACTIONS_BY_STATE = {
     SignatureState.VERIFIED: ("approve", "reject"),
@@ -46,16 +47,16 @@ def _console_filter(state: SignatureState | None) -> moderation.ConsoleFilter:
     country = (args.get("country") or "").strip().upper()
     org_type = (args.get("type") or "").strip()
     age = (args.get("age") or "").strip()
-    per_page = int_arg("per_page", current_app.config["STAFF_PAGE_SIZE"], 200) or 50
+    per_page = args.get("per_page", current_app.config["STAFF_PAGE_SIZE"], type=whole_number)
     return moderation.ConsoleFilter(
         state=state,
-        statement_id=int_arg("statement") or None,
+        statement_id=args.get("statement", type=whole_number) or None,
         country=country if len(country) == 2 and country.isalpha() else "",
         type=org_type if org_type in {t.value for t in OrganisationType} else "",
         age=age if age in moderation.AGE_FILTERS else "",
         q=(args.get("q") or "").strip()[:100],
-        page=max(int_arg("page", 1, 100_000), 1),
-        per_page=per_page,
+        page=min(args.get("page", 1, type=whole_number), 100_000),
+        per_page=min(per_page, 200) or 50,
     )
 
 
@@ -69,7 +70,7 @@ def _list_page(template_state: SignatureState | None, *, is_queue: bool):
         flt=flt,
         page=page,
         signals=signals.signals_for(page.items),
-        statements=open_statements(),
+        statements=all_statements(),
         countries=[(code, country_display_name(code), n) for code, n in countries],
         types=[(code, OrganisationType(code).label, n) for code, n in types],
         ages=moderation.AGE_FILTERS,
@@ -95,13 +96,6 @@ def signatures():
         except ValueError:
             abort(400, description="Unknown state.")
     return _list_page(state, is_queue=False)
-
-
-def _signature_or_404(signature_id: int) -> Signature:
-    signature = db.session.get(Signature, signature_id)
-    if signature is None:
-        abort(404, description=f"There is no signature {signature_id}.")
-    return signature
 
 
 def _detail(signature: Signature, *, form: EditForm | None = None, status: int = 200):
@@ -134,7 +128,9 @@ def _detail(signature: Signature, *, form: EditForm | None = None, status: int =
 
 @bp.get(f"/signatures/{ID}")
 def signature(signature_id: int):
-    return _detail(_signature_or_404(signature_id))
+    return _detail(
+        db.get_or_404(Signature, signature_id, description=NO_SIGNATURE.format(signature_id))
+    )
 
 
 def _back(form, signature_id: int | None = None) -> str:
@@ -168,20 +164,20 @@ def act(signature_id: int, action: str):
     if not form.validate_on_submit():
         abort(400, description="The reason must be at most 1000 characters.")
     expected, statement_id = _routing_or_400(form)
-    reason = (form.reason.data or "").strip()
-    if action == "reject" and not reason:
-        flash("Give a reason to reject (it is kept in the audit log).", "error")
-        return redirect(_back(form, signature_id), 303)
     name_row = db.session.get(Signature, signature_id)
-    decision = moderation.decide(
-        signature_id,
-        action,
-        actor(),
-        reason=reason,
-        notify=action == "approve" or bool(form.notify.data),
-        expected_state=expected,
-        statement_id=statement_id,
-    )
+    try:
+        decision = moderation.decide(
+            signature_id,
+            action,
+            actor(),
+            reason=form.reason.data or "",
+            notify=bool(form.notify.data),
+            expected_state=expected,
+            statement_id=statement_id,
+        )
+    except moderation.ReasonRequired as exc:
+        flash(str(exc), "error")
+        return redirect(_back(form, signature_id), 303)
     if decision.result is DecisionResult.NOT_FOUND:
         abort(404, description=decision.message)
     _flash_decision(decision, action, name_row.organisation_name if name_row else "")
@@ -194,7 +190,9 @@ def withdraw(signature_id: int):
     if not form.validate_on_submit():
         abort(400, description="The reason must be at most 1000 characters.")
     _expected, statement_id = _routing_or_400(form)
-    signature = _signature_or_404(signature_id)
+    signature = db.get_or_404(
+        Signature, signature_id, description=NO_SIGNATURE.format(signature_id)
+    )
     name = signature.organisation_name
     decision = moderation.withdraw_on_request(
         signature_id,
@@ -210,7 +208,9 @@ def withdraw(signature_id: int):
 
 @bp.post(f"/signatures/{ID}/edit")
 def edit(signature_id: int):
-    signature = _signature_or_404(signature_id)
+    signature = db.get_or_404(
+        Signature, signature_id, description=NO_SIGNATURE.format(signature_id)
+    )
     form = EditForm()
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
@@ -223,7 +223,10 @@ def edit(signature_id: int):
         abort(404, description=outcome.message)
     if outcome.result in (EditResult.STALE, EditResult.NOT_EDITABLE):
         flash(outcome.message, "warning")
-        return _detail(_signature_or_404(signature_id), status=409)
+        return _detail(
+            db.get_or_404(Signature, signature_id, description=NO_SIGNATURE.format(signature_id)),
+            status=409,
+        )
     if outcome.result is EditResult.NO_CHANGE:
         flash("Nothing was changed.", "info")
     else:
@@ -235,56 +238,32 @@ def edit(signature_id: int):
 def bulk():
     form = BulkForm()
     if not form.validate_on_submit():
+        if "ids" in form.errors:
+            abort(400, description=form.errors["ids"][0])
         abort(
             400, description="Choose an action from the list; a reason is at most 1000 characters."
         )
     expected, statement_id = _routing_or_400(form)
-    raw_ids = request.form.getlist("ids")
-    if any(not is_id_text(raw) or len(raw) > 10 or int(raw) > MAX_ID for raw in raw_ids):
-        abort(400, description="The selection carried something that is not a signature id.")
-    ids = list(dict.fromkeys(int(raw) for raw in raw_ids))
     back = safe_next(form.next.data, url_for("moderation.queue"))
-    action = form.action.data
-    reason = (form.reason.data or "").strip()
-    if not ids:
+    if not form.ids.data:
         flash("Select at least one endorsement first.", "error")
         return redirect(back, 303)
-    if len(ids) > current_app.config["STAFF_BULK_LIMIT"]:
-        abort(413, description="Too many endorsements selected at once.")
-    if action == "reject" and not reason:
-        flash("Give a reason to reject (it is kept in the audit log).", "error")
-        return redirect(back, 303)
-    unknown = moderation.unknown_ids(ids, statement_id)
-    if unknown:
-        flash(
-            "Nothing was changed: no signature "
-            + ", ".join(map(str, unknown[:20]))
-            + (" in this statement." if statement_id else "."),
-            "error",
+    try:
+        outcome = moderation.decide_bulk(
+            form.ids.data,
+            form.action.data,
+            actor(),
+            limit=current_app.config["STAFF_BULK_LIMIT"],
+            reason=form.reason.data or "",
+            notify=bool(form.notify.data),
+            expected_state=expected,
+            statement_id=statement_id,
         )
+    except moderation.TooManySelected as exc:
+        abort(413, description=str(exc))
+    except moderation.ReasonRequired as exc:
+        flash(str(exc), "error")
         return redirect(back, 303)
-    decisions = moderation.decide_many(
-        ids,
-        action,
-        actor(),
-        reason=reason,
-        notify=action == "approve" or bool(form.notify.data),
-        expected_state=expected,
-        statement_id=statement_id,
-    )
-    done = [d for d in decisions if d.result is DecisionResult.DONE]
-    same = [d for d in decisions if d.result is DecisionResult.NO_CHANGE]
-    refused = [
-        d for d in decisions if d.result not in (DecisionResult.DONE, DecisionResult.NO_CHANGE)
-    ]
-    past = {"approve": "approved", "reject": "rejected", "unpublish": "unpublished"}.get(
-        action, "reopened"
-    )
-    if done:
-        flash(f"{len(done)} {past}.", "success")
-    if same:
-        flash(f"{len(same)} already {past}: nothing to do.", "info")
-    if refused:
-        details = "; ".join(d.message for d in refused[:10])
-        flash(f"{len(refused)} not {past}: {details}", "warning")
+    for category, message in outcome.summary():
+        flash(message, category)
     return redirect(back, 303)

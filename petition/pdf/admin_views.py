@@ -8,7 +8,7 @@ from flask_login import current_user
 from ..core.forms import ButtonForm
 from ..extensions import db
 from ..models import Statement, utcnow
-from ..statements.service import open_statements
+from ..statements.service import all_statements
 from . import admin_bp as bp
 from . import builds
 
@@ -27,7 +27,7 @@ def pdf_overview():
             "stalled": statement.pdf_build_lease_until is not None
             and statement.pdf_build_lease_until < utcnow(),
         }
-        for statement in open_statements()
+        for statement in all_statements()
     ]
     return render_template(
         "staff/pdf.html",

@@ -11,15 +11,8 @@ from werkzeug.http import is_resource_modified, parse_range_header
 
 from ..core.http import MAX_ID, is_id_text
 from ..models import PdfFileState
-from ..statements.service import StatementNotFound, get_statement
+from ..statements.service import statement_or_404
 from . import bp, builds
-
-
-def _statement_or_404(slug: str):
-    try:
-        return get_statement(slug)
-    except StatementNotFound:
-        abort(404, description="There is no statement at this address.")
 
 
 def _cache_headers(response: Response, version, *, private: bool = False) -> Response:
@@ -93,7 +86,7 @@ def statement_pdf(slug: str):
     found = builds.latest_version_by_slug(slug)
     if found is not None:
         return send_version(*found)
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     if builds.latest_version(statement) is not None:
         # Every version lists an organisation that has left: the rebuild is on its way.
         response = Response(
@@ -111,7 +104,7 @@ def statement_pdf(slug: str):
 
 @bp.get("/statements/<slug>/versions")
 def pdf_versions(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     return render_template(
         "public/versions.html",
         statement=statement,
@@ -126,7 +119,7 @@ def pdf_versions(slug: str):
 def pdf_version(slug: str, number: str):
     if not is_id_text(number) or len(number) > 10 or int(number) > MAX_ID:
         abort(404, description="There is no such version of the PDF.")
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     version = builds.version_by_number(statement, int(number))
     if version is None:
         abort(404, description="There is no such version of the PDF.")

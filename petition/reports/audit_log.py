@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, select
 
+from ..core.db import paginate
 from ..extensions import db
 from ..models import AuditEvent, Statement
 from ..signatories.service import write_csv
@@ -42,14 +44,6 @@ class AuditFilter:
     per_page: int = 100
 
 
-@dataclass
-class AuditPage:
-    items: list[AuditEvent]
-    total: int
-    page: int
-    pages: int
-
-
 def _printable(text: str) -> str:
     # Filters come from the query string; PostgreSQL refuses NUL in a text parameter.
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
@@ -61,8 +55,9 @@ def _query(flt: AuditFilter) -> Select:
     if action:
         query = query.where(AuditEvent.action == action)
     if actor:
-        escaped = actor.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(func.lower(AuditEvent.actor_label).like(f"%{escaped}%", escape="\\"))
+        query = query.where(
+            func.lower(AuditEvent.actor_label).contains(actor.lower(), autoescape=True)
+        )
     if flt.signature_id is not None:
         query = query.where(AuditEvent.signature_id == flt.signature_id)
     if flt.statement_id is not None:
@@ -75,19 +70,9 @@ def _query(flt: AuditFilter) -> Select:
     return query
 
 
-def search(flt: AuditFilter) -> AuditPage:
-    query = _query(flt)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // flt.per_page))
-    page = min(max(flt.page, 1), pages)
-    items = list(
-        db.session.scalars(
-            query.order_by(AuditEvent.id.desc())
-            .limit(flt.per_page)
-            .offset((page - 1) * flt.per_page)
-        )
-    )
-    return AuditPage(items, total, page, pages)
+def search(flt: AuditFilter) -> Pagination:
+    query = _query(flt).order_by(AuditEvent.id.desc())
+    return paginate(query, page=flt.page, per_page=flt.per_page)
 
 
 def actions() -> list[str]:

@@ -8,20 +8,20 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 
 from ..core import outbox
 from ..core.forms import ButtonForm
-from ..core.http import int_arg
+from ..core.http import whole_number
 from ..extensions import db
 from ..models import Statement
 from ..signatories import service as signatories
 from ..staff.access import actor
-from ..statements.service import StatementNotFound, get_statement, open_statements
+from ..statements.service import StatementNotFound, all_statements, get_statement
 from . import audit_log, bp, exports
 from . import dashboard as figures
 
 
 @bp.get("/")
 def dashboard():
-    statement_id = int_arg("statement") or None
-    statements = open_statements()
+    statement_id = request.args.get("statement", type=whole_number) or None
+    statements = all_statements()
     chosen = db.session.get(Statement, statement_id) if statement_id else None
     scope = chosen.id if chosen else None
     days = figures.per_day(scope)
@@ -62,11 +62,11 @@ def _audit_filter() -> audit_log.AuditFilter:
     return audit_log.AuditFilter(
         action=(request.args.get("action") or "").strip()[:50],
         actor=(request.args.get("actor") or "").strip()[:100],
-        signature_id=int_arg("signature") or None,
-        statement_id=int_arg("statement") or None,
+        signature_id=request.args.get("signature", type=whole_number) or None,
+        statement_id=request.args.get("statement", type=whole_number) or None,
         date_from=_date_arg("from"),
         date_to=_date_arg("to"),
-        page=max(int_arg("page", 1, 1_000_000), 1),
+        page=min(request.args.get("page", 1, type=whole_number), 1_000_000),
     )
 
 
@@ -78,7 +78,7 @@ def audit():
         flt=flt,
         page=audit_log.search(flt),
         actions=audit_log.actions(),
-        statements={s.id: s for s in open_statements()},
+        statements={s.id: s for s in all_statements()},
     )
 
 

@@ -9,11 +9,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 
 from ..core import events, validation
 from ..core.audit import Actor, record
-from ..core.db import after_write, write_transaction
+from ..core.db import after_write, paginate, write_transaction
 from ..extensions import db
 from ..models import (
     ORGANISATION_TYPE_LABELS,
@@ -146,27 +147,40 @@ class ListFilter:
 
 @dataclass
 class ListPage:
-    items: list[Signature]
-    total: int
-    page: int
-    pages: int
-    per_page: int
+    """One page of the public list (a Flask-SQLAlchemy Pagination) with the filters' facets."""
+
+    pagination: Pagination | None
     countries: list[tuple[str, str, int]] = field(default_factory=list)
     types: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[Signature]:
+        return list(self.pagination.items) if self.pagination else []
+
+    @property
+    def total(self) -> int:
+        return (self.pagination.total or 0) if self.pagination else 0
+
+    @property
+    def page(self) -> int:
+        return self.pagination.page if self.pagination else 1
+
+    @property
+    def pages(self) -> int:
+        return self.pagination.pages if self.pagination else 0
 
 
 def search(statement: Statement, flt: ListFilter) -> ListPage:
     """One page of the public list with facets; empty while the list is under embargo."""
     if not statement.is_list_public():
-        return ListPage([], 0, 1, 1, flt.per_page)
+        return ListPage(None)
     base = public_query(statement)
     if flt.q:
         key = validation.name_key(flt.q)[:100]
-        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         base = base.where(
             or_(
-                Signature.organisation_name_key.like(f"%{escaped}%", escape="\\"),
-                Signature.city_key.like(f"%{escaped}%", escape="\\"),
+                Signature.organisation_name_key.contains(key, autoescape=True),
+                Signature.city_key.contains(key, autoescape=True),
             )
         )
     if flt.country:
@@ -181,10 +195,7 @@ def search(statement: Statement, flt: ListFilter) -> ListPage:
         base = base.order_by(None).order_by(Signature.organisation_name_key, Signature.id)
     elif flt.sort == "recent":
         base = base.order_by(None).order_by(Signature.approved_at.desc(), Signature.id.desc())
-    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
-    pages = max(1, -(-total // flt.per_page))
-    page = min(max(flt.page, 1), pages)
-    items = list(db.session.scalars(base.limit(flt.per_page).offset((page - 1) * flt.per_page)))
+    pagination = paginate(base, page=flt.page, per_page=flt.per_page)
     approved = (Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED)
     countries = [
         (code, name, n)
@@ -207,7 +218,7 @@ def search(statement: Statement, flt: ListFilter) -> ListPage:
         for t in OrganisationType
         if type_counts.get(t)
     ]
-    return ListPage(items, total, page, pages, flt.per_page, countries, types)
+    return ListPage(pagination, countries, types)
 
 
 def open_data_row(signature: Signature) -> dict:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, jsonify, render_template, request
+from flask import Response, current_app, jsonify, render_template, request
 
+from ..core.http import whole_number
 from ..core.validation import country_choices
 from ..models import OrganisationType
-from ..statements.service import StatementNotFound, get_statement
+from ..statements.service import statement_or_404
 from . import bp
 from . import service as signatories
-
-
-def _statement_or_404(slug: str):
-    try:
-        return get_statement(slug)
-    except StatementNotFound:
-        abort(404, description="There is no statement at this address.")
 
 
 def _list_filter() -> signatories.ListFilter:
@@ -27,23 +21,19 @@ def _list_filter() -> signatories.ListFilter:
     sort = args.get("sort") or "type"
     if sort not in ("type", "country", "name", "recent"):
         sort = "type"
-    try:
-        page = max(1, min(int(args.get("page", 1)), 100_000))
-    except ValueError:
-        page = 1
     return signatories.ListFilter(
         q=(args.get("q") or "").strip()[:100],
         country=country if country.isalpha() else "",
         type=org_type,
         sort=sort,
-        page=page,
+        page=min(args.get("page", 1, type=whole_number), 100_000),
         per_page=current_app.config["SIGNATORIES_PER_PAGE"],
     )
 
 
 @bp.get("/statements/<slug>/signatories")
 def signatory_list(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     flt = _list_filter()
     page = signatories.search(statement, flt)
     return render_template(
@@ -68,7 +58,7 @@ def _conditional(statement) -> tuple[str, Response | None]:
 
 @bp.get("/statements/<slug>/signatories.json")
 def signatories_json(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     etag, not_modified = _conditional(statement)
     if not_modified:
         return not_modified
@@ -81,7 +71,7 @@ def signatories_json(slug: str):
 
 @bp.get("/statements/<slug>/signatories.csv")
 def signatories_csv(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     etag, not_modified = _conditional(statement)
     if not_modified:
         return not_modified

@@ -9,19 +9,12 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from ..core.forms import ButtonForm
 from ..extensions import limiter
 from ..models import SignatureState
-from ..statements.service import StatementNotFound, get_statement
+from ..statements.service import statement_or_404
 from . import bp
 from . import service as signing
 from .forms import LostLinkForm, SignForm
 
 log = logging.getLogger(__name__)
-
-
-def _statement_or_404(slug: str):
-    try:
-        return get_statement(slug)
-    except StatementNotFound:
-        abort(404, description="There is no statement at this address.")
 
 
 def _sign_limit() -> str:
@@ -31,7 +24,7 @@ def _sign_limit() -> str:
 @bp.route("/statements/<slug>/sign", methods=["GET", "POST"])
 @limiter.limit(_sign_limit, methods=["POST"])
 def sign(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     if not statement.is_accepting_signatures():
         return render_template("signing/closed.html", statement=statement), 410 if (
             request.method == "POST"
@@ -59,7 +52,7 @@ def sign(slug: str):
 
 @bp.get("/statements/<slug>/sign/check-your-email")
 def check_email(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     return render_template("signing/check_email.html", statement=statement)
 
 
@@ -121,7 +114,7 @@ def withdraw(token: str):
 @bp.post("/statements/<slug>/withdraw-link")
 @limiter.limit("10 per hour")
 def lost_link(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     form = LostLinkForm()
     if form.validate_on_submit():
         signing.request_withdrawal_link(statement, form.email.clean[0])
@@ -135,5 +128,5 @@ def lost_link(slug: str):
 
 @bp.get("/statements/<slug>/withdraw-link")
 def lost_link_form(slug: str):
-    statement = _statement_or_404(slug)
+    statement = statement_or_404(slug)
     return render_template("signing/lost_link.html", statement=statement, form=LostLinkForm())

@@ -34,6 +34,8 @@ CODE_REFUSED_MESSAGE = (
 PENDING_KEY = "staff_pending"
 PENDING_SECONDS = 300
 
+NO_ACCOUNT = "There is no such staff account."
+
 
 def _login_limit() -> str:
     return current_app.config["STAFF_LOGIN_RATE_LIMIT"]
@@ -268,17 +270,10 @@ def create_user():
     return _users_page(422, form=form)
 
 
-def _user_or_404(user_id: int) -> StaffUser:
-    user = db.session.get(StaffUser, user_id)
-    if user is None:
-        abort(404, description="There is no such staff account.")
-    return user
-
-
 @bp.post("/users/<int(max=2147483647):user_id>/reset-password")
 @admin_only
 def reset_user_password(user_id: int):
-    user = _user_or_404(user_id)
+    user = db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
     form = ResetPasswordForm()
     if not form.validate_on_submit():
         abort(400)
@@ -290,7 +285,7 @@ def reset_user_password(user_id: int):
 @bp.post("/users/<int(max=2147483647):user_id>/<any(enable, disable):action>")
 @admin_only
 def set_user_active(user_id: int, action: str):
-    user = _user_or_404(user_id)
+    user = db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
     if not ButtonForm().validate_on_submit():
         abort(400)
     try:
@@ -305,7 +300,7 @@ def set_user_active(user_id: int, action: str):
 @bp.post("/users/<int(max=2147483647):user_id>/role")
 @admin_only
 def set_user_role(user_id: int):
-    user = _user_or_404(user_id)
+    user = db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400, description="Choose a role from the list.")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from ..core.forms import ButtonForm
@@ -13,60 +11,36 @@ from ..staff.access import actor, admin_only
 from . import admin_bp as bp
 from . import campaign
 from .forms import StatementSettingsForm, UpdateForm
-from .service import open_statements
+from .service import all_statements
 
 SID = "<int(max=2147483647):statement_id>"
 UID = "<int(max=2147483647):update_id>"
-
-
-def _statement_or_404(statement_id: int) -> Statement:
-    statement = db.session.get(Statement, statement_id)
-    if statement is None:
-        abort(404, description="There is no such statement.")
-    return statement
-
-
-def _naive(value):
-    """datetime-local inputs show UTC wall time."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value else None
-
-
-def _aware(value):
-    return value.replace(tzinfo=UTC) if value else None
+NO_STATEMENT = "There is no such statement."
+NO_UPDATE = "There is no such campaign update."
 
 
 @bp.get("/statements")
 @admin_only
 def statements():
     return render_template(
-        "staff/statements.html", statements=open_statements(), button=ButtonForm(formdata=None)
+        "staff/statements.html", statements=all_statements(), button=ButtonForm(formdata=None)
     )
 
 
 @bp.route(f"/statements/{SID}", methods=["GET", "POST"])
 @admin_only
 def statement_settings(statement_id: int):
-    statement = _statement_or_404(statement_id)
-    form = StatementSettingsForm(
-        formdata=None if request.method == "GET" else request.form,
-        data={
-            "is_open": statement.is_open,
-            "signing_opens_at": _naive(statement.signing_opens_at),
-            "signing_closes_at": _naive(statement.signing_closes_at),
-            "list_public_from": _naive(statement.list_public_from),
-        },
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    form = StatementSettingsForm.for_statement(
+        statement, None if request.method == "GET" else request.form
     )
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            settings = campaign.StatementSettings(
-                is_open=bool(form.is_open.data),
-                signing_opens_at=_aware(form.signing_opens_at.data),
-                signing_closes_at=_aware(form.signing_closes_at.data),
-                list_public_from=_aware(form.list_public_from.data),
-            )
             try:
-                changed = campaign.update_statement_settings(statement.id, settings, actor())
+                changed = campaign.update_statement_settings(
+                    statement.id, form.to_settings(), actor()
+                )
             except campaign.CampaignError as exc:
                 form.signing_closes_at.errors = [*form.signing_closes_at.errors, str(exc)]
                 status = 422
@@ -88,7 +62,7 @@ def statement_settings(statement_id: int):
 @bp.post(f"/statements/{SID}/<any(open, close):action>")
 @admin_only
 def statement_open_close(statement_id: int, action: str):
-    statement = _statement_or_404(statement_id)
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
     changed = campaign.set_open(statement.id, action == "open", actor())
     state = "open for signing" if action == "open" else "closed to new signatures"
     flash(f"{statement.title} is {state}." if changed else f"Already {state}.", "success")
@@ -110,7 +84,7 @@ def _same_site(url: str | None) -> bool:
 @bp.route(f"/statements/{SID}/updates", methods=["GET", "POST"])
 @admin_only
 def updates(statement_id: int):
-    statement = _statement_or_404(statement_id)
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
     form = UpdateForm(formdata=None if request.method == "GET" else request.form)
     status = 200
     if request.method == "POST":
@@ -130,17 +104,10 @@ def updates(statement_id: int):
     ), status
 
 
-def _update_or_404(update_id: int) -> CampaignUpdate:
-    update = db.session.get(CampaignUpdate, update_id)
-    if update is None:
-        abort(404, description="There is no such campaign update.")
-    return update
-
-
 @bp.route(f"/updates/{UID}", methods=["GET", "POST"])
 @admin_only
 def update_edit(update_id: int):
-    update = _update_or_404(update_id)
+    update = db.get_or_404(CampaignUpdate, update_id, description=NO_UPDATE)
     if request.method == "GET":
         form = UpdateForm(formdata=None, obj=update)
         form.kind.data = UpdateKind(update.kind).value
@@ -163,7 +130,7 @@ def update_edit(update_id: int):
 @bp.post(f"/updates/{UID}/<any(publish, unpublish, delete):action>")
 @admin_only
 def update_action(update_id: int, action: str):
-    update = _update_or_404(update_id)
+    update = db.get_or_404(CampaignUpdate, update_id, description=NO_UPDATE)
     statement_id = update.statement_id
     try:
         message = campaign.change_update(update.id, campaign.UpdateAction(action), actor())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,8 +16,17 @@ from wtforms.validators import Optional
 
 from ..core import validation
 from ..core.forms import MachineDateField, MachineDateTimeLocalField, validated_by
-from ..models import UpdateKind
-from .campaign import UpdateInput, link_url
+from ..models import Statement, UpdateKind
+from .campaign import StatementSettings, UpdateInput, link_url
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    """datetime-local inputs show UTC wall time."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value else None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value else None
 
 
 class StatementSettingsForm(FlaskForm):
@@ -29,6 +40,27 @@ class StatementSettingsForm(FlaskForm):
     list_public_from = MachineDateTimeLocalField(
         "List and PDF published from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
+
+    @classmethod
+    def for_statement(cls, statement: Statement, formdata=None) -> StatementSettingsForm:
+        """The form filled from the statement (GET), or from the posted data over it (POST)."""
+        return cls(
+            formdata=formdata,
+            data={
+                "is_open": statement.is_open,
+                "signing_opens_at": _naive(statement.signing_opens_at),
+                "signing_closes_at": _naive(statement.signing_closes_at),
+                "list_public_from": _naive(statement.list_public_from),
+            },
+        )
+
+    def to_settings(self) -> StatementSettings:
+        return StatementSettings(
+            is_open=bool(self.is_open.data),
+            signing_opens_at=_aware(self.signing_opens_at.data),
+            signing_closes_at=_aware(self.signing_closes_at.data),
+            list_public_from=_aware(self.list_public_from.data),
+        )
 
 
 class UpdateForm(FlaskForm):

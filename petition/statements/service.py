@@ -11,7 +11,7 @@ from functools import lru_cache
 import nh3
 import yaml
 from markdown_it import MarkdownIt
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, select, update
 
 from ..core import events
 from ..core.audit import Actor, record
@@ -249,5 +249,12 @@ def get_statement(slug: str) -> Statement:
     return statement
 
 
-def open_statements() -> list[Statement]:
+def statement_or_404(slug: str) -> Statement:
+    """For views: the statement at /statements/<slug>, or the 404 page."""
+    query = select(Statement).where(Statement.slug == slug if is_slug(slug) else false())
+    return db.one_or_404(query, description="There is no statement at this address.")
+
+
+def all_statements() -> list[Statement]:
+    """Every statement, open for signing or not, oldest first."""
     return list(db.session.scalars(select(Statement).order_by(Statement.created_at, Statement.id)))

@@ -10,7 +10,7 @@ from ..core.validation import InvalidValue
 from ..staff.access import actor, admin_only
 from . import admin_bp as bp
 from . import site_texts
-from .service import open_statements, render_markdown
+from .service import render_markdown
 
 
 class SiteTextForm(FlaskForm):
@@ -35,12 +35,11 @@ def site_text(key: str):
             return redirect(url_for("statements_admin.site_text", key=key), 303)
     else:
         form.body.data = site_texts.get_text(key) or ""
-    statements = open_statements()
     return render_template(
         "staff/site_text.html",
         key=key,
         title=site_texts.EDITABLE[key],
         form=form,
         preview=render_markdown(form.body.data) if form.body.data else None,
-        controller=statements[0].campaign if statements else "",
+        controller=site_texts.data_controller(),
     ), status

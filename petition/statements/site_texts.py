@@ -9,10 +9,17 @@ from ..core.db import write_transaction
 from ..core.validation import InvalidValue
 from ..extensions import db
 from ..models import SiteText
+from .service import all_statements
 
 EDITABLE = {"privacy": "Privacy notice"}
 MAX_LENGTH = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def data_controller() -> str:
+    """Who the built-in privacy notice names as data controller: the campaign of the first statement."""
+    statements = all_statements()
+    return statements[0].campaign if statements and statements[0].campaign else "the campaign"
 
 
 def get_text(key: str) -> str | None:

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template
+from flask import current_app, render_template
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CampaignUpdate, SiteText
 from ..signatories import service as signatories
 from ..signing.forms import LostLinkForm
-from . import bp
-from .service import StatementNotFound, get_statement, open_statements, render_markdown
-
-
-def _statement_or_404(slug: str):
-    try:
-        return get_statement(slug)
-    except StatementNotFound:
-        abort(404, description="There is no statement at this address.")
+from . import bp, site_texts
+from .service import all_statements, render_markdown, statement_or_404
 
 
 @bp.get("/")
 def index():
-    statements = open_statements()
+    statements = all_statements()
     if len(statements) == 1:
         return statement_page(statements[0])
     return render_template("public/index.html", statements=statements)
@@ -30,7 +23,7 @@ def index():
 
 @bp.get("/statements/<slug>")
 def statement(slug: str):
-    return statement_page(_statement_or_404(slug))
+    return statement_page(statement_or_404(slug))
 
 
 def statement_page(statement):
@@ -64,13 +57,11 @@ def _latest_pdf(statement):
 @bp.get("/privacy")
 def privacy():
     custom = db.session.get(SiteText, "privacy")
-    statements = open_statements()
-    controller = statements[0].campaign if statements else "the campaign"
     body_html = render_markdown(custom.body) if custom is not None else None
     return render_template(
         "public/privacy.html",
         body_html=body_html,
-        controller=controller,
+        controller=site_texts.data_controller(),
         token_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
         unconfirmed_days=current_app.config["UNCONFIRMED_RETENTION_DAYS"],
         contact_days=current_app.config["CONTACT_RETENTION_DAYS_AFTER_CLOSE"],
