@@ -256,7 +256,6 @@ def test_organisation_types_are_the_fixed_list():
         "other",
     ]
     assert validation.organisation_type(" cluster ") is OrganisationType.CLUSTER
-    assert validation.type_label("rto") == "Research and technology organisations"
     for value in ("", None, "Region", "regions", "zzz", "public authority"):
         with pytest.raises(InvalidValue, match="type of organisation"):
             validation.organisation_type(value)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from flask import Flask, Request, abort, request
+from werkzeug.datastructures import ImmutableDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
+from werkzeug.routing import IntegerConverter, Map
 
 
 class InvalidFormEncoding(BadRequest):
@@ -44,8 +46,30 @@ def loggable_path() -> str:
     return path.replace(token, "[token]") if token else path
 
 
+#: The largest id a URL or a query string may name: the databases' 32-bit integer.
+MAX_ID = 2_147_483_647
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a database id in ASCII digits, at most MAX_ID.
+
+    Werkzeug's <int:…> also matches "１" or "٣" (its regex is \\d+), and a number past 32 bits
+    fails in the database: both are a 404 here.
+    """
+
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map: Map, *args, **kwargs) -> None:
+        super().__init__(map, max=MAX_ID)
+
+
+class JointlyMap(Map):
+    default_converters = ImmutableDict({**Map.default_converters, "id": IdConverter})
+
+
 class JointlyFlask(Flask):
     request_class = JointlyRequest
+    url_map_class = JointlyMap
 
     def log_exception(self, exc_info) -> None:
         # Flask's own line names request.path, which may hold a token.
@@ -70,10 +94,6 @@ def form_bodies_only() -> None:
         abort(400, description="Send this form from its web page.")
     if request.files:
         abort(400, description="This form does not take files.")
-
-
-#: The largest id a URL or a query string may name: the databases' 32-bit integer.
-MAX_ID = 2_147_483_647
 
 
 def is_id_text(value: str) -> bool:

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from flask import Flask
 
 from ..models import ORGANISATION_TYPE_LABELS, OrganisationType, utcnow
+from .dates import format_date, format_timestamp, machine_datetime
 from .validation import country_display_name
-
-
-def format_date(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    return f"{value.day} {value:%B %Y}"
-
-
-def format_datetime(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return f"{value.day} {value:%B %Y, %H:%M} UTC"
-
-
-def machine_datetime(value: date | datetime | None) -> str:
-    """A `<time datetime>` value: whole seconds, as HTML allows at most three fractional digits."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return value.isoformat()
 
 
 def type_label(value) -> str:
@@ -40,7 +18,7 @@ def type_label(value) -> str:
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
-    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["datetime"] = format_timestamp
     app.jinja_env.filters["machine_datetime"] = machine_datetime
     app.jinja_env.filters["type_label"] = type_label
     app.jinja_env.filters["country_name"] = country_display_name

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from ..models import ORGANISATION_TYPE_LABELS, OrganisationType
+from ..models import OrganisationType
 
 
 class InvalidValue(ValueError):
@@ -174,10 +174,6 @@ def normalise_email(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip()).casefold()
 
 
-def email_domain(email: str | None) -> str:
-    return (email or "").rsplit("@", 1)[-1].lower() if email and "@" in email else ""
-
-
 def name_key(name: str) -> str:
     """Sort and search key: accents folded, case folded (Łódź → lodz, Ελλάδα stays Greek)."""
     decomposed = unicodedata.normalize("NFKD", name.replace("ł", "l").replace("Ł", "L"))
@@ -200,10 +196,6 @@ def derived_columns(
         "country_name": country_display_name(country),
         "city_key": name_key(city)[:100],
     }
-
-
-def type_label(code: str) -> str:
-    return ORGANISATION_TYPE_LABELS[OrganisationType(code)]
 
 
 @dataclass(frozen=True)

@@ -10,34 +10,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from publicsuffixlist import PublicSuffixList
 from sqlalchemy import select
 
 from ..core.validation import name_key
 from ..extensions import db
 from ..models import Signature, SignatureState
-
-# Second-level labels under which organisations register their names, so that
-# www.ed.ac.uk reduces to ed.ac.uk and not to ac.uk. Not the whole Public Suffix
-# List: enough for the countries Jointly's campaigns reach; extend as needed.
-SECOND_LEVEL_SUFFIXES = frozenset(
-    {
-        # United Kingdom
-        "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "nhs.uk", "police.uk",
-        # Poland
-        "com.pl", "org.pl", "net.pl", "gov.pl", "edu.pl", "info.pl", "biz.pl", "waw.pl",
-        # Austria
-        "gv.at", "ac.at", "co.at", "or.at",
-        # Others in and around Europe
-        "com.cy", "ac.cy", "gov.cy", "com.mt", "org.mt", "gov.mt", "edu.mt",
-        "com.gr", "gov.gr", "edu.gr", "com.pt", "gov.pt", "com.es", "gob.es", "org.es",
-        "com.tr", "gov.tr", "edu.tr", "org.tr", "co.il", "ac.il", "gov.il",
-        "com.ua", "gov.ua", "org.ua", "co.rs", "gov.rs", "ac.rs",
-        # Elsewhere, for partners outside Europe
-        "com.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "ac.nz", "govt.nz",
-        "co.jp", "ac.jp", "go.jp", "or.jp", "co.za", "org.za", "ac.za", "gov.za",
-        "com.br", "org.br", "gov.br", "com.cn", "edu.cn", "gov.cn", "co.in", "ac.in", "gov.in",
-    }
-)  # fmt: skip
 
 # Free and consumer mail providers: an address there says nothing about the organisation.
 FREE_MAIL_DOMAINS = frozenset(
@@ -73,8 +51,8 @@ LEGAL_FORMS: frozenset[tuple[str, ...]] = frozenset(
         "sp z o o", "spzoo", "sp zoo", "s c", "sp j", "sp k", "s k a",
         "ab", "publ", "ab publ", "oy", "oyj", "ry", "as", "a s", "asa", "aps", "a m b a",
         "bv", "b v", "nv", "n v", "vzw", "asbl", "cv", "vof",
-        "s r o", "sro", "a s", "z s", "o p s", "d o o", "doo", "d d", "dd", "kft", "zrt",
-        "nyrt", "bt", "ou", "as", "uab", "ab", "sia", "ad", "ood", "eood",
+        "s r o", "sro", "z s", "o p s", "d o o", "doo", "d d", "dd", "kft", "zrt",
+        "nyrt", "bt", "ou", "uab", "sia", "ad", "ood", "eood",
         "ike", "ae", "epe", "lda", "unipessoal lda", "ehf", "hf",
     )
 )  # fmt: skip
@@ -96,16 +74,24 @@ def host_of(url: str | None) -> str:
     return host.rstrip(".").lower()
 
 
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    # The list bundled with the pinned package: nothing is downloaded at run time.
+    return PublicSuffixList()
+
+
 def registrable_domain(host: str | None) -> str:
-    """www.mail.lodzkie.pl -> lodzkie.pl; www.ed.ac.uk -> ed.ac.uk; an IP address stays as it is."""
+    """www.mail.lodzkie.pl -> lodzkie.pl; www.ed.ac.uk -> ed.ac.uk; an IP address stays as it is.
+
+    The Public Suffix List decides where the registrable part starts (ac.uk, gv.at, and
+    hosting suffixes such as github.io, where each subdomain is a different owner).
+    """
     host = (host or "").strip().rstrip(".").lower()
     if not host or host.replace(".", "").isdigit() or ":" in host:
         return host
     labels = [label for label in host.split(".") if label]
-    if len(labels) <= 2:
-        return ".".join(labels)
-    keep = 3 if ".".join(labels[-2:]) in SECOND_LEVEL_SUFFIXES else 2
-    return ".".join(labels[-keep:])
+    host = ".".join(labels)
+    return _public_suffixes().privatesuffix(host) or host
 
 
 def email_domain(email: str | None) -> str:

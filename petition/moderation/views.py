@@ -23,7 +23,7 @@ from . import service as moderation
 from .forms import REJECTION_REASONS, ActionForm, BulkForm, EditForm
 from .service import DecisionResult, EditResult
 
-ID = "<int(max=2147483647):signature_id>"
+ID = "<id:signature_id>"
 NO_SIGNATURE = "There is no signature {}."
 #: What can be done from each state, in the order the buttons appear.
 ACTIONS_BY_STATE = {

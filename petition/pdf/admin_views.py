@@ -12,7 +12,7 @@ from ..statements.service import all_statements
 from . import admin_bp as bp
 from . import builds
 
-SID = "<int(max=2147483647):statement_id>"
+SID = "<id:statement_id>"
 
 
 @bp.get("/pdf")

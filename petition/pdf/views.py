@@ -9,7 +9,6 @@ from flask import Response, abort, render_template, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified, parse_range_header
 
-from ..core.http import MAX_ID, is_id_text
 from ..models import PdfFileState
 from ..statements.service import statement_or_404
 from . import bp, builds
@@ -113,14 +112,12 @@ def pdf_versions(slug: str):
     )
 
 
-# Plain text, not <int:…>: that converter also takes non-ASCII digits ("１"), and a larger
-# number would overflow the database integer (500).
-@bp.get("/statements/<slug>/versions/<number>.pdf")
-def pdf_version(slug: str, number: str):
-    if not is_id_text(number) or len(number) > 10 or int(number) > MAX_ID:
-        abort(404, description="There is no such version of the PDF.")
+# <id:…> takes ASCII digits only (Werkzeug's <int:…> also takes "１") up to the database's
+# 32-bit integer: anything else is a 404, never a 500.
+@bp.get("/statements/<slug>/versions/<id:number>.pdf")
+def pdf_version(slug: str, number: int):
     statement = statement_or_404(slug)
-    version = builds.version_by_number(statement, int(number))
+    version = builds.version_by_number(statement, number)
     if version is None:
         abort(404, description="There is no such version of the PDF.")
     if version.withdrawn_at is not None:

@@ -39,7 +39,7 @@ def dashboard():
     )
 
 
-@bp.post("/outbox/<int(max=2147483647):message_id>/retry")
+@bp.post("/outbox/<id:message_id>/retry")
 def outbox_retry(message_id: int):
     if outbox.retry_failed(message_id):
         flash(f"Message {message_id} is queued again.", "success")

@@ -25,7 +25,7 @@ def signatories_import(file: Path, slug: str) -> None:
     text = read_utf8(file)
     try:
         result = signatories.import_signatories(statement, text, Actor.cli("signatories import"))
-    except signatories.ImportError_ as exc:
+    except signatories.ImportRejected as exc:
         for line, message in exc.errors:
             click.echo(f"{file}:{line}: {message}", err=True)
         click.echo(f"nothing imported: {len(exc.errors)} error(s)", err=True)

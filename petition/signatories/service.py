@@ -320,7 +320,7 @@ def staff_csv(statement: Statement) -> Iterator[str]:
     return write_csv((staff_row(s) for s in every_signature(statement)), STAFF_FIELDS)
 
 
-class ImportError_(ValueError):
+class ImportRejected(ValueError):
     """The whole file was refused; `errors` lists (line number, message)."""
 
     def __init__(self, errors: list[tuple[int, str]]) -> None:
@@ -352,7 +352,7 @@ def import_signatories(
     header = [h.strip() for h in (reader.fieldnames or [])]
     errors: list[tuple[int, str]] = []
     if "organisation_name" not in header:
-        raise ImportError_([(1, "the header must name the columns, e.g. organisation_name,...")])
+        raise ImportRejected([(1, "the header must name the columns, e.g. organisation_name,...")])
     unknown = [h for h in header if h not in IMPORT_FIELDS]
     if unknown:
         errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
@@ -397,7 +397,7 @@ def import_signatories(
         sig.is_initiator = initiators
         prepared.append(sig)
     if errors:
-        raise ImportError_(errors)
+        raise ImportRejected(errors)
     db.session.add_all(prepared)
     db.session.flush()
     for sig in prepared:

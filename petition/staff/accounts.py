@@ -45,7 +45,6 @@ class LoginOutcome(enum.Enum):
 class LoginResult:
     outcome: LoginOutcome
     user_id: int | None = None
-    session_token: str | None = None
 
 
 # ---------------------------------------------------------------- passwords
@@ -322,8 +321,8 @@ def authenticate(email: str, password: str) -> LoginResult:
         user.password_hash = _hasher().hash(password)
     if user.totp_enabled:
         return LoginResult(LoginOutcome.NEED_TOTP, user.id)
-    token = _start_session(user)
-    return LoginResult(LoginOutcome.OK, user.id, token)
+    _start_session(user)
+    return LoginResult(LoginOutcome.OK, user.id)
 
 
 @write_transaction
@@ -341,19 +340,18 @@ def authenticate_totp(user_id: int, code: str) -> LoginResult:
     if not accept_totp(user, code):
         _count_failure(user)
         return LoginResult(LoginOutcome.REFUSED)
-    token = _start_session(user)
-    return LoginResult(LoginOutcome.OK, user.id, token)
+    _start_session(user)
+    return LoginResult(LoginOutcome.OK, user.id)
 
 
-def _start_session(user: StaffUser) -> str:
-    token = secrets.token_urlsafe(32)
-    user.session_token = token
+def _start_session(user: StaffUser) -> None:
+    """A new server-side session token: the sign-in view reads it from the user row."""
+    user.session_token = secrets.token_urlsafe(32)
     user.last_login_at = utcnow()
     user.failed_logins = 0
     user.first_failed_login_at = None
     user.locked_until = None
     record(Actor.staff(user), "staff_signed_in", detail=user.email)
-    return token
 
 
 def _count_failure(user: StaffUser) -> None:

@@ -270,7 +270,7 @@ def create_user():
     return _users_page(422, form=form)
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/reset-password")
+@bp.post("/users/<id:user_id>/reset-password")
 @admin_only
 def reset_user_password(user_id: int):
     user = db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
@@ -282,7 +282,7 @@ def reset_user_password(user_id: int):
     return _users_page(new_password=password, for_user=user.email)
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/<any(enable, disable):action>")
+@bp.post("/users/<id:user_id>/<any(enable, disable):action>")
 @admin_only
 def set_user_active(user_id: int, action: str):
     user = db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
@@ -297,7 +297,7 @@ def set_user_active(user_id: int, action: str):
     return redirect(url_for("staff.users"))
 
 
-@bp.post("/users/<int(max=2147483647):user_id>/role")
+@bp.post("/users/<id:user_id>/role")
 @admin_only
 def set_user_role(user_id: int):
     user = db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)

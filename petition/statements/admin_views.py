@@ -13,8 +13,8 @@ from . import campaign
 from .forms import StatementSettingsForm, UpdateForm
 from .service import all_statements
 
-SID = "<int(max=2147483647):statement_id>"
-UID = "<int(max=2147483647):update_id>"
+SID = "<id:statement_id>"
+UID = "<id:update_id>"
 NO_STATEMENT = "There is no such statement."
 NO_UPDATE = "There is no such campaign update."
 

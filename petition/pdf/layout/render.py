@@ -25,10 +25,11 @@ from reportlab.platypus import (
     Spacer,
 )
 
+from ...core.dates import format_date, format_timestamp
 from . import styles
 from .fonts import BOLD, REGULAR, register_fonts
 from .markdown_story import markdown_flowables
-from .text import clean_inline, escape_markup, format_count, format_date, format_timestamp
+from .text import clean_inline, escape_markup, format_count
 
 # How it fits together, and why:
 # * The statement part (title block, Markdown body, the "Signatories" introduction) is ordinary
