@@ -11,31 +11,52 @@ import click
 
 
 class ConfigError(click.ClickException):
-    """A setting that does not parse: start-up stops and says which one and what it expects.
+    """Settings that do not parse: start-up stops and names each one with the form it expects.
 
-    A ClickException, so that every `flask` command prints the one line and exits 1 (wsgi.py
-    does the same for gunicorn).
+    A ClickException, so that every `flask` command prints the message and exits 1 (wsgi.py
+    does the same for gunicorn). All bad values are named at once, so one edit fixes them.
     """
 
-    def __init__(self, name: str, value: str, expected: str) -> None:
-        super().__init__(f"{name}={value!r} is not valid: expected {expected}")
-        self.name = name
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__(
+            "\n".join(
+                f"{name}={value!r} is not valid: expected {what}" for name, value, what in problems
+            )
+        )
+        self.problems = problems
+        self.names = [name for name, _value, _what in problems]
+        self.name = self.names[0]
+
+
+class _Environment:
+    """The environment being read, and what in it did not parse."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.problems: list[tuple[str, str, str]] = []
+
+    def get(self, name: str, default=None):
+        return self.env.get(name, default)
+
+    def refuse(self, name: str, expected: str) -> None:
+        self.problems.append((name, self.env.get(name), expected))
 
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _bool(env, name: str, default: bool = False) -> bool:
+def _bool(env: _Environment, name: str, default: bool = False) -> bool:
     value = (env.get(name) or "").strip().lower()
     if not value:
         return default
     if value not in _TRUE | _FALSE:
-        raise ConfigError(name, env.get(name), "true or false (also 1/0, yes/no, on/off)")
+        env.refuse(name, "true or false (also 1/0, yes/no, on/off)")
+        return default
     return value in _TRUE
 
 
-def _int(env, name: str, default: int, *, minimum: int = 0, unit: str = "") -> int:
+def _int(env: _Environment, name: str, default: int, *, minimum: int = 0, unit: str = "") -> int:
     value = (env.get(name) or "").strip()
     if not value:
         return default
@@ -45,11 +66,12 @@ def _int(env, name: str, default: int, *, minimum: int = 0, unit: str = "") -> i
         number = None
     if number is None or number < minimum:
         what = f"a whole number{f' of {unit}' if unit else ''} of at least {minimum}"
-        raise ConfigError(name, env.get(name), f"{what}, e.g. {max(default, minimum)}")
+        env.refuse(name, f"{what}, e.g. {max(default, minimum)}")
+        return default
     return number
 
 
-def _float(env, name: str, default: float, *, unit: str = "seconds") -> float:
+def _float(env: _Environment, name: str, default: float, *, unit: str = "seconds") -> float:
     value = (env.get(name) or "").strip()
     if not value:
         return default
@@ -58,9 +80,8 @@ def _float(env, name: str, default: float, *, unit: str = "seconds") -> float:
     except ValueError:
         number = None
     if number is None or not math.isfinite(number) or number < 0:
-        raise ConfigError(
-            name, env.get(name), f"a number of {unit} of at least 0, e.g. {default:g}"
-        )
+        env.refuse(name, f"a number of {unit} of at least 0, e.g. {default:g}")
+        return default
     return number
 
 
@@ -87,7 +108,7 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
     The one place that reads the environment. A value that does not parse raises ConfigError
     naming the variable and the form expected, instead of silently falling back to a default.
     """
-    env = os.environ if env is None else env
+    env = _Environment(os.environ if env is None else env)
     port = _int(env, "PORT", 5000, minimum=1)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'jointly.db'}"
     if database_url.startswith("postgres://"):
@@ -97,7 +118,7 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     redis_url = env.get("REDIS_URL") or None
     mail_server = env.get("MAIL_SERVER") or None
-    return {
+    config = {
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -180,3 +201,6 @@ def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> 
         # The first staff account `make run` creates (see staff.accounts.ensure_admin).
         "STAFF_ADMIN_EMAIL": env.get("STAFF_ADMIN_EMAIL") or "admin@localhost",
     }
+    if env.problems:
+        raise ConfigError(env.problems)
+    return config

@@ -99,3 +99,29 @@ def test_the_staff_admin_email_comes_from_the_one_configuration(monkeypatch, tmp
     finally:
         app.extensions["jobs"].stop()
     assert build_config(tmp_path, {})["STAFF_ADMIN_EMAIL"] == "admin@localhost"
+
+
+def test_every_bad_value_is_named_at_once(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        build_config(
+            tmp_path, {"TOKEN_MAX_AGE_DAYS": "seven", "MAIL_USE_TLS": "maybe", "PORT": "80"}
+        )
+    assert caught.value.names == ["MAIL_USE_TLS", "TOKEN_MAX_AGE_DAYS"]
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith("MAIL_USE_TLS='maybe' is not valid")
+    assert lines[1].startswith("TOKEN_MAX_AGE_DAYS='seven' is not valid")
+
+
+def test_check_config_too_stops_on_a_value_that_does_not_parse(tmp_path):
+    env = _env(tmp_path, HOUSEKEEPING_INTERVAL_SECONDS="often")
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "check-config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "HOUSEKEEPING_INTERVAL_SECONDS='often' is not valid" in result.stderr
+    assert "Traceback" not in result.stderr
