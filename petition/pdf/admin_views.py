@@ -61,7 +61,7 @@ def _version_or_404(statement_id: int, number: int):
     return statement, version
 
 
-@bp.get(f"/pdf/{SID}/versions/<int(max=2147483647):number>.pdf")
+@bp.get(f"/pdf/{SID}/versions/<id:number>.pdf")
 def pdf_version_file(statement_id: int, number: int):
     """Any version that still has its file; a withdrawn one only if it was delivered."""
     from .views import send_version
@@ -72,7 +72,7 @@ def pdf_version_file(statement_id: int, number: int):
     return send_version(statement, version, private=True)
 
 
-@bp.post(f"/pdf/{SID}/versions/<int(max=2147483647):number>/delivered")
+@bp.post(f"/pdf/{SID}/versions/<id:number>/delivered")
 def pdf_delivered(statement_id: int, number: int):
     if not ButtonForm().validate_on_submit():
         abort(400)
