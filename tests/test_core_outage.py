@@ -111,7 +111,7 @@ def test_a_bug_in_a_query_is_still_a_500_not_an_outage(app, client, seeded, monk
     def broken(*_args, **_kwargs):
         raise error("SELECT broken", {}, Exception("a bug, not an outage"))
 
-    monkeypatch.setattr(views, "get_statement", broken)
+    monkeypatch.setattr(views, "statement_or_404", broken)
     response = client.get(f"/statements/{SLUG}")
     assert response.status_code == 500
     assert "Retry-After" not in response.headers
