@@ -102,13 +102,13 @@ def load_secret_key(instance_path: Path) -> str:
     return key
 
 
-def build_config(instance_path: Path, env: os._Environ | dict | None = None) -> dict:
+def build_config(instance_path: Path, environ: os._Environ | dict | None = None) -> dict:
     """Every setting the application reads, as a dict for `app.config.update`.
 
     The one place that reads the environment. A value that does not parse raises ConfigError
     naming the variable and the form expected, instead of silently falling back to a default.
     """
-    env = _Environment(os.environ if env is None else env)
+    env = _Environment(os.environ if environ is None else environ)
     port = _int(env, "PORT", 5000, minimum=1)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'jointly.db'}"
     if database_url.startswith("postgres://"):

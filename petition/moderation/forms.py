@@ -69,7 +69,7 @@ class IdListField(Field):
     """The checked rows of a list: each value a plain ASCII number naming a signature."""
 
     def process_formdata(self, valuelist: list[str]) -> None:
-        self.data = []
+        self.data: list[int] = []
         for raw in valuelist:
             if not is_id_text(raw) or len(raw) > 10 or int(raw) > MAX_ID:
                 raise ValueError("The selection carried something that is not a signature id.")
