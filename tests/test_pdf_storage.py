@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from petition import create_app
+from petition import create_app, housekeeping
 from petition.extensions import db
 from petition.models import PdfFile, PdfFileState, PdfVersion, utcnow
 from petition.pdf import builds
@@ -158,6 +159,20 @@ def test_retention_keeps_recent_last_of_day_delivered_and_served_bytes(app, clie
     assert fetch(client, f"/statements/{SLUG}/versions/1.pdf").status_code == 200
     page = client.get(f"/statements/{SLUG}/versions").get_data(as_text=True)
     assert "last 30 days" in page and "File pruned" in page
+
+
+def test_the_periodic_housekeeping_prunes_version_bytes(app, client, seeded):
+    approve(app, add_verified(app, "Theta Org"))
+    wait_jobs(app)
+    approve(app, add_verified(app, "Iota Org"))
+    wait_jobs(app)
+    _age(app, 1, 40.2)
+    _age(app, 2, 40.1)
+    with app.app_context():
+        assert housekeeping.run_if_due(time.time()) is True
+        states = {v.number: v.file_state for v in db.session.scalars(select(PdfVersion))}
+    assert states[1] == PdfFileState.PRUNED  # old, not the last of its day
+    assert states[2] == PdfFileState.STORED and states[3] == PdfFileState.STORED
 
 
 @pytest.mark.config(PDF_KEEP_DAYS=5)
