@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 
 from ..models import ORGANISATION_TYPE_LABELS, OrganisationType, utcnow
@@ -16,7 +18,24 @@ def type_label(value) -> str:
         return str(value)
 
 
+_DOT_IN_NAME = re.compile(r"(?<=\w)\.(?=\w)")
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):/+")
+_AT_IN_ADDRESS = re.compile(r"(?<=\w)@(?=\w)")
+
+
+def inert(value: str | None) -> str:
+    """Text someone typed, in an email's plain part, with nothing a mail client would make a link.
+
+    Anyone can make the site mail any address, so an organisation name like "evil.example"
+    or "http://…" must not arrive as a clickable link under the campaign's name.
+    """
+    text = _SCHEME.sub(r"\1[:]//", value or "")
+    text = _AT_IN_ADDRESS.sub("[at]", text)
+    return _DOT_IN_NAME.sub("[.]", text)
+
+
 def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["inert"] = inert
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_timestamp
     app.jinja_env.filters["machine_datetime"] = machine_datetime
