@@ -16,7 +16,7 @@ help:
 	@echo "make serve   the production topology (gunicorn, worker, scheduler) on the configured services"
 	@echo "make test    ruff + the whole test suite (SQLite; PostgreSQL with TEST_DATABASE_URL)"
 	@echo "make bench   benchmarks, results in bench/results/"
-	@echo "make lint    ruff check and format check, and the type check (mypy)"
+	@echo "make lint    ruff check and format check, mypy, and a duplicate-code check (pylint)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -52,11 +52,12 @@ run: $(VENV)/.run-deps
 serve: $(VENV)/.run-deps
 	$(BIN)/python deploy/serve.py
 
-# ruff, then the type check (mypy; its settings and exceptions are in pyproject.toml).
+# ruff, the type check (mypy, settings in pyproject.toml) and pylint's duplicate-code check only.
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/pylint --disable=all --enable=duplicate-code petition
 
 format: $(VENV)/.dev-deps
 	$(BIN)/ruff check --fix .

@@ -66,6 +66,7 @@ def _moderate(ids: tuple[int, ...], action: str, reason: str = "") -> None:
         ) from None
     for decision in decisions:
         if decision.result is moderation.DecisionResult.DONE:
+            assert decision.state is not None  # a decision that was made names the new state
             click.echo(f"{decision.signature_id}: {decision.state.value}")
         else:
             click.echo(f"{decision.signature_id}: unchanged — {decision.message}")

@@ -86,7 +86,9 @@ def _json(value) -> str:
 
 
 def export_csv(flt: AuditFilter) -> Iterator[str]:
-    slugs = dict(db.session.execute(select(Statement.id, Statement.slug)).all())
+    slugs: dict[int | None, str] = dict(
+        db.session.execute(select(Statement.id, Statement.slug)).tuples().all()
+    )
     rows = db.session.scalars(_query(flt).order_by(AuditEvent.id).execution_options(yield_per=1000))
 
     def as_row(event: AuditEvent) -> dict:

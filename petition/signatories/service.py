@@ -96,11 +96,11 @@ def public_query(statement: Statement) -> Select:
 def public_count(statement: Statement) -> int:
     if not statement.is_list_public():
         return 0
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count(Signature.id)).where(
             Signature.statement_id == statement.id, Signature.state == SignatureState.APPROVED
         )
-    )
+    ).scalar_one()
 
 
 def latest_public(statement: Statement, limit: int = 8) -> list[Signature]:
@@ -211,7 +211,9 @@ def search(statement: Statement, flt: ListFilter) -> ListPage:
             select(Signature.organisation_type, func.count())
             .where(*approved)
             .group_by(Signature.organisation_type)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     types = [
         (t.value, ORGANISATION_TYPE_LABELS[t], type_counts.get(t, 0))

@@ -75,7 +75,7 @@ def statement_open_close(statement_id: int, action: str):
 
 
 def _same_site(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url.rstrip("/") + "/staff")
+    return url is not None and url.startswith(request.host_url.rstrip("/") + "/staff")
 
 
 # ---------------------------------------------------------------- campaign updates
