@@ -71,12 +71,8 @@ def _resendable_fields() -> list[tuple[str, str]]:
 
 def render_unavailable():
     """503 + Retry-After: a temporary outage, told as such; a form POST can be sent again as is."""
-    try:
-        from ..extensions import db
-
-        db.session.rollback()
-    except Exception:  # the session may be as broken as the connection; nothing to keep anyway
-        log.debug("rollback after an outage failed", exc_info=True)
+    # The broken session is discarded when the app context ends (Flask-SQLAlchemy removes it);
+    # this page touches no database.
     fields = _resendable_fields()
     if request.method == "POST":
         message = (
