@@ -299,6 +299,8 @@ def topology(folder: Path) -> Iterator[Topology]:
         "SECRET_KEY": "fault-tests",
         "PDF_DIR": str(folder / "pdf"),
         "PDF_DEBOUNCE_SECONDS": "0.5",
+        # A killed build's lease runs out within the test's patience, not after a minute.
+        "PDF_BUILD_LEASE_SECONDS": "5",
         "MAIL_SERVER": smtp.sink.host,
         "MAIL_PORT": str(smtp.sink.port),
         "MAIL_TIMEOUT": "5",

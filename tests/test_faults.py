@@ -199,11 +199,6 @@ def test_smtp_451_then_550_then_refused_then_back(topo):
     assert_recovered(topo)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15.3 (pdfstore branch, not on main yet): a build killed with its worker keeps "
-    "its lock for 10 minutes and its log row open; nothing takes it over",
-)
 def test_worker_killed_during_a_pdf_build(topo):
     import psycopg
 
