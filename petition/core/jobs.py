@@ -99,6 +99,11 @@ class ThreadRunner:
         with self._cond:
             return len(self._heap) + self._running
 
+    def queued(self, func: Callable[..., Any]) -> int:
+        """How many jobs of `func` wait to run (tests: a debounced job is queued once)."""
+        with self._cond:
+            return sum(1 for job in self._heap if job[2] is func)
+
     def wait_idle(self, timeout: float = 30.0, include_delayed: bool = True) -> bool:
         """Block until no job is queued or running (tests, CLI commands before exit)."""
         deadline = time.monotonic() + timeout
