@@ -95,7 +95,7 @@ def test_healthz_reports_the_last_run_and_when_it_is_overdue(app, client):
     assert data["housekeeping"]["age_seconds"] >= 185
 
 
-@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite file only")
+@pytest.mark.sqlite_only  # a SQLite file it can make unreadable
 def test_the_scheduler_outlives_a_broken_database_and_stops_on_sigterm(tmp_path):
     env = {
         **os.environ,
