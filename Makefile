@@ -9,12 +9,13 @@ NPM ?= npm
 # Test processes (pytest-xdist); each has its own database. 0 runs the suite in this process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: run serve test lint format bench clean help
+.PHONY: run serve test test-faults lint format bench clean help
 
 help:
 	@echo "make run     set up .venv, migrate, seed and serve on http://127.0.0.1:$(PORT)"
 	@echo "make serve   the production topology (gunicorn, worker, scheduler) on the configured services"
 	@echo "make test    ruff + the whole test suite (SQLite; PostgreSQL with TEST_DATABASE_URL)"
+	@echo "make test-faults  the fault drills (own PostgreSQL, Redis, processes; about 4 minutes)"
 	@echo "make bench   benchmarks, results in bench/results/"
 	@echo "make lint    ruff check and format check, mypy, and a duplicate-code check (pylint)"
 

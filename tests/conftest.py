@@ -55,6 +55,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: runs only when TEST_DATABASE_URL is set")
     config.addinivalue_line("markers", "sqlite_only: runs only on the embedded SQLite database")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line(
+        "markers", "faults: fault-injection drills on their own services (make test-faults)"
+    )
     config.addinivalue_line("markers", "config(**settings): app config overrides for one test")
 
 

@@ -33,7 +33,8 @@ from tests.faults import (
 )
 from tests.servers import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
+# A drill of its own (`make test-faults`, run by CI): its outages take minutes of waiting.
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 
 @pytest.fixture(scope="module")
