@@ -94,7 +94,7 @@ def test_the_first_build_also_waits_out_the_debounce(app):
     runner = jobs.runner(app)
     # Whatever is due has run: nothing is, the rebuild waits for its delay.
     assert runner.wait_idle(timeout=10, include_delayed=False)
-    assert runner.pending() == 1
+    assert runner.queued(builds.build_when_due) == 1
     assert _build_logs(app) == []
 
     approve(app, *ids[1:])
@@ -124,7 +124,7 @@ def test_a_due_rebuild_while_the_list_still_changes_is_postponed_not_built(app, 
     with app.app_context():
         builds.build_when_due(statement_id, "test")
     assert len(_build_logs(app)) == logs_before
-    assert jobs.runner(app).pending() == 1  # still waiting, once
+    assert jobs.runner(app).queued(builds.build_when_due) == 1  # still waiting, once
 
     # A minute later, without another change, the same job builds.
     with app.app_context():
