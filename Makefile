@@ -65,7 +65,11 @@ format: $(VENV)/.dev-deps
 	$(BIN)/ruff format .
 
 test: $(VENV)/.dev-deps node_modules/.installed lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not faults" $(PYTEST_ARGS)
+
+# Fault drills (own PostgreSQL, Redis, gunicorn, worker, failing SMTP): minutes of outages, run by CI.
+test-faults: $(VENV)/.dev-deps
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench
