@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -475,10 +476,17 @@ OUTAGE_ERRORS = (
 )
 
 
+CHAINED = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)", re.M)
+
+
 def unexpected_tracebacks(logs: str) -> list[str]:
     """Tracebacks in the logs whose exception is not a service being unreachable."""
     found = []
     for block in logs.split("Traceback (most recent call last):")[1:]:
+        if CHAINED.search(block):
+            # One link of a chain ("During handling …", "The above exception was the direct
+            # cause …"): the chain is judged by its last exception, in the next block.
+            continue
         lines = [line for line in block.splitlines() if line and not line.startswith(" ")]
         final = next((line for line in lines if not line.startswith("During handling")), "")
         if not final.startswith(OUTAGE_ERRORS):
