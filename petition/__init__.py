@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import cast
 
@@ -42,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Open data in UTF-8: Łódź, not \u0141\u00f3d\u017a.
     cast(DefaultJSONProvider, app.json).ensure_ascii = False
     # Judged before any embedded default (a generated key) fills a gap; `flask check-config` shows it.
-    app.extensions["config_checks"] = check_config.check(app.config, os.environ)
+    app.extensions["config_checks"] = check_config.check(app.config)
     if check_config.is_production(app.config):
         refused = [c for c in app.extensions["config_checks"] if not c.ok]
         if refused:

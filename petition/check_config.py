@@ -38,8 +38,8 @@ def _scheme(url: str) -> str:
     return url.split(":", 1)[0] if ":" in url else "(no scheme)"
 
 
-def check(config: Mapping, env: Mapping[str, str]) -> list[Check]:
-    """Each production requirement with its verdict; `config` is the app's, `env` the environment."""
+def check(config: Mapping) -> list[Check]:
+    """Each production requirement with its verdict, judged from the app's configuration."""
     results: list[Check] = []
 
     def ok(name: str, message: str) -> None:
@@ -57,10 +57,11 @@ def check(config: Mapping, env: Mapping[str, str]) -> list[Check]:
             "'import secrets; print(secrets.token_hex(32))')",
         )
 
-    database_url = (env.get("DATABASE_URL") or "").strip()
-    if not database_url:
+    given = config.get("SETTINGS_FROM_ENVIRONMENT", frozenset())
+    database_url = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if "DATABASE_URL" not in given:
         fail("DATABASE_URL", "not set (production needs PostgreSQL: postgresql+psycopg://…)")
-    elif not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+    elif not database_url.startswith("postgresql"):
         fail(
             "DATABASE_URL",
             f"must be a PostgreSQL URL (postgresql+psycopg://…), not {_scheme(database_url)}:",
@@ -68,7 +69,7 @@ def check(config: Mapping, env: Mapping[str, str]) -> list[Check]:
     else:
         ok("DATABASE_URL", "PostgreSQL")
 
-    redis_url = (env.get("REDIS_URL") or "").strip()
+    redis_url = (config.get("REDIS_URL") or "").strip()
     if not redis_url:
         fail("REDIS_URL", "not set (the job queue, the scheduler and the rate limits need Redis)")
     elif _scheme(redis_url) not in {"redis", "rediss", "unix"}:
@@ -78,38 +79,27 @@ def check(config: Mapping, env: Mapping[str, str]) -> list[Check]:
     else:
         ok("REDIS_URL", "Redis")
 
-    mail_server = (env.get("MAIL_SERVER") or "").strip()
+    mail_server = (config.get("MAIL_SERVER") or "").strip()
     if mail_server:
         ok("MAIL_SERVER", f"{mail_server}:{config.get('MAIL_PORT', 25)}")
     else:
         fail("MAIL_SERVER", "not set (without it mail is only written to instance/mail/)")
 
-    base = (env.get("PUBLIC_BASE_URL") or "").strip()
+    base = str(config.get("PUBLIC_BASE_URL") or "")
     parts = urlsplit(base)
-    if not base:
+    if "PUBLIC_BASE_URL" not in given:
         fail("PUBLIC_BASE_URL", "not set (the https:// address used in emailed links)")
     elif parts.scheme != "https" or not parts.hostname:
         fail("PUBLIC_BASE_URL", f"must be an https:// URL with a host name, not {base!r}")
     else:
         ok("PUBLIC_BASE_URL", base)
 
-    raw_interval = (env.get("HOUSEKEEPING_INTERVAL_SECONDS") or "").strip()
-    try:
-        interval_ok = not raw_interval or float(raw_interval) > 0
-    except ValueError:
-        interval_ok = False
-    if interval_ok:
-        ok(
-            "HOUSEKEEPING_INTERVAL_SECONDS",
-            f"{float(config.get('HOUSEKEEPING_INTERVAL_SECONDS') or 60):g} s",
-        )
+    interval = float(config.get("HOUSEKEEPING_INTERVAL_SECONDS") or 0)
+    if interval > 0:
+        ok("HOUSEKEEPING_INTERVAL_SECONDS", f"{interval:g} s")
     else:
-        fail("HOUSEKEEPING_INTERVAL_SECONDS", f"must be a positive number, not {raw_interval!r}")
+        fail("HOUSEKEEPING_INTERVAL_SECONDS", f"must be a positive number, not {interval:g}")
     return results
-
-
-def problems(config: Mapping, env: Mapping[str, str]) -> list[Check]:
-    return [c for c in check(config, env) if not c.ok]
 
 
 def is_production(config: Mapping) -> bool:

@@ -34,9 +34,14 @@ class _Environment:
     def __init__(self, env) -> None:
         self.env = env
         self.problems: list[tuple[str, str, str]] = []
+        self.given: set[str] = set()
 
     def get(self, name: str, default=None):
-        return self.env.get(name, default)
+        value = self.env.get(name)
+        if value is None or not str(value).strip():
+            return default if value is None else value
+        self.given.add(name)
+        return value
 
     def refuse(self, name: str, expected: str) -> None:
         self.problems.append((name, self.env.get(name), expected))
@@ -203,4 +208,7 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
     }
     if env.problems:
         raise ConfigError(env.problems)
+    # Which settings the environment gave, so that the production check (check_config.py) can
+    # tell "DATABASE_URL not set" from its embedded default without reading the environment again.
+    config["SETTINGS_FROM_ENVIRONMENT"] = frozenset(env.given)
     return config
