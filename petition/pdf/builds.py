@@ -739,18 +739,24 @@ def rebuild_stale(now: datetime | None = None) -> int:
     now = now or utcnow()
     taken_over = set(_take_over_expired(now))
     quiet = timedelta(seconds=2 * current_app.config["PDF_DEBOUNCE_SECONDS"] + 5)
-    stale = [
+    stale = _rows(
+        select(Statement.id, Statement.list_changed_at).where(
+            Statement.list_version != Statement.pdf_built_list_version,
+            Statement.pdf_building_since.is_(None),
+        )
+    )
+    # A build that died is retried at once (its list was quiet enough for it to start); a list
+    # still changing is left to its debounced build; a build that failed (a full disk) is
+    # retried after a pause.
+    due = [
         sid
-        for (sid,) in _rows(
-            select(Statement.id).where(
-                Statement.list_version != Statement.pdf_built_list_version,
-                Statement.pdf_building_since.is_(None),
-                or_(Statement.list_changed_at.is_(None), Statement.list_changed_at < now - quiet),
-            )
+        for sid, changed_at in stale
+        if sid in taken_over
+        or (
+            (changed_at is None or _aware(changed_at) < now - quiet)
+            and not _failed_recently(sid, now)
         )
     ]
-    # A build that died is retried at once; one that failed (a full disk) after a pause.
-    due = [sid for sid in stale if sid in taken_over or not _failed_recently(sid, now)]
     for statement_id in due:
         request_rebuild(statement_id, "periodic: rebuild was due", delay=0)
     return len(due)
