@@ -233,20 +233,8 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         record(Actor.signatory(), "confirmation_resent", signature=existing)
         return SubmitOutcome.RESENT
     if state in (SignatureState.VERIFIED, SignatureState.APPROVED):
-        if not _claim_send_slot(existing.id, Signature.last_withdraw_link_sent_at):
+        if not _mail_withdraw_link(existing, statement, "already_signed"):
             return SubmitOutcome.UNCHANGED
-        db.session.refresh(existing)
-        withdraw = _issue_token(existing, TokenPurpose.WITHDRAW)
-        assert existing.email, "found by its email"
-        outbox.queue_email(
-            "already_signed",
-            existing.email,
-            "already_signed",
-            signature_id=existing.id,
-            signature=existing,
-            statement=statement,
-            withdraw_url=public_url(f"/withdraw/{withdraw}"),
-        )
         return SubmitOutcome.NOTIFIED
     # Rejected: the same neutral page, nothing sent, nothing changed.
     return SubmitOutcome.UNCHANGED
@@ -389,18 +377,27 @@ def request_withdrawal_link(statement: Statement, email: str) -> None:
     )
     if signature is None or SignatureState(signature.state) not in _WITHDRAWABLE:
         return
+    if _mail_withdraw_link(signature, statement, "withdraw_link"):
+        record(Actor.signatory(), "withdraw_link_sent", signature=signature)
+
+
+def _mail_withdraw_link(signature: Signature, statement: Statement, template: str) -> bool:
+    """Mail a fresh withdrawal link with `template`, at most once per send interval.
+
+    False when a link was sent to this address moments ago (nothing is queued then).
+    """
     if not _claim_send_slot(signature.id, Signature.last_withdraw_link_sent_at):
-        return
+        return False
     db.session.refresh(signature)
     withdraw_token = _issue_token(signature, TokenPurpose.WITHDRAW)
     assert signature.email, "found by its email"
     outbox.queue_email(
-        "withdraw_link",
+        template,
         signature.email,
-        "withdraw_link",
+        template,
         signature_id=signature.id,
         signature=signature,
         statement=statement,
         withdraw_url=public_url(f"/withdraw/{withdraw_token}"),
     )
-    record(Actor.signatory(), "withdraw_link_sent", signature=signature)
+    return True
