@@ -51,9 +51,10 @@ def seed_command() -> None:
 def mail_send_pending() -> None:
     """Send queued mail that is due now, retrying deferred messages."""
     counts = outbox.send_due()
+    uncertain = f", uncertain {counts['uncertain']}" if counts["uncertain"] else ""
     click.echo(
         f"due {counts['due']}: sent {counts['sent']}, deferred {counts['deferred']}, "
-        f"failed {counts['failed']}"
+        f"failed {counts['failed']}{uncertain}"
     )
 
 

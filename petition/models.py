@@ -131,6 +131,9 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The relay took the whole message twice and answered neither time: it may have arrived,
+    # and sending it a third time may make a duplicate. Staff decide (send again, or mark sent).
+    UNCERTAIN = "uncertain"
 
 
 class StaffRole(enum.StrEnum):
@@ -332,7 +335,12 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # Set before the first transmission and sent with every attempt, so that a retry of a
+    # message that may have arrived carries the same Message-ID.
     message_id: Mapped[str] = mapped_column(String(300), default="")
+    # Attempts that ended after the whole message was transmitted but before the relay answered
+    # ("maybe sent"): one retry is allowed, the second makes the row uncertain.
+    unanswered_sends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signature_id: Mapped[int | None] = mapped_column(

@@ -23,6 +23,7 @@ from petition import create_app
 from petition.extensions import db
 from petition.models import (
     OutboxMessage,
+    OutboxStatus,
     Signature,
     SignatureState,
     SignatureToken,
@@ -248,6 +249,20 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
     approved = make_signature(
         app, slug, name="Acme", email="info@acme.example", state=SignatureState.APPROVED
     )
+    with app.app_context():  # the dashboard's outbox tables: failed, and may have arrived
+        for status in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
+            db.session.add(
+                OutboxMessage(
+                    kind="confirm",
+                    to_address=f"{status.value}@example.org",
+                    subject="s",
+                    body_text="b",
+                    status=status,
+                    message_id="<m@example.org>",
+                    last_error="timed out",
+                )
+            )
+        db.session.commit()
     admin = signed_in(app, "admin@example.org", "admin")
     for path in (
         "/staff/",

@@ -13,14 +13,60 @@ from flask_mail import Connection, Message
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import OutboxMessage, OutboxStatus, utcnow
+from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
 from . import jobs
+from .audit import Actor, record
 from .db import after_write, rowcount, transaction, write_transaction
 
 log = logging.getLogger(__name__)
 
 # A row claimed for sending longer ago than this belongs to a process that died mid-send.
 STALE_CLAIM = timedelta(minutes=15)
+
+
+class MaybeSent(Exception):
+    """The relay received the whole message (the final "." was sent) but never answered it.
+
+    It may have accepted the message: a retry risks a duplicate, so there is one retry, with
+    the same Message-ID, and then staff decide (the row becomes `uncertain`).
+    """
+
+
+class _DataPhase:
+    """Records whether the message body went out and its reply never came back.
+
+    smtplib's `data()` sends the body ending in CRLF "." CRLF, then reads the reply; a timeout
+    or a dropped connection there raises the same exceptions as one before the body. This
+    tells them apart: `body_unanswered` is true from the final dot until a reply is read.
+    """
+
+    body_unanswered = False
+    _in_data = False
+
+    def data(self, msg):
+        self._in_data = True
+        try:
+            return super().data(msg)  # type: ignore[misc]
+        finally:
+            self._in_data = False
+
+    def send(self, s):
+        super().send(s)  # type: ignore[misc]
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.body_unanswered = True
+
+    def getreply(self):
+        reply = super().getreply()  # type: ignore[misc]
+        self.body_unanswered = False
+        return reply
+
+
+class DataPhaseSMTP(_DataPhase, smtplib.SMTP):
+    pass
+
+
+class DataPhaseSMTP_SSL(_DataPhase, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's spelling
+    pass
 
 
 class TimeoutConnection(Connection):
@@ -30,14 +76,28 @@ class TimeoutConnection(Connection):
         timeout = current_app.config.get("MAIL_TIMEOUT", 60.0)
         host: smtplib.SMTP
         if self.mail.use_ssl:
-            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
+            host = DataPhaseSMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
         else:
-            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+            host = DataPhaseSMTP(self.mail.server, self.mail.port, timeout=timeout)
         if self.mail.use_tls:
             host.starttls()
         if self.mail.username and self.mail.password:
             host.login(self.mail.username, self.mail.password)
         return host
+
+    def __exit__(self, exc_type, exc_value, tb) -> None:
+        # Flask-Mail sends QUIT even after a failure, on a connection smtplib may have closed:
+        # its error would replace the real one. And once the relay has answered 250, a QUIT
+        # that fails must not turn a delivered message into a failed one (and a duplicate).
+        if self.host is None:
+            return
+        try:
+            self.host.quit()
+        except (smtplib.SMTPException, OSError):
+            self.host.close()
+
+    def body_unanswered(self) -> bool:
+        return bool(getattr(self.host, "body_unanswered", False))
 
 
 def queue_email(
@@ -78,8 +138,7 @@ def backoff_seconds(attempts: int, base: float = 30.0) -> float:
     return float(min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
-def _claim(message_id: int) -> bool:
-    now = utcnow()
+def _claim(message_id: int, now: datetime) -> bool:
     result = db.session.execute(
         update(OutboxMessage)
         .where(
@@ -87,7 +146,9 @@ def _claim(message_id: int) -> bool:
             OutboxMessage.status == OutboxStatus.QUEUED,
             OutboxMessage.next_attempt_at <= now + timedelta(seconds=1),
         )
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .values(
+            status=OutboxStatus.SENDING, claimed_at=utcnow(), attempts=OutboxMessage.attempts + 1
+        )
     )
     return rowcount(result) == 1
 
@@ -104,20 +165,24 @@ def _is_permanent(exc: Exception) -> bool:
     return False
 
 
-def deliver(message_id: int) -> OutboxStatus | None:
-    """Send one outbox row if it is due and nobody else holds it; reschedule on a temporary failure.
+def deliver(message_id: int, now: datetime | None = None) -> OutboxStatus | None:
+    """Send one outbox row if it is due (at `now`) and nobody else holds it; reschedule on a
+    temporary failure.
 
     Returns the row's new status, or None when it was not this call's to send. Three
-    transactions: the claim, then SMTP with no transaction open (no database lock is held
-    across the network), then the outcome.
+    transactions: the claim (which also fixes the row's Message-ID before its first
+    transmission), then SMTP with no transaction open (no database lock is held across the
+    network), then the outcome.
     """
     with transaction("deliver"):
-        if not _claim(message_id):
+        if not _claim(message_id, now or utcnow()):
             return None
         message = db.session.get_one(OutboxMessage, message_id)
+        if not message.message_id:
+            message.message_id = make_msgid(domain=_sender_domain())
         outgoing = _build_message(message)
     try:
-        message_id_header = _transmit(message, outgoing)
+        _transmit(message, outgoing)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         return _record_failure(message_id, exc)
     with transaction("deliver"):
@@ -125,7 +190,6 @@ def deliver(message_id: int) -> OutboxStatus | None:
         message.status = OutboxStatus.SENT
         message.sent_at = utcnow()
         message.claimed_at = None
-        message.message_id = message_id_header
         message.last_error = ""
     return OutboxStatus.SENT
 
@@ -137,6 +201,21 @@ def _record_failure(message_id: int, exc: Exception) -> OutboxStatus:
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     message.claimed_at = None
+    if isinstance(exc, MaybeSent):
+        message.unanswered_sends += 1
+    if message.unanswered_sends >= 2 or (
+        message.unanswered_sends and (permanent or message.attempts >= max_attempts)
+    ):
+        # It may have arrived once already: another attempt may make a duplicate.
+        message.status = OutboxStatus.UNCERTAIN
+        log.warning(
+            "mail %s (%s) may have been delivered: %d attempt(s) unanswered after the whole"
+            " message was sent; left to staff",
+            message.id,
+            message.kind,
+            message.unanswered_sends,
+        )
+        return OutboxStatus.UNCERTAIN
     if permanent or message.attempts >= max_attempts:
         message.status = OutboxStatus.FAILED
         log.warning("mail %s (%s) failed: %s", message.id, message.kind, exc)
@@ -157,7 +236,7 @@ def _build_message(message: OutboxMessage) -> Message:
         html=message.body_html or None,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
-    msg.msgId = make_msgid(domain=_sender_domain())
+    msg.msgId = message.message_id
     msg.extra_headers = {"Auto-Submitted": "auto-generated", "X-Jointly-Outbox-Id": str(message.id)}
     return msg
 
@@ -168,16 +247,21 @@ def _sender_domain() -> str:
     return domain or "jointly.invalid"
 
 
-def _transmit(message: OutboxMessage, msg: Message) -> str:
-    if current_app.config.get("MAIL_SERVER"):
-        state = current_app.extensions["mail"]
-        with TimeoutConnection(state) as connection:
+def _transmit(message: OutboxMessage, msg: Message) -> None:
+    if not current_app.config.get("MAIL_SERVER"):
+        _write_to_file(message, msg)
+        return
+    state = current_app.extensions["mail"]
+    with TimeoutConnection(state) as connection:
+        try:
             connection.send(msg)
-        return msg.msgId
-    return _write_to_file(message, msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            if connection.body_unanswered():
+                raise MaybeSent(f"no reply after the message was sent: {exc}") from exc
+            raise
 
 
-def _write_to_file(message: OutboxMessage, msg: Message) -> str:
+def _write_to_file(message: OutboxMessage, msg: Message) -> None:
     mail_dir = Path(current_app.config["MAIL_DIR"])
     mail_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
@@ -188,7 +272,6 @@ def _write_to_file(message: OutboxMessage, msg: Message) -> str:
     # With no mail server, the file is where a developer finds the links to click; the log names
     # the file, never the address or the links (they hold the tokens).
     log.info("mail %s (%s) written to %s", message.id, message.kind, path)
-    return msg.msgId
 
 
 @write_transaction
@@ -215,9 +298,9 @@ def send_due(now: datetime | None = None) -> dict[str, int]:
         .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.id)
     ).all()
-    counts = {"due": len(due_ids), "sent": 0, "deferred": 0, "failed": 0}
+    counts = {"due": len(due_ids), "sent": 0, "deferred": 0, "failed": 0, "uncertain": 0}
     for message_id in due_ids:
-        status = deliver(message_id) or db.session.scalar(
+        status = deliver(message_id, now) or db.session.scalar(
             # Claimed by another process meanwhile: report what became of it.
             select(OutboxMessage.status).where(OutboxMessage.id == message_id)
         )
@@ -225,19 +308,62 @@ def send_due(now: datetime | None = None) -> dict[str, int]:
             counts["sent"] += 1
         elif status == OutboxStatus.FAILED:
             counts["failed"] += 1
+        elif status == OutboxStatus.UNCERTAIN:
+            counts["uncertain"] += 1
         else:
             counts["deferred"] += 1
     return counts
 
 
 @write_transaction
-def retry_failed(message_id: int) -> bool:
-    """Staff asked to try a failed message again."""
+def send_again(message_id: int, actor: Actor) -> bool:
+    """Staff asked to send a failed or uncertain message again (with its Message-ID)."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
+        return False
+    was = OutboxStatus(message.status)
     result = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
-        .values(status=OutboxStatus.QUEUED, next_attempt_at=utcnow(), attempts=0)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == was)
+        .values(
+            status=OutboxStatus.QUEUED, next_attempt_at=utcnow(), attempts=0, unanswered_sends=0
+        )
     )
-    if rowcount(result):
-        after_write(lambda: jobs.enqueue(deliver, message_id))
-    return bool(rowcount(result))
+    if not rowcount(result):
+        return False  # another member of staff got there first
+    _audit(actor, "mail_sent_again", message, was, OutboxStatus.QUEUED)
+    after_write(lambda: jobs.enqueue(deliver, message_id))
+    return True
+
+
+@write_transaction
+def mark_sent(message_id: int, actor: Actor) -> bool:
+    """Staff found that an uncertain message did arrive: it is sent, and never sent again."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.UNCERTAIN)
+        .values(status=OutboxStatus.SENT, sent_at=utcnow())
+    )
+    if not rowcount(result):
+        return False
+    message = db.session.get_one(OutboxMessage, message_id)
+    _audit(actor, "mail_marked_sent", message, OutboxStatus.UNCERTAIN, OutboxStatus.SENT)
+    return True
+
+
+def _audit(
+    actor: Actor,
+    action: str,
+    message: OutboxMessage,
+    from_state: OutboxStatus,
+    to_state: OutboxStatus,
+) -> None:
+    signature = db.session.get(Signature, message.signature_id) if message.signature_id else None
+    # The states are the mail's, not the signature's: they go in the detail. The address stays
+    # out of the audit row (the outbox row holds it, and retention erases it there).
+    record(
+        actor,
+        action,
+        signature=signature,
+        detail=f"mail {message.id} ({message.kind}): {from_state.value} → {to_state.value}",
+    )

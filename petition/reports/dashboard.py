@@ -120,6 +120,8 @@ class OutboxSummary:
     counts: dict[str, int]
     failed: list[OutboxMessage]
     oldest_queued: datetime | None
+    # Taken by the relay without an answer, twice: may have arrived; staff decide.
+    uncertain: list[OutboxMessage]
 
 
 def outbox_summary(limit: int = 20) -> OutboxSummary:
@@ -128,20 +130,23 @@ def outbox_summary(limit: int = 20) -> OutboxSummary:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ):
         counts[OutboxStatus(status).value] = n
-    failed = list(
-        db.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.FAILED)
-            .order_by(OutboxMessage.id.desc())
-            .limit(limit)
+    failed, uncertain = (
+        list(
+            db.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == status)
+                .order_by(OutboxMessage.id.desc())
+                .limit(limit)
+            )
         )
+        for status in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN)
     )
     oldest = db.session.scalar(
         select(func.min(OutboxMessage.created_at)).where(
             OutboxMessage.status == OutboxStatus.QUEUED
         )
     )
-    return OutboxSummary(counts, failed, oldest)
+    return OutboxSummary(counts, failed, oldest, uncertain)
 
 
 # ---------------------------------------------------------------- chart

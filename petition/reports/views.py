@@ -41,10 +41,23 @@ def dashboard():
 
 @bp.post("/outbox/<id:message_id>/retry")
 def outbox_retry(message_id: int):
-    if outbox.retry_failed(message_id):
+    """Send a failed or uncertain message again."""
+    if outbox.send_again(message_id, actor()):
         flash(f"Message {message_id} is queued again.", "success")
     else:
-        flash(f"Message {message_id} is not a failed message; nothing to retry.", "info")
+        flash(
+            f"Message {message_id} is not a failed or uncertain message; nothing to retry.", "info"
+        )
+    return redirect(url_for("reports.dashboard") + "#outbox", 303)
+
+
+@bp.post("/outbox/<id:message_id>/mark-sent")
+def outbox_mark_sent(message_id: int):
+    """An uncertain message did arrive (the recipient or the relay's log says so)."""
+    if outbox.mark_sent(message_id, actor()):
+        flash(f"Message {message_id} is marked as sent; it will not be sent again.", "success")
+    else:
+        flash(f"Message {message_id} is not an uncertain message; nothing changed.", "info")
     return redirect(url_for("reports.dashboard") + "#outbox", 303)
 
 
