@@ -476,7 +476,9 @@ OUTAGE_ERRORS = (
 )
 
 
-CHAINED = re.compile(r"^(During handling of the above exception|The above exception was the direct cause)", re.M)
+CHAINED = re.compile(
+    r"^(During handling of the above exception|The above exception was the direct cause)", re.M
+)
 
 
 def unexpected_tracebacks(logs: str) -> list[str]:
