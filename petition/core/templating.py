@@ -24,10 +24,12 @@ _AT_IN_ADDRESS = re.compile(r"(?<=\w)@(?=\w)")
 
 
 def inert(value: str | None) -> str:
-    """Text someone typed, in an email's plain part, with nothing a mail client would make a link.
+    """Text someone typed, in an email (plain and HTML part), with nothing a mail client would
+    make a link.
 
     Anyone can make the site mail any address, so an organisation name like "evil.example"
-    or "http://…" must not arrive as a clickable link under the campaign's name.
+    or "http://…" must not arrive as a clickable link under the campaign's name. Mail clients
+    link such text in HTML mail too, not only in plain text.
     """
     text = _SCHEME.sub(r"\1[:]//", value or "")
     text = _AT_IN_ADDRESS.sub("[at]", text)
