@@ -3,7 +3,8 @@
 Every HOUSEKEEPING_INTERVAL_SECONDS (60) one process of the whole deployment sends the mail that is
 due (retries, and rows whose process died or whose job was lost with Redis), requests the PDF
 rebuilds that were lost, publishes lists whose embargo ended, drops the bytes of PDF versions past
-their retention, sends the staff digests and enforces the retention periods of the privacy notice.
+their retention, sends the staff digests, enforces the retention periods of the privacy notice and
+deletes the staff sign-in failure records that have expired.
 
 Who runs it: with REDIS_URL, `flask --app wsgi scheduler` (one per deployment; more are harmless);
 without it, a thread of each web process. Either way a period's run is claimed in the database
@@ -42,6 +43,7 @@ TASKS: list[str] = [
     "petition.pdf.builds:prune_versions",
     "petition.retention:run",
     "petition.staff.digest:send_digests",
+    "petition.staff.accounts:prune_signin_failures",
 ]
 NAME = "periodic"
 DEFAULT_INTERVAL = 60.0

@@ -360,15 +360,39 @@ class StaffUser(Base):
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The time step of the last accepted code: a code is good once, not for its whole window.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Failed sign-ins from browsers the account does not know, from any address, within the guard
+    # window; enough of them guard the account (staff/accounts.py, "distributed guessing").
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     first_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Until then only browsers the account signed in from before may sign in to it.
+    signin_guarded_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Rotated at sign-in and sign-out; the session cookie carries it, so logout is server-side.
     session_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     wants_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffSigninFailure(Base):
+    """Failed sign-ins to one staff account from one client address: that pair's progressive delay.
+
+    Only this pair waits; the account signs in from anywhere else at once. A successful sign-in
+    deletes the row; a row past `expires_at` is overwritten by the next failure or pruned.
+    """
+
+    __tablename__ = "staff_signin_failures"
+    __table_args__ = (UniqueConstraint("staff_user_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    # request.remote_addr as the application sees it (after ProxyFix, PROXY_FIX_HOPS).
+    address: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delayed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditEvent(Base):

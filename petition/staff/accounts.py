@@ -1,13 +1,18 @@
-"""Staff accounts: argon2id passwords, sign-in with lockout, rotating session tokens, TOTP."""
+"""Staff accounts: argon2id passwords, sign-in with progressive delays, rotating sessions, TOTP."""
 
 from __future__ import annotations
 
 import base64
 import enum
+import hashlib
 import hmac
+import os
 import re
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -16,13 +21,14 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import case, func, or_, select, update
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.audit import Actor, record
 from ..core.db import rowcount, write_transaction
 from ..extensions import db
-from ..models import StaffRole, StaffUser, utcnow
+from ..models import StaffRole, StaffSigninFailure, StaffUser, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 accepts more; a cap keeps a login POST cheap to refuse
@@ -38,7 +44,7 @@ class StaffError(ValueError):
 class LoginOutcome(enum.Enum):
     OK = "ok"
     NEED_TOTP = "need_totp"  # the password was right; a code is still needed
-    REFUSED = "refused"  # wrong email, wrong password, disabled or locked: one answer for all
+    REFUSED = "refused"  # wrong email or password, disabled, waiting: one answer for all
 
 
 @dataclass(frozen=True)
@@ -50,13 +56,24 @@ class LoginResult:
 # ---------------------------------------------------------------- passwords
 
 
+# Production cost: OWASP's argon2id recommendation (m=19 MiB, t=2, p=1) with the memory raised to
+# 32 MiB, about 60 ms per verify on one core of the reference 2-core machine.
+# argon2-cffi's RFC 9106 "low memory" profile (t=3, 64 MiB, p=4) took 160 ms there on both cores,
+# so a few failed sign-ins a second could hold the CPU the public pages need.
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_COST = 32768  # KiB
+ARGON2_PARALLELISM = 1
+
+
 def _hasher_settings() -> tuple[int, int, int]:
     config = current_app.config
     testing = current_app.testing
-    # Tests hash hundreds of passwords; production keeps argon2-cffi's RFC 9106 "low memory" profile.
-    time_cost = config.get("STAFF_ARGON2_TIME_COST") or (1 if testing else 3)
-    memory_cost = config.get("STAFF_ARGON2_MEMORY_COST") or (1024 if testing else 65536)
-    parallelism = config.get("STAFF_ARGON2_PARALLELISM") or (1 if testing else 4)
+    # Tests hash hundreds of passwords with cheap parameters.
+    time_cost = config.get("STAFF_ARGON2_TIME_COST") or (1 if testing else ARGON2_TIME_COST)
+    memory_cost = config.get("STAFF_ARGON2_MEMORY_COST") or (
+        1024 if testing else ARGON2_MEMORY_COST
+    )
+    parallelism = config.get("STAFF_ARGON2_PARALLELISM") or (1 if testing else ARGON2_PARALLELISM)
     return int(time_cost), int(memory_cost), int(parallelism)
 
 
@@ -70,27 +87,55 @@ def _hasher() -> PasswordHasher:
     return _hasher_for(*_hasher_settings())
 
 
+_slots_lock = threading.Lock()
+_slots: dict[tuple[int, int], threading.BoundedSemaphore] = {}
+
+
+@contextmanager
+def _argon2_slot() -> Iterator[None]:
+    """At most STAFF_ARGON2_CONCURRENCY hashes at a time in this process (the others queue).
+
+    argon2 releases the GIL, so without a bound every thread of a worker could be hashing at
+    once: all its cores and m × threads of memory. The rate limits keep the queue short.
+    """
+    key = (os.getpid(), max(1, int(current_app.config.get("STAFF_ARGON2_CONCURRENCY", 1))))
+    with _slots_lock:
+        slot = _slots.get(key)
+        if slot is None:
+            slot = _slots[key] = threading.BoundedSemaphore(key[1])
+    with slot:
+        yield
+
+
+def _hash(password: str) -> str:
+    with _argon2_slot():
+        return _hasher().hash(password)
+
+
 def hash_password(password: str) -> str:
     check_password_strength(password)
-    return _hasher().hash(password)
+    return _hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     if not password or len(password) > MAX_PASSWORD_LENGTH:
         return False
     try:
-        return _hasher().verify(password_hash, password)
+        with _argon2_slot():
+            return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 @lru_cache(maxsize=8)
 def _dummy_hash(settings: tuple[int, int, int]) -> str:
-    return _hasher_for(*settings).hash(secrets.token_urlsafe(16))
+    with _argon2_slot():
+        return _hasher_for(*settings).hash(secrets.token_urlsafe(16))
 
 
 def _burn_time(password: str) -> None:
-    """An unknown email costs as much as a wrong password, so timing does not tell them apart."""
+    """A refusal before any password check (an unknown email, a client that must wait) costs as
+    much as a wrong password, so timing does not tell the causes apart."""
     verify_password(_dummy_hash(_hasher_settings()), password or "x")
 
 
@@ -118,12 +163,41 @@ def normalise_staff_email(value: str) -> str:
 # ---------------------------------------------------------------- settings
 
 
-def _lockout_settings() -> tuple[int, timedelta, timedelta]:
+@dataclass(frozen=True)
+class SigninRules:
+    """How failed sign-ins are answered; each a STAFF_SIGNIN_* setting (see docs/staff-console.md)."""
+
+    delay_after: int  # failures of one (account, address) pair before that pair waits
+    first_delay: timedelta  # its first wait, doubled by each further failure …
+    max_delay: timedelta  # … up to this
+    forget_after: timedelta  # a pair's record is forgotten this long after its wait ends
+    guard_failures: int  # failures from unknown browsers, from any address, within …
+    guard_window: timedelta  # … this window guard the account …
+    guard_for: timedelta  # … for this long: only browsers it signed in from may sign in
+    device_days: int  # how long a browser stays known after signing in
+
+
+def signin_rules() -> SigninRules:
     config = current_app.config
-    threshold = int(config.get("STAFF_LOCKOUT_THRESHOLD", 5))
-    window = timedelta(minutes=float(config.get("STAFF_LOCKOUT_WINDOW_MINUTES", 15)))
-    duration = timedelta(minutes=float(config.get("STAFF_LOCKOUT_MINUTES", 15)))
-    return threshold, window, duration
+    return SigninRules(
+        delay_after=max(1, int(config.get("STAFF_SIGNIN_DELAY_AFTER", 5))),
+        first_delay=timedelta(seconds=float(config.get("STAFF_SIGNIN_FIRST_DELAY_SECONDS", 60))),
+        max_delay=timedelta(seconds=float(config.get("STAFF_SIGNIN_MAX_DELAY_SECONDS", 3600))),
+        forget_after=timedelta(hours=float(config.get("STAFF_SIGNIN_FORGET_HOURS", 24))),
+        guard_failures=max(1, int(config.get("STAFF_SIGNIN_GUARD_FAILURES", 20))),
+        guard_window=timedelta(minutes=float(config.get("STAFF_SIGNIN_GUARD_WINDOW_MINUTES", 60))),
+        guard_for=timedelta(minutes=float(config.get("STAFF_SIGNIN_GUARD_MINUTES", 60))),
+        device_days=max(1, int(config.get("STAFF_DEVICE_DAYS", 180))),
+    )
+
+
+def delay_after_failures(failures: int, rules: SigninRules) -> timedelta | None:
+    """The wait of a pair with this many failures: none, then 1 min, 2, 4 … up to the cap."""
+    if failures < rules.delay_after:
+        return None
+    doublings = min(failures - rules.delay_after, 60)
+    seconds = rules.first_delay.total_seconds() * 2.0**doublings
+    return timedelta(seconds=min(seconds, rules.max_delay.total_seconds()))
 
 
 def totp_required_for(user: StaffUser) -> bool:
@@ -207,14 +281,17 @@ def _active_admins_other_than(user_id: int) -> int:
 
 @write_transaction
 def set_password(user_id: int, password: str, actor: Actor, *, reset_totp: bool = False):
-    """A new password ends every session of the account and lifts a lockout."""
+    """A new password ends every session of the account and lifts every wait and guard."""
     user = _get_or_error(user_id)
     before = _snapshot(user)
     user.password_hash = hash_password(password)
     user.session_token = None
     user.failed_logins = 0
     user.first_failed_login_at = None
-    user.locked_until = None
+    user.signin_guarded_until = None
+    db.session.execute(
+        delete(StaffSigninFailure).where(StaffSigninFailure.staff_user_id == user.id)
+    )
     if reset_totp:
         user.totp_enabled = False
         user.totp_secret = None
@@ -226,35 +303,41 @@ class WrongCurrentPassword(StaffError):
     pass
 
 
-def change_own_password(user_id: int, current: str, new: str, actor: Actor) -> str:
+WAIT_MESSAGE = "Too many wrong passwords were tried from here: wait a few minutes, then try again."
+
+
+def change_own_password(
+    user_id: int, current: str, new: str, actor: Actor, client: Client, now: datetime | None = None
+) -> str:
     """Returns the new session token: the caller stays signed in, other sessions end.
 
-    A wrong current password counts towards the account's lockout exactly as a failed sign-in
-    does (a stolen session must not be a way to guess the password without limit), and a
-    locked account cannot change its password until the lock ends.
+    A wrong current password counts exactly as a failed sign-in from this client does (a stolen
+    session must not be a way to guess the password without limit): after a few, this client
+    address waits before the next try, while the account owner elsewhere is not held up.
     """
-    outcome = _change_own_password(user_id, current, new, actor)
-    if outcome is None:  # raised after the commit, so the failure stays counted
+    now = now or utcnow()
+    check_password_strength(new)
+    attempt = _begin_attempt_for(user_id, client, now)
+    if attempt is None:
+        _burn_time(current)
+        raise WrongCurrentPassword(WAIT_MESSAGE)
+    if not verify_password(attempt.password_hash, current):
+        _attempt_failed(attempt, now)  # committed: the failure stays counted
         raise WrongCurrentPassword(
-            "The current password is not right. After a few wrong tries the account is locked"
-            " for a while."
+            "The current password is not right. After a few wrong tries you have to wait a"
+            " while before trying again."
         )
-    return outcome
+    return _replace_own_password(attempt, _hash(new), actor)
 
 
 @write_transaction
-def _change_own_password(user_id: int, current: str, new: str, actor: Actor) -> str | None:
-    user = _get_or_error(user_id)
-    if user.locked_until is not None and user.locked_until > utcnow():
-        _burn_time(current)
-        raise WrongCurrentPassword(
-            "The account is locked for a while after too many wrong passwords; try again later."
-        )
-    if not verify_password(user.password_hash, current):
-        _count_failure(user)
-        return None
-    user.password_hash = hash_password(new)
+def _replace_own_password(attempt: Attempt, new_hash: str, actor: Actor) -> str:
+    user = _get_or_error(attempt.user_id)
+    if user.password_hash != attempt.password_hash:
+        raise StaffError("The password was changed meanwhile. Sign in again with the new one.")
+    user.password_hash = new_hash
     user.session_token = secrets.token_urlsafe(32)
+    _clear_pair(attempt)
     _record_staff(actor, "staff_password_changed", user)
     return user.session_token
 
@@ -300,46 +383,294 @@ def set_wants_digest(user_id: int, wants: bool) -> None:
 
 
 # ---------------------------------------------------------------- sign-in
+#
+# Failed sign-ins are counted per (account, client address) pair, in the database so that every
+# process and host sees them: after STAFF_SIGNIN_DELAY_AFTER failures that pair waits, 1 minute,
+# then twice as long after each further failure, up to an hour. Nobody else waits, so knowing a
+# staff email is not enough to keep its owner out. Against guessing spread over many addresses,
+# each account also counts the failures of browsers it does not know (no valid device cookie,
+# set when a sign-in succeeds); too many within the guard window guard the account for a while,
+# during which only browsers it has signed in from before may sign in. The password step, the
+# code step and the current password on the Account page all count the same way, and every
+# refusal gives the same answer at the same cost.
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is trying: the client address (request.remote_addr) and the browser's device cookie."""
+
+    address: str
+    device: str | None = None
+
+    @property
+    def key(self) -> str:
+        return (self.address or "unknown")[:64]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try counted in advance against its pair, so parallel tries cannot slip past the count."""
+
+    user_id: int
+    email: str
+    password_hash: str
+    address: str
+    trusted: bool  # a browser the account signed in from before
+    number: int  # the pair's failures, this try included
+    previous_delay: datetime | None  # the pair's delayed_until before this try
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="jointly-staff-device")
+
+
+def _device_key(user: StaffUser) -> str:
+    # Bound to the password: a new password (an admin's reset) makes every browser unknown again.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def device_token(user_id: int) -> str:
+    """The device cookie of a browser that just signed in: it vouches for this account only."""
+    user = db.session.get_one(StaffUser, user_id)
+    return _device_serializer().dumps({"u": user.id, "k": _device_key(user)})
+
+
+def _is_known_device(user: StaffUser, token: str | None) -> bool:
+    if not token or len(token) > 500:
+        return False
+    max_age = signin_rules().device_days * 86400
+    try:
+        data = _device_serializer().loads(token, max_age=max_age)
+    except BadData:
+        return False
+    return (
+        isinstance(data, dict)
+        and data.get("u") == user.id
+        and hmac.compare_digest(str(data.get("k", "")), _device_key(user))
+    )
+
+
+def is_known_device_for(email: str, token: str | None) -> bool:
+    """Whether this device cookie vouches for the account of `email` (for the global rate limit)."""
+    if not token:
+        return False
+    user = get_by_email(email)
+    return user is not None and _is_known_device(user, token)
+
+
+def authenticate(
+    email: str, password: str, client: Client, now: datetime | None = None
+) -> LoginResult:
+    """Check a password; the argon2 work runs outside any transaction (no lock held meanwhile)."""
+    now = now or utcnow()
+    attempt = _begin_attempt(email, client, now)
+    if attempt is None:
+        _burn_time(password)
+        return LoginResult(LoginOutcome.REFUSED)
+    if not verify_password(attempt.password_hash, password):
+        _attempt_failed(attempt, now)
+        return LoginResult(LoginOutcome.REFUSED)
+    new_hash = None
+    if _hasher().check_needs_rehash(attempt.password_hash):
+        # The argon2 parameters changed since this hash was made: upgrade it now.
+        new_hash = _hash(password)
+    return _password_accepted(attempt, new_hash, now)
 
 
 @write_transaction
-def authenticate(email: str, password: str) -> LoginResult:
-    """Check a password; too many failures lock the account in the database (all processes)."""
+def _begin_attempt(email: str, client: Client, now: datetime) -> Attempt | None:
     user = get_by_email(email)
     if user is None:
-        _burn_time(password)
+        return None
+    return _begin_attempt_for(user.id, client, now)
+
+
+@write_transaction
+def _begin_attempt_for(user_id: int, client: Client, now: datetime) -> Attempt | None:
+    """Count the try against its pair; None when the pair waits, or the account is guarded and
+    this browser is unknown to it."""
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        return None
+    trusted = _is_known_device(user, client.device)
+    if not trusted and _is_guarded(user, now):
+        return None
+    reserved = _reserve(user.id, client.key, now)
+    if reserved is None:
+        return None
+    number, previous_delay = reserved
+    return Attempt(
+        user.id, user.email, user.password_hash, client.key, trusted, number, previous_delay
+    )
+
+
+def _is_guarded(user: StaffUser, now: datetime) -> bool:
+    return user.signin_guarded_until is not None and user.signin_guarded_until > now
+
+
+def _pair_query(user_id: int, address: str):
+    return select(StaffSigninFailure).where(
+        StaffSigninFailure.staff_user_id == user_id, StaffSigninFailure.address == address
+    )
+
+
+def _reserve(user_id: int, address: str, now: datetime) -> tuple[int, datetime | None] | None:
+    """Count one more failure of the pair now (a success undoes it); None while the pair waits."""
+    rules = signin_rules()
+    # The row lock (PostgreSQL; SQLite's write lock does the same) orders parallel tries.
+    row = db.session.scalar(_pair_query(user_id, address).with_for_update())
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = StaffSigninFailure(
+                    staff_user_id=user_id,
+                    address=address,
+                    failures=0,
+                    first_failed_at=now,
+                    last_failed_at=now,
+                    expires_at=now + rules.forget_after,
+                )
+                db.session.add(row)
+                db.session.flush()
+        except IntegrityError:  # a parallel try from the same pair inserted it first
+            row = db.session.scalar(_pair_query(user_id, address).with_for_update())
+            if row is None:
+                return None
+    if row.delayed_until is not None and row.delayed_until > now:
+        return None
+    if row.expires_at <= now:  # forgotten: start again
+        row.failures = 0
+        row.first_failed_at = now
+        row.delayed_until = None
+    previous_delay = row.delayed_until
+    row.failures += 1
+    row.last_failed_at = now
+    delay = delay_after_failures(row.failures, rules)
+    if delay is not None:
+        row.delayed_until = now + delay
+    row.expires_at = (row.delayed_until or now) + rules.forget_after
+    db.session.flush()
+    return row.failures, previous_delay
+
+
+@write_transaction
+def _attempt_failed(attempt: Attempt, now: datetime) -> None:
+    """The counted try failed: note a pair that starts waiting, count it for the account."""
+    rules = signin_rules()
+    if attempt.number == rules.delay_after:
+        record(
+            Actor.system("sign-in"),
+            "staff_signin_delayed",
+            detail=(
+                f"{attempt.email} from {attempt.address}: {attempt.number} failed sign-ins;"
+                f" this address waits {delay_after_failures(attempt.number, rules)} before its"
+                " next try, twice as long after each further failure"
+            ),
+        )
+    if not attempt.trusted:
+        _count_unknown_browser_failure(attempt, now, rules)
+
+
+def _count_unknown_browser_failure(attempt: Attempt, now: datetime, rules: SigninRules) -> None:
+    """Atomic count within a sliding window; enough failures guard the account."""
+    stale = or_(
+        StaffUser.first_failed_login_at.is_(None),
+        StaffUser.first_failed_login_at < now - rules.guard_window,
+    )
+    db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == attempt.user_id)
+        .values(
+            failed_logins=case((stale, 1), else_=StaffUser.failed_logins + 1),
+            first_failed_login_at=case((stale, now), else_=StaffUser.first_failed_login_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    guarded = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == attempt.user_id, StaffUser.failed_logins >= rules.guard_failures)
+        .values(
+            signin_guarded_until=now + rules.guard_for,
+            failed_logins=0,
+            first_failed_login_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(guarded):
+        addresses = db.session.scalar(
+            select(func.count(StaffSigninFailure.id)).where(
+                StaffSigninFailure.staff_user_id == attempt.user_id,
+                StaffSigninFailure.last_failed_at >= now - rules.guard_window,
+            )
+        )
+        record(
+            Actor.system("sign-in"),
+            "staff_signin_guarded",
+            detail=(
+                f"{attempt.email}: {rules.guard_failures} failed sign-ins within"
+                f" {rules.guard_window} from browsers it does not know, from {addresses}"
+                f" address(es); for {rules.guard_for} only browsers it signed in from before"
+                " may sign in"
+            ),
+        )
+
+
+def _clear_pair(attempt: Attempt) -> None:
+    db.session.execute(
+        delete(StaffSigninFailure).where(
+            StaffSigninFailure.staff_user_id == attempt.user_id,
+            StaffSigninFailure.address == attempt.address,
+        )
+    )
+
+
+def _undo_reservation(attempt: Attempt) -> None:
+    """A right password whose code is still to come: the code step counts instead."""
+    db.session.execute(
+        update(StaffSigninFailure)
+        .where(
+            StaffSigninFailure.staff_user_id == attempt.user_id,
+            StaffSigninFailure.address == attempt.address,
+            StaffSigninFailure.failures == attempt.number,  # no try counted since
+        )
+        .values(failures=attempt.number - 1, delayed_until=attempt.previous_delay)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@write_transaction
+def _password_accepted(attempt: Attempt, new_hash: str | None, now: datetime) -> LoginResult:
+    user = db.session.get(StaffUser, attempt.user_id)
+    if user is None or not user.is_active or user.password_hash != attempt.password_hash:
+        # Disabled, or the password was changed while this one was being checked.
+        _attempt_failed(attempt, now)
         return LoginResult(LoginOutcome.REFUSED)
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        _burn_time(password)
-        return LoginResult(LoginOutcome.REFUSED)
-    if not verify_password(user.password_hash, password) or not user.is_active:
-        _count_failure(user)
-        return LoginResult(LoginOutcome.REFUSED)
-    if _hasher().check_needs_rehash(user.password_hash):
-        # The argon2 parameters were raised since this hash was made: upgrade it now.
-        user.password_hash = _hasher().hash(password)
+    if new_hash is not None:
+        user.password_hash = new_hash
     if user.totp_enabled:
+        _undo_reservation(attempt)
         return LoginResult(LoginOutcome.NEED_TOTP, user.id)
+    _clear_pair(attempt)
     _start_session(user)
     return LoginResult(LoginOutcome.OK, user.id)
 
 
 @write_transaction
-def authenticate_totp(user_id: int, code: str) -> LoginResult:
-    """Second step of a sign-in whose password was right; failures count towards the lockout."""
+def authenticate_totp(
+    user_id: int, code: str, client: Client, now: datetime | None = None
+) -> LoginResult:
+    """Second step of a sign-in whose password was right; it counts exactly as the first does."""
+    now = now or utcnow()
     user = db.session.get(StaffUser, user_id)
-    now = utcnow()
-    if (
-        user is None
-        or not user.is_active
-        or not user.totp_enabled
-        or (user.locked_until is not None and user.locked_until > now)
-    ):
+    if user is None or not user.is_active or not user.totp_enabled:
+        return LoginResult(LoginOutcome.REFUSED)
+    attempt = _begin_attempt_for(user.id, client, now)
+    if attempt is None:
         return LoginResult(LoginOutcome.REFUSED)
     if not accept_totp(user, code):
-        _count_failure(user)
+        _attempt_failed(attempt, now)
         return LoginResult(LoginOutcome.REFUSED)
+    _clear_pair(attempt)
     _start_session(user)
     return LoginResult(LoginOutcome.OK, user.id)
 
@@ -348,40 +679,16 @@ def _start_session(user: StaffUser) -> None:
     """A new server-side session token: the sign-in view reads it from the user row."""
     user.session_token = secrets.token_urlsafe(32)
     user.last_login_at = utcnow()
-    user.failed_logins = 0
-    user.first_failed_login_at = None
-    user.locked_until = None
     record(Actor.staff(user), "staff_signed_in", detail=user.email)
 
 
-def _count_failure(user: StaffUser) -> None:
-    """Atomic count within a sliding window, so parallel guesses cannot slip past the threshold."""
-    threshold, window, duration = _lockout_settings()
-    now = utcnow()
-    stale = or_(
-        StaffUser.first_failed_login_at.is_(None), StaffUser.first_failed_login_at < now - window
+@write_transaction
+def prune_signin_failures(now: datetime | None = None) -> int:
+    """Delete the pair records past their expiry (a housekeeping task); the number deleted."""
+    result = db.session.execute(
+        delete(StaffSigninFailure).where(StaffSigninFailure.expires_at < (now or utcnow()))
     )
-    db.session.execute(
-        update(StaffUser)
-        .where(StaffUser.id == user.id)
-        .values(
-            failed_logins=case((stale, 1), else_=StaffUser.failed_logins + 1),
-            first_failed_login_at=case((stale, now), else_=StaffUser.first_failed_login_at),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    locked = db.session.execute(
-        update(StaffUser)
-        .where(StaffUser.id == user.id, StaffUser.failed_logins >= threshold)
-        .values(locked_until=now + duration, failed_logins=0, first_failed_login_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(locked):
-        record(
-            Actor.system("sign-in"),
-            "staff_locked",
-            detail=f"{user.email}: {threshold} failed sign-ins; locked for {duration}",
-        )
+    return rowcount(result)
 
 
 @write_transaction

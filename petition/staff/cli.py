@@ -64,7 +64,7 @@ def staff_create(email: str, role: str, password_stdin: bool) -> None:
 @click.option("--generate", is_flag=True, help="Generate a password and print it once.")
 @click.option("--reset-totp", is_flag=True, help="Also turn off two-factor sign-in (lost phone).")
 def staff_reset_password(email: str, password_stdin: bool, generate: bool, reset_totp: bool):
-    """Set a new password; this ends the account's sessions and lifts a lockout."""
+    """Set a new password; this ends the account's sessions and lifts its sign-in delays."""
     user = _staff_or_exit(email)
     password = accounts.generate_password() if generate else _read_password(password_stdin)
     accounts.set_password(

@@ -24,13 +24,16 @@ from .forms import (
 )
 
 REFUSED_MESSAGE = (
-    "Sign-in failed. Either the email address or the password is not right, or the account "
-    "is locked for a while after too many attempts. Check and try again in a few minutes; "
-    "an admin can reset your password."
+    "Sign-in failed. Either the email address or the password is not right, or there were "
+    "too many attempts and signing in has to wait a while. Check and try again in a few "
+    "minutes; an admin can reset your password."
 )
 CODE_REFUSED_MESSAGE = (
-    "That code was not accepted, or the account is locked for a while after too many attempts."
+    "That code was not accepted, or there were too many attempts and signing in has to wait "
+    "a while."
 )
+#: Set when a sign-in succeeds: this browser is known to that account (see accounts.py).
+DEVICE_COOKIE = "jointly_staff_device"
 PENDING_KEY = "staff_pending"
 PENDING_SECONDS = 300
 
@@ -39,6 +42,36 @@ NO_ACCOUNT = "There is no such staff account."
 
 def _login_limit() -> str:
     return current_app.config["STAFF_LOGIN_RATE_LIMIT"]
+
+
+def _login_limit_all() -> str:
+    return current_app.config["STAFF_LOGIN_GLOBAL_RATE_LIMIT"]
+
+
+def _client() -> accounts.Client:
+    # remote_addr is the client's address once ProxyFix (PROXY_FIX_HOPS) has read X-Forwarded-For.
+    return accounts.Client(request.remote_addr or "", request.cookies.get(DEVICE_COOKIE))
+
+
+def _from_known_browser() -> bool:
+    """A browser that signed in to this account before is not held up by anyone else's tries."""
+    return accounts.is_known_device_for(
+        request.form.get("email", ""), request.cookies.get(DEVICE_COOKIE)
+    )
+
+
+def _remember_browser(response, user_id: int):
+    days = accounts.signin_rules().device_days
+    response.set_cookie(
+        DEVICE_COOKIE,
+        accounts.device_token(user_id),
+        max_age=days * 86400,
+        path="/staff",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def _dashboard() -> str:
@@ -53,12 +86,22 @@ def _begin_session(user_id: int, next_url: str | None):
     mark_seen()
     if accounts.totp_required_for(user) and not user.totp_enabled:
         flash("Admins must turn on two-factor sign-in. Set it up now.", "warning")
-        return redirect(url_for("staff.totp_enrol"))
-    return redirect(safe_next(next_url, _dashboard()))
+        return _remember_browser(redirect(url_for("staff.totp_enrol")), user_id)
+    return _remember_browser(redirect(safe_next(next_url, _dashboard())), user_id)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+# Every address together: argon2 work for failed sign-ins cannot take the CPU the public pages
+# need, however many addresses send them. Browsers known to the account are exempt, so that a
+# flood of tries from elsewhere does not keep staff out.
+@limiter.limit(
+    _login_limit_all,
+    key_func=lambda: "all",
+    scope="staff-sign-in-all",
+    methods=["POST"],
+    exempt_when=_from_known_browser,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(_dashboard())
@@ -67,7 +110,7 @@ def login():
         form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
-        result = accounts.authenticate(form.email.data, form.password.data)
+        result = accounts.authenticate(form.email.data, form.password.data, _client())
         if result.outcome is accounts.LoginOutcome.OK:
             assert result.user_id is not None
             return _begin_session(result.user_id, form.next.data)
@@ -110,7 +153,7 @@ def login_totp():
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        result = accounts.authenticate_totp(pending["uid"], form.code.data)
+        result = accounts.authenticate_totp(pending["uid"], form.code.data, _client())
         if result.outcome is accounts.LoginOutcome.OK:
             assert result.user_id is not None
             return _begin_session(result.user_id, pending.get("next"))
@@ -174,7 +217,7 @@ def account_password():
     if form.validate_on_submit():
         try:
             token = accounts.change_own_password(
-                current_user.id, form.current.data, form.new.data, actor()
+                current_user.id, form.current.data, form.new.data, actor(), _client()
             )
         except accounts.WrongCurrentPassword as exc:
             form.current.errors = [*form.current.errors, str(exc)]
@@ -184,7 +227,8 @@ def account_password():
             # The token rotated: keep this browser signed in with the new one.
             session["_user_id"] = token
             flash("Your password is changed. Other sessions are signed out.", "success")
-            return redirect(url_for("staff.account"))
+            # The device cookie is bound to the password: this browser stays known.
+            return _remember_browser(redirect(url_for("staff.account")), current_user.id)
     return _account_page(422, password_form=form)
 
 
