@@ -320,7 +320,10 @@ class OutboxMessage(Base):
     """An email written in the same transaction as the change it reports, sent after commit."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_capped_domain", "capped_domain", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(50))
@@ -341,6 +344,9 @@ class OutboxMessage(Base):
     # Attempts that ended after the whole message was transmitted but before the relay answered
     # ("maybe sent"): one retry is allowed, the second makes the row uncertain.
     unanswered_sends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The recipient's registrable domain, for mail a stranger's form submission can trigger
+    # (MAIL_DOMAIN_HOURLY_LIMIT per domain per hour, counted here); "" for other mail.
+    capped_domain: Mapped[str] = mapped_column(String(255), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signature_id: Mapped[int | None] = mapped_column(

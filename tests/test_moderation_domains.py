@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from petition.core import validation
 from petition.moderation import signals
 
 
@@ -42,5 +43,5 @@ def test_the_list_is_read_offline(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    signals._public_suffixes.cache_clear()
+    validation._public_suffixes.cache_clear()
     assert signals.registrable_domain("www.ed.ac.uk") == "ed.ac.uk"

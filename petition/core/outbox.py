@@ -10,13 +10,14 @@ from pathlib import Path
 
 from flask import current_app, render_template
 from flask_mail import Connection, Message
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
 from . import jobs
 from .audit import Actor, record
 from .db import after_write, rowcount, transaction, write_transaction
+from .validation import registrable_domain
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +107,23 @@ def queue_email(
     template: str,
     *,
     signature_id: int | None = None,
+    cap_per_domain: bool = False,
     **context,
 ) -> OutboxMessage:
     """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction.
 
     The subject is the text template's first line ("Subject: …"). Delivery is scheduled
-    when the transaction commits; a rollback discards both.
+    when the transaction commits; a rollback discards both. `cap_per_domain`: mail that a
+    stranger's form submission triggers, sent to one recipient domain at most
+    MAIL_DOMAIN_HOURLY_LIMIT times an hour (more is deferred to when the window frees).
     """
-    text = render_template(f"emails/{template}.txt", **context)
+    plain = render_template(f"emails/{template}.txt", **context)
     html = render_template(f"emails/{template}.html", **context)
-    first, _, body = text.partition("\n")
+    first, _, body = plain.partition("\n")
     subject = first.removeprefix("Subject:").strip()
+    now = utcnow()
+    domain = registrable_domain(to_address.rpartition("@")[2]) if cap_per_domain else ""
+    due = _domain_slot(domain, now) if domain else now
     message = OutboxMessage(
         kind=kind,
         to_address=to_address,
@@ -124,13 +131,65 @@ def queue_email(
         body_text=body.lstrip("\n"),
         body_html=html,
         signature_id=signature_id,
-        next_attempt_at=utcnow(),
+        next_attempt_at=due,
+        capped_domain=domain,
     )
     db.session.add(message)
     db.session.flush()
     message_id = message.id
-    after_write(lambda: jobs.enqueue(deliver, message_id))
+    if due <= now:
+        after_write(lambda: jobs.enqueue(deliver, message_id))
+    # A deferred row waits in the table: the periodic sweep (send_due) sends it once due.
     return message
+
+
+DOMAIN_WINDOW = timedelta(hours=1)
+# pg_advisory_xact_lock's first key: this lock's own space, beside any other advisory lock.
+_DOMAIN_LOCK_SPACE = 0x4A4D
+
+
+def _domain_slot(domain: str, now: datetime) -> datetime:
+    """When capped mail to `domain` may go: now, or when the rolling hour has room again.
+
+    Every capped row keeps its time in next_attempt_at (when it went, or will go), so the
+    slots already given out are in the table, whichever process or host gave them. A new
+    one is at least an hour after the `limit`-th latest: no hour ever holds more than `limit`.
+    """
+    limit = current_app.config.get("MAIL_DOMAIN_HOURLY_LIMIT", 0)
+    if not limit:
+        return now
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two sign-ups at one domain at once must not both take the last slot. (SQLite's write
+        # transactions are one at a time already.)
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:domain))"),
+            {"space": _DOMAIN_LOCK_SPACE, "domain": domain},
+        )
+    latest = db.session.scalars(
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.capped_domain == domain)
+        .order_by(OutboxMessage.next_attempt_at.desc())
+        .limit(limit)
+    ).all()
+    if len(latest) < limit or latest[-1] + DOMAIN_WINDOW <= now:
+        return now
+    slot = max(now, latest[-1] + DOMAIN_WINDOW)
+    waiting = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.capped_domain == domain, OutboxMessage.next_attempt_at > now)
+    )
+    if not waiting or waiting % limit == 0:
+        # Once per hour's worth of deferred mail to the domain; never the address.
+        log.warning(
+            "mail to %s deferred: MAIL_DOMAIN_HOURLY_LIMIT (%d per hour) reached;"
+            " %d more waiting, the next due at %s",
+            domain,
+            limit,
+            (waiting or 0) + 1,
+            slot.isoformat(timespec="seconds"),
+        )
+    return slot
 
 
 def backoff_seconds(attempts: int, base: float = 30.0) -> float:

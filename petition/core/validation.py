@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
+from publicsuffixlist import PublicSuffixList
 
 from ..models import OrganisationType
 
@@ -207,3 +208,23 @@ class OrganisationFields:
     country: str
     city: str
     website: str
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    # The list bundled with the pinned package: nothing is downloaded at run time.
+    return PublicSuffixList()
+
+
+def registrable_domain(host: str | None) -> str:
+    """www.mail.lodzkie.pl -> lodzkie.pl; www.ed.ac.uk -> ed.ac.uk; an IP address stays as it is.
+
+    The Public Suffix List decides where the registrable part starts (ac.uk, gv.at, and
+    hosting suffixes such as github.io, where each subdomain is a different owner).
+    """
+    host = (host or "").strip().rstrip(".").lower()
+    if not host or host.replace(".", "").isdigit() or ":" in host:
+        return host
+    labels = [label for label in host.split(".") if label]
+    host = ".".join(labels)
+    return _public_suffixes().privatesuffix(host) or host

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from publicsuffixlist import PublicSuffixList
 from sqlalchemy import select
 
-from ..core.validation import name_key
+# The registrable domain is core's: the mail outbox caps mail per domain with it too.
+from ..core.validation import name_key, registrable_domain
 from ..extensions import db
 from ..models import Signature, SignatureState
 
@@ -72,26 +72,6 @@ def host_of(url: str | None) -> str:
     except ValueError:
         return ""
     return host.rstrip(".").lower()
-
-
-@lru_cache(maxsize=1)
-def _public_suffixes() -> PublicSuffixList:
-    # The list bundled with the pinned package: nothing is downloaded at run time.
-    return PublicSuffixList()
-
-
-def registrable_domain(host: str | None) -> str:
-    """www.mail.lodzkie.pl -> lodzkie.pl; www.ed.ac.uk -> ed.ac.uk; an IP address stays as it is.
-
-    The Public Suffix List decides where the registrable part starts (ac.uk, gv.at, and
-    hosting suffixes such as github.io, where each subdomain is a different owner).
-    """
-    host = (host or "").strip().rstrip(".").lower()
-    if not host or host.replace(".", "").isdigit() or ":" in host:
-        return host
-    labels = [label for label in host.split(".") if label]
-    host = ".".join(labels)
-    return _public_suffixes().privatesuffix(host) or host
 
 
 def email_domain(email: str | None) -> str:

@@ -125,6 +125,7 @@ def _queue_confirmation(signature: Signature, statement: Statement) -> None:
         signature.email,
         "confirm",
         signature_id=signature.id,
+        cap_per_domain=True,  # anyone can type any address into the form
         signature=signature,
         statement=statement,
         confirm_url=public_url(f"/confirm/{confirm}"),
@@ -396,6 +397,7 @@ def _mail_withdraw_link(signature: Signature, statement: Statement, template: st
         signature.email,
         template,
         signature_id=signature.id,
+        cap_per_domain=True,  # a stranger's form submission can trigger it
         signature=signature,
         statement=statement,
         withdraw_url=public_url(f"/withdraw/{withdraw_token}"),
