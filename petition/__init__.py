@@ -14,7 +14,7 @@ from . import check_config
 from .config import build_config, load_secret_key
 from .core import logging as log_redaction
 from .core.http import JointlyFlask
-from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .extensions import compress, csrf, db, limiter, login_manager, mail, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -75,7 +75,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from .core import jobs
+    from flask_login import current_user
+
+    from .core import caching, jobs
     from .core.db import configure_engine
     from .staff import auth  # noqa: F401 - registers the Flask-Login user loader
 
@@ -85,9 +87,17 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
-    login_manager.init_app(app)
+    # Public pages are cached for everyone, so they must not read the session (core/caching.py):
+    # templates get current_user as a lazy proxy, read only where a page shows it, and
+    # Flask-Login's remember-cookie hook, which reads the session on every response, goes (no
+    # remember cookie is ever set here).
+    login_manager.init_app(app, add_context_processor=False)
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
+    app.context_processor(lambda: {"current_user": current_user})
     limiter.init_app(app)
     jobs.init_app(app)
+    caching.init_app(app)
+    compress.init_app(app)  # brotli or gzip for text responses: COMPRESS_* in config.py
 
 
 def register_blueprints(app: Flask) -> None:

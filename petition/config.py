@@ -207,6 +207,33 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         if (env.get("PUBLIC_BASE_URL") or "").startswith("https://")
         else "http",
         "SIGNATORIES_PER_PAGE": 50,
+        # Public pages, open data and the PDF (core/caching.py): how long a browser, and a
+        # shared cache (nginx, a CDN), may keep them before asking again with their ETag.
+        "PAGE_MAX_AGE_SECONDS": _int(env, "PAGE_MAX_AGE_SECONDS", 60, unit="seconds"),
+        "PAGE_SHARED_MAX_AGE_SECONDS": _int(env, "PAGE_SHARED_MAX_AGE_SECONDS", 60, unit="seconds"),
+        # A static file requested without its content fingerprint (?v=…); with it, a year.
+        "STATIC_MAX_AGE_SECONDS": _int(env, "STATIC_MAX_AGE_SECONDS", 300, unit="seconds"),
+        # Strict-Transport-Security on responses served over https; 0 sends none.
+        "HSTS_MAX_AGE_SECONDS": _int(env, "HSTS_MAX_AGE_SECONDS", 31_536_000, unit="seconds"),
+        # Flask-Compress: brotli where the client takes it, else gzip; text formats only (the PDF
+        # is compressed already) and nothing under 500 bytes. Not streamed responses: the
+        # extension would drop their close() (an open file, a generator's clean-up); static
+        # files are read whole instead (JointlyFlask.send_static_file).
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_STREAMS": False,
+        "COMPRESS_MIMETYPES": [
+            "text/html",
+            "text/css",
+            "text/csv",
+            "text/plain",
+            "text/javascript",
+            "application/javascript",
+            "application/json",
+            "application/xml",
+            "image/svg+xml",
+            "image/vnd.microsoft.icon",
+        ],
+        "COMPRESS_MIN_SIZE": 500,
         # The first staff account `make run` creates (see staff.accounts.ensure_admin).
         "STAFF_ADMIN_EMAIL": env.get("STAFF_ADMIN_EMAIL") or "admin@localhost",
     }

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and initialised in the application factory."""
 
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -33,6 +34,7 @@ class Model(DeclarativeBase):
 db = SQLAlchemy(model_class=Model)
 migrate = Migrate()
 csrf = CSRFProtect()
+compress = Compress()
 mail = Mail()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

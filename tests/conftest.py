@@ -379,10 +379,10 @@ def post_button(client, path: str):
     """Press the single button of a confirm/withdraw page, as a browser would.
 
     A page that no longer shows the button (already confirmed) is posted with the session's
-    token from the home page: a second tab, a double click.
+    token from another form (the staff sign-in): a second tab, a double click.
     """
     match = CSRF_RE.search(client.get(path).get_data(as_text=True))
-    token = match.group(1) if match else csrf_token(client, "/")
+    token = match.group(1) if match else csrf_token(client, "/staff/login")
     return client.post(path, data={"csrf_token": token})
 
 

@@ -185,7 +185,7 @@ def render_public(app, pages: Pages, slug: str) -> None:
     lost = client.post(f"{base}/withdraw-link", data={"email": "nope", "csrf_token": token})
     pages.add("public POST withdraw-link: invalid address", lost, 422)
     sent = client.post(f"{base}/withdraw-link", data={"email": "a@b.org", "csrf_token": token})
-    pages.add("public GET statement after a request (flash)", client.get(sent.headers["Location"]))
+    pages.add("public GET withdraw-link/sent", client.get(sent.headers["Location"]))
 
 
 def render_signing(app, pages: Pages, slug: str) -> None:

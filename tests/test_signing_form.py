@@ -230,7 +230,7 @@ def test_closed_statement_accepts_nothing(app, client, seeded, how):
     assert statement_page.find("a", href=sign_url(seeded)) is None
 
     data = valid_form()
-    data["csrf_token"] = csrf_token(client, f"/statements/{seeded}")
+    data["csrf_token"] = csrf_token(client, f"/statements/{seeded}/withdraw-link")
     refused = client.post(sign_url(seeded), data=data)
     assert refused.status_code == 410
     assert parse(refused.text).find("h1").text == heading

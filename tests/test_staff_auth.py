@@ -337,7 +337,7 @@ def test_admin_creates_a_moderator_and_the_password_is_shown_once(app, seeded):
     response = post(admin, "/staff/users", {"email": "New.Mod@Example.org", "role": "moderator"})
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
     import re
 
     password = re.search(r'<code class="new-password">([^<]+)</code>', page).group(1)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+from typing import cast
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, abort, request
+from flask import Flask, Request, Response, abort, request, send_from_directory
 from werkzeug.datastructures import ImmutableDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
 from werkzeug.routing import IntegerConverter, Map
+from werkzeug.wsgi import FileWrapper
 
 
 class InvalidFormEncoding(BadRequest):
@@ -70,6 +73,36 @@ class JointlyMap(Map):
 class JointlyFlask(Flask):
     request_class = JointlyRequest
     url_map_class = JointlyMap
+
+    def process_response(self, response: Response) -> Response:
+        from . import caching
+
+        # After the session is saved, so that a Set-Cookie it added is seen.
+        return caching.keep_visitors_apart(super().process_response(response))
+
+    def send_static_file(self, filename: str) -> Response:
+        """A year and `immutable` for a URL that names the file's content (`?v=`), else short."""
+        from . import caching
+
+        max_age, immutable = caching.static_max_age(filename)
+        # The ETag is the content's fingerprint, the same on every host (Werkzeug's own names
+        # the file's modification time).
+        response = send_from_directory(
+            str(self.static_folder),
+            filename,
+            max_age=max_age,
+            etag=caching.static_fingerprint(filename) or True,
+        )
+        if response.status_code == 200:
+            # A small file, read whole so that it can be compressed (streamed bodies are not).
+            # send_file's body is Werkzeug's file wrapper: bytes, with a close().
+            with closing(cast(FileWrapper, response.response)) as file:
+                data = b"".join(file)
+            response.direct_passthrough = False
+            response.set_data(data)
+        response.cache_control.public = True
+        response.cache_control.immutable = immutable
+        return response
 
     def log_exception(self, exc_info) -> None:
         # Flask's own line names request.path, which may hold a token.

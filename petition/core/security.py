@@ -1,8 +1,9 @@
-"""Security headers on every response: no third-party origins, no framing, no sniffing."""
+"""Security headers on every response: no third-party origins, no framing, no sniffing, and
+https only once a browser has seen the site over https."""
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app, request
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -18,7 +19,13 @@ def apply_security_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure and current_app.config["HSTS_MAX_AGE_SECONDS"]:
+        # is_secure sees X-Forwarded-Proto through ProxyFix (PROXY_FIX_HOPS) behind nginx.
+        headers.setdefault(
+            "Strict-Transport-Security", f"max-age={current_app.config['HSTS_MAX_AGE_SECONDS']}"
+        )
     if response.mimetype == "text/html":
-        # Pages with tokens or personal data must not linger in shared caches.
-        headers.setdefault("Cache-Control", "no-store")
+        # Pages with tokens, forms or personal data must not linger in any cache; the public
+        # pages say otherwise themselves (core/caching.py).
+        headers.setdefault("Cache-Control", "private, no-store")
     return response

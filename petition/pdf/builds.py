@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import overload
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from ..core import events, jobs
 from ..core.db import rowcount, write_transaction
@@ -133,6 +133,23 @@ def latest_version_by_slug(slug: str) -> tuple[Statement, PdfVersion] | None:
         .limit(1)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def versions_state(statement_id: int) -> tuple:
+    """Changes whenever the statement's versions change as the public sees them: a new build,
+    a version withdrawn from publication, a file pruned or found missing. Part of the ETag of
+    the statement page (its PDF box) and of /versions."""
+    stored = func.sum(case((PdfVersion.file_state == PdfFileState.STORED, 1), else_=0))
+    row = db.session.execute(
+        select(
+            func.count(PdfVersion.id),
+            func.max(PdfVersion.id),
+            func.count(PdfVersion.withdrawn_at),
+            func.count(PdfVersion.pruned_at),
+            stored,
+        ).where(PdfVersion.statement_id == statement_id)
+    ).one()
+    return tuple(row)
 
 
 def versions(statement: Statement) -> list[PdfVersion]:

@@ -9,16 +9,17 @@ from flask import Response, abort, render_template, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified, parse_range_header
 
+from ..core.caching import PRIVATE, etag_for, make_public, public_page
 from ..models import PdfFileState
-from ..statements.service import statement_or_404
+from ..statements.service import public_state, statement_or_404
 from . import bp, builds
 
 
 def _cache_headers(response: Response, version, *, private: bool = False) -> Response:
     if private:
-        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Cache-Control"] = PRIVATE
     else:
-        response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
+        make_public(response, must_revalidate=True)
     response.headers["X-Content-SHA256"] = version.file_sha256
     return response
 
@@ -104,11 +105,17 @@ def statement_pdf(slug: str):
 @bp.get("/statements/<slug>/versions")
 def pdf_versions(slug: str):
     statement = statement_or_404(slug)
-    return render_template(
-        "public/versions.html",
-        statement=statement,
-        versions=builds.versions(statement),
-        keep_days=builds.keep_days(),
+    etag = etag_for(
+        "versions", public_state(statement), builds.versions_state(statement.id), builds.keep_days()
+    )
+    return public_page(
+        etag,
+        lambda: render_template(
+            "public/versions.html",
+            statement=statement,
+            versions=builds.versions(statement),
+            keep_days=builds.keep_days(),
+        ),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from sqlalchemy import Select, func, or_, select
 
 from ..core import events, validation
 from ..core.audit import Actor, record
+from ..core.caching import etag_for
 from ..core.db import after_write, paginate, write_transaction
 from ..extensions import db
 from ..models import (
@@ -243,11 +243,18 @@ def iter_public(statement: Statement) -> Iterator[Signature]:
     return db.session.scalars(public_query(statement).execution_options(yield_per=1000))
 
 
-def list_etag(statement: Statement) -> str:
-    """Changes whenever the public list can have changed (list version, embargo, statement version)."""
-    parts = f"{statement.id}:{statement.list_version}:{statement.current_version_id}:"
-    parts += f"{statement.is_list_public()}:{statement.updated_at.isoformat()}"
-    return hashlib.sha256(parts.encode()).hexdigest()[:32]
+def open_data_etag(statement: Statement) -> str:
+    """Changes exactly when the open data can: the list (its version, the embargo), the
+    statement's current version, slug or title. Not with a PDF build, which changes none."""
+    return etag_for(
+        "open-data",
+        statement.id,
+        statement.slug,
+        statement.title,
+        statement.list_version,
+        statement.current_version_id,
+        statement.is_list_public(),
+    )
 
 
 def open_data(statement: Statement) -> dict:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify, render_template, request
 
+from ..core.caching import etag_for, public_page
 from ..core.http import whole_number
 from ..core.validation import country_choices
 from ..models import OrganisationType
-from ..statements.service import statement_or_404
+from ..statements.service import public_state, statement_or_404
 from . import bp
 from . import service as signatories
 
@@ -34,6 +35,12 @@ def _list_filter() -> signatories.ListFilter:
 @bp.get("/statements/<slug>/signatories")
 def signatory_list(slug: str):
     statement = statement_or_404(slug)
+    # The query string is part of the URL, and so of what a cache keys the page by.
+    etag = etag_for("signatories", public_state(statement))
+    return public_page(etag, lambda: _render_list(statement))
+
+
+def _render_list(statement):
     flt = _list_filter()
     page = signatories.search(statement, flt)
     return render_template(
@@ -46,42 +53,30 @@ def signatory_list(slug: str):
     )
 
 
-def _conditional(statement) -> tuple[str, Response | None]:
-    etag = signatories.list_etag(statement)
-    # If-None-Match compares weakly: a compressing proxy may have turned the tag into W/"…".
-    if request.if_none_match.contains_weak(etag):
-        response = Response(status=304)
-        response.set_etag(etag)
-        return etag, response
-    return etag, None
+def _open_data(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @bp.get("/statements/<slug>/signatories.json")
 def signatories_json(slug: str):
     statement = statement_or_404(slug)
-    etag, not_modified = _conditional(statement)
-    if not_modified:
-        return not_modified
-    response = jsonify(signatories.open_data(statement))
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "public, max-age=60"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    etag = signatories.open_data_etag(statement)
+    return _open_data(public_page(etag, lambda: jsonify(signatories.open_data(statement))))
 
 
 @bp.get("/statements/<slug>/signatories.csv")
 def signatories_csv(slug: str):
     statement = statement_or_404(slug)
-    etag, not_modified = _conditional(statement)
-    if not_modified:
-        return not_modified
+    etag = signatories.open_data_etag(statement)
+    return _open_data(public_page(etag, lambda: _csv(statement)))
+
+
+def _csv(statement) -> Response:
     body = "".join(signatories.open_data_csv(statement))
     response = Response("\ufeff" + body, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = (
         f'attachment; filename="signatories-{statement.slug}.csv"'
     )
-    response.headers["Cache-Control"] = "public, max-age=60"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.set_etag(etag)
     return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 
 from ..core.forms import ButtonForm
 from ..extensions import limiter
@@ -56,12 +56,15 @@ def check_email(slug: str):
     return render_template("signing/check_email.html", statement=statement)
 
 
+# The button forms are made only where a page shows one: a form's CSRF token is kept in the
+# session, and a page without a form must not set a cookie.
+
+
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    form = ButtonForm()
     try:
         if request.method == "POST":
-            if not form.validate_on_submit():
+            if not ButtonForm().validate_on_submit():
                 abort(400)
             signature = signing.confirm_signature(token)
             return render_template("signing/confirmed.html", signature=signature)
@@ -70,11 +73,11 @@ def confirm(token: str):
         return render_template("signing/token_invalid.html"), 404
     except signing.TokenExpired as exc:
         return render_template(
-            "signing/token_expired.html", signature=exc.signature, token=token, form=form
+            "signing/token_expired.html", signature=exc.signature, token=token, form=ButtonForm()
         ), 410
     except signing.AlreadyConfirmed as exc:
         return render_template("signing/already_confirmed.html", signature=exc.signature)
-    return render_template("signing/confirm.html", signature=signature, form=form)
+    return render_template("signing/confirm.html", signature=signature, form=ButtonForm())
 
 
 @bp.post("/confirm/<token>/resend")
@@ -94,11 +97,10 @@ def resend_confirmation(token: str):
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])
 def withdraw(token: str):
-    form = ButtonForm()
     try:
         signature = signing.signature_for_withdrawal(token)
         if request.method == "POST":
-            if not form.validate_on_submit():
+            if not ButtonForm().validate_on_submit():
                 abort(400)
             signature = signing.withdraw_signature(token)
             return render_template("signing/withdrawn.html", signature=signature)
@@ -108,7 +110,7 @@ def withdraw(token: str):
         return render_template("signing/not_withdrawable.html", signature=exc.signature)
     if SignatureState(signature.state) in (SignatureState.WITHDRAWN, SignatureState.REJECTED):
         return render_template("signing/not_withdrawable.html", signature=signature)
-    return render_template("signing/withdraw.html", signature=signature, form=form)
+    return render_template("signing/withdraw.html", signature=signature, form=ButtonForm())
 
 
 @bp.post("/statements/<slug>/withdraw-link")
@@ -118,15 +120,20 @@ def lost_link(slug: str):
     form = LostLinkForm()
     if form.validate_on_submit():
         signing.request_withdrawal_link(statement, form.email.clean[0])
-        flash(
-            "If that address endorsed this statement, a withdrawal link is on its way to it.",
-            "info",
-        )
-        return redirect(url_for("statements.statement", slug=slug) + "#withdraw")
+        return redirect(url_for("signing.lost_link_sent", slug=slug))
     return render_template("signing/lost_link.html", statement=statement, form=form), 422
 
 
 @bp.get("/statements/<slug>/withdraw-link")
 def lost_link_form(slug: str):
+    """Its own page (the statement page links here): the form's CSRF token needs a session
+    cookie, which the statement page, cached for every visitor, must not set."""
     statement = statement_or_404(slug)
     return render_template("signing/lost_link.html", statement=statement, form=LostLinkForm())
+
+
+@bp.get("/statements/<slug>/withdraw-link/sent")
+def lost_link_sent(slug: str):
+    """The same neutral answer whatever address was entered."""
+    statement = statement_or_404(slug)
+    return render_template("signing/lost_link_sent.html", statement=statement)

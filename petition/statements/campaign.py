@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..core import events
 from ..core.audit import Actor, record
@@ -147,6 +147,17 @@ def _update_snapshot(update: CampaignUpdate) -> dict:
         "published_on": _jsonable(update.published_on),
         "is_published": bool(update.is_published),
     }
+
+
+def updates_state(statement_id: int) -> tuple:
+    """Changes whenever a campaign update of the statement is added, edited, published,
+    unpublished or deleted (its updated_at, or the count): part of the statement page's ETag."""
+    row = db.session.execute(
+        select(func.count(CampaignUpdate.id), func.max(CampaignUpdate.updated_at)).where(
+            CampaignUpdate.statement_id == statement_id
+        )
+    ).one()
+    return tuple(row)
 
 
 def updates_for(statement_id: int) -> list[CampaignUpdate]:

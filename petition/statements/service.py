@@ -255,6 +255,32 @@ def statement_or_404(slug: str) -> Statement:
     return db.one_or_404(query, description="There is no statement at this address.")
 
 
+#: Columns of a statement that no public page shows: the PDF builds' bookkeeping, and
+#: timestamps that change with it (list_version stands for list_changed_at).
+_NOT_SHOWN = frozenset(
+    {
+        "pdf_built_list_version",
+        "pdf_building_since",
+        "pdf_build_lease_until",
+        "pdf_build_owner",
+        "list_changed_at",
+        "updated_at",
+    }
+)
+
+
+def public_state(statement: Statement) -> tuple:
+    """What the public pages show of a statement's own row (its texts, dates, current version,
+    list version), and whether signing is open and the list public right now: both change with
+    the clock alone. Part of every public page's ETag; a PDF build changes none of it."""
+    columns = tuple(
+        getattr(statement, attr.key)
+        for attr in Statement.__mapper__.column_attrs
+        if attr.key not in _NOT_SHOWN
+    )
+    return (*columns, statement.is_accepting_signatures(), statement.is_list_public())
+
+
 def all_statements() -> list[Statement]:
     """Every statement, open for signing or not, oldest first."""
     return list(db.session.scalars(select(Statement).order_by(Statement.created_at, Statement.id)))

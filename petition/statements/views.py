@@ -1,16 +1,19 @@
-"""Public statement pages: the home page, a statement with its initiators and updates, privacy."""
+"""Public statement pages: the home page, a statement with its initiators and updates, privacy.
+
+Every visitor gets the same page: each is cached by browsers and shared caches and revalidated
+with an ETag computed from a few cheap queries (core/caching.py), without rendering."""
 
 from __future__ import annotations
 
 from flask import current_app, render_template
 from sqlalchemy import select
 
+from ..core.caching import etag_for, public_page
 from ..extensions import db
 from ..models import CampaignUpdate, SiteText
 from ..signatories import service as signatories
-from ..signing.forms import LostLinkForm
-from . import bp, site_texts
-from .service import all_statements, render_markdown, statement_or_404
+from . import bp, campaign, site_texts
+from .service import all_statements, public_state, render_markdown, statement_or_404
 
 
 @bp.get("/")
@@ -18,7 +21,8 @@ def index():
     statements = all_statements()
     if len(statements) == 1:
         return statement_page(statements[0])
-    return render_template("public/index.html", statements=statements)
+    etag = etag_for("index", *(public_state(s) for s in statements))
+    return public_page(etag, lambda: render_template("public/index.html", statements=statements))
 
 
 @bp.get("/statements/<slug>")
@@ -27,13 +31,24 @@ def statement(slug: str):
 
 
 def statement_page(statement):
+    from ..pdf import builds
+
+    etag = etag_for(
+        "statement",
+        public_state(statement),
+        campaign.updates_state(statement.id),
+        builds.versions_state(statement.id),
+    )
+    return public_page(etag, lambda: _render_statement(statement, builds.latest_version(statement)))
+
+
+def _render_statement(statement, pdf):
     version = statement.current_version
     updates = db.session.scalars(
         select(CampaignUpdate)
         .where(CampaignUpdate.statement_id == statement.id, CampaignUpdate.is_published.is_(True))
         .order_by(CampaignUpdate.published_on.desc(), CampaignUpdate.position)
     ).all()
-    pdf = _latest_pdf(statement)
     return render_template(
         "public/statement.html",
         statement=statement,
@@ -44,25 +59,28 @@ def statement_page(statement):
         latest=signatories.latest_public(statement),
         updates=updates,
         pdf=pdf,
-        lost_link_form=LostLinkForm(),
     )
-
-
-def _latest_pdf(statement):
-    from ..pdf import builds
-
-    return builds.latest_version(statement)
 
 
 @bp.get("/privacy")
 def privacy():
     custom = db.session.get(SiteText, "privacy")
-    body_html = render_markdown(custom.body) if custom is not None else None
-    return render_template(
-        "public/privacy.html",
-        body_html=body_html,
-        controller=site_texts.data_controller(),
-        token_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
-        unconfirmed_days=current_app.config["UNCONFIRMED_RETENTION_DAYS"],
-        contact_days=current_app.config["CONTACT_RETENTION_DAYS_AFTER_CLOSE"],
+    controller = site_texts.data_controller()
+    config = current_app.config
+    periods = (
+        config["TOKEN_MAX_AGE_DAYS"],
+        config["UNCONFIRMED_RETENTION_DAYS"],
+        config["CONTACT_RETENTION_DAYS_AFTER_CLOSE"],
+    )
+    etag = etag_for("privacy", custom.body if custom else None, controller, *periods)
+    return public_page(
+        etag,
+        lambda: render_template(
+            "public/privacy.html",
+            body_html=render_markdown(custom.body) if custom is not None else None,
+            controller=controller,
+            token_days=periods[0],
+            unconfirmed_days=periods[1],
+            contact_days=periods[2],
+        ),
     )

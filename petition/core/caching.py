@@ -1,0 +1,154 @@
+"""HTTP caching: public pages with ETags and 304s, fingerprinted static files, and the rule that
+nothing that depends on the visitor's cookie is ever stored by a shared cache.
+
+A public page is answered by `public_page(etag, render)`: the ETag comes from a cheap query (a
+list version, a row's columns), so a revalidation costs no rendering. Its response is
+`Cache-Control: public, max-age=…, s-maxage=…`, with no `Vary: Cookie` and no `Set-Cookie`:
+browsers, nginx and a CDN may give it to every visitor. Everything else keeps the private
+default (HTML: `private, no-store`, see core/security.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g, make_response, request
+from flask.globals import request_ctx
+from flask.typing import ResponseReturnValue
+
+#: Encodings whose compressed variants carry the page's ETag with a suffix ("tag:br"), as
+#: Flask-Compress writes them; a client revalidating such a variant sends that tag back.
+COMPRESSED_SUFFIXES = ("br", "gzip", "deflate", "zstd")
+#: A year: the longest lifetime caches honour, for files whose URL names their content.
+IMMUTABLE_MAX_AGE = 31_536_000
+#: What a page that depends on the visitor (a form's CSRF token, a staff session) is sent with.
+PRIVATE = "private, no-store"
+# The files whose content makes up a public page, besides the database: a deploy that changes
+# any of them changes every page's ETag.
+_BUILD_SUFFIXES = (".py", ".html", ".txt", ".md", ".csv", ".css", ".js", ".svg", ".ico")
+
+
+def init_app(app: Flask) -> None:
+    """Fingerprint the static files and the build once, at start-up."""
+    static = Path(app.static_folder or "")
+    app.extensions["static_fingerprints"] = _fingerprints(static)
+    app.extensions["build_fingerprint"] = _build_fingerprint(
+        [Path(app.root_path), Path(app.root_path, app.template_folder or ""), static]
+    )
+    app.url_defaults(_fingerprint_static_urls)
+
+
+# ---------------------------------------------------------------- public pages
+
+
+def etag_for(*parts: object) -> str:
+    """A strong ETag from the values a response is made of, and the code that renders them."""
+    text = "\x1f".join(str(part) for part in (current_app.extensions["build_fingerprint"], *parts))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _matching_tag(etag: str) -> str | None:
+    """The tag of If-None-Match naming this ETag, compressed variants and weak tags included
+    (a compressing proxy may have made it W/"…"); None when the client has another version."""
+    if_none_match = request.if_none_match
+    if not if_none_match:
+        return None
+    if if_none_match.star_tag:
+        return etag
+    for tag in if_none_match.as_set(include_weak=True):
+        base, _, suffix = tag.partition(":")
+        if base == etag and (not suffix or suffix in COMPRESSED_SUFFIXES):
+            return tag
+    return None
+
+
+def public_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Response:
+    """A GET that every visitor gets alike: 304 without rendering when the client has `etag`,
+    else `render()` marked public. Templates rendered here show nothing of the visitor's own
+    (no flashed messages, no staff links): they must not read the session."""
+    g.shared_page = True
+    matched = _matching_tag(etag)
+    if matched is not None:
+        response = current_app.response_class(status=304)
+        response.set_etag(matched)
+        return make_public(response)
+    response = make_response(render())
+    if response.status_code != 200:
+        return response
+    response.set_etag(etag)
+    return make_public(response)
+
+
+def make_public(response: Response, *, must_revalidate: bool = False) -> Response:
+    """`Cache-Control: public` with the configured lifetimes, in browsers and in shared caches."""
+    config = current_app.config
+    value = (
+        f"public, max-age={config['PAGE_MAX_AGE_SECONDS']}, "
+        f"s-maxage={config['PAGE_SHARED_MAX_AGE_SECONDS']}"
+    )
+    response.headers["Cache-Control"] = value + (", must-revalidate" if must_revalidate else "")
+    return response
+
+
+def keep_visitors_apart(response: Response) -> Response:
+    """The last word on a response, after the session is saved: one marked public that sets a
+    cookie, or whose content read the session, is private after all. A shared cache would
+    otherwise hand one visitor's cookie, flash message or staff link to the next."""
+    if not response.cache_control.public:
+        return response
+    # The session object itself: the `session` proxy would mark it accessed by looking.
+    opened = request_ctx._session  # noqa: SLF001
+    if response.headers.get("Set-Cookie") or (opened is not None and opened.accessed):
+        response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+# ---------------------------------------------------------------- static files
+
+
+def _fingerprints(folder: Path) -> dict[str, str]:
+    found = {}
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            found[path.relative_to(folder).as_posix()] = digest
+    return found
+
+
+def _build_fingerprint(folders: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(_BUILD_SUFFIXES):
+                    path = Path(root, name)
+                    digest.update(str(path.relative_to(folder)).encode() + b"\0")
+                    digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _fingerprint_static_urls(endpoint: str | None, values: dict) -> None:
+    """url_for('static', filename=…) names the file's content: `?v=<sha-256 prefix>`."""
+    if endpoint != "static" or "v" in values:
+        return
+    fingerprint = static_fingerprint(values.get("filename") or "")
+    if fingerprint:
+        values["v"] = fingerprint
+
+
+def static_fingerprint(filename: str) -> str | None:
+    return current_app.extensions["static_fingerprints"].get(filename)
+
+
+def static_max_age(filename: str) -> tuple[int, bool]:
+    """How long a static file may be kept, and whether it is immutable: a year when the URL
+    names the file's current content, else the short STATIC_MAX_AGE_SECONDS (an old page's
+    link, a hand-typed URL, a fingerprint from another release)."""
+    fingerprint = static_fingerprint(filename)
+    if fingerprint and request.args.get("v") == fingerprint:
+        return IMMUTABLE_MAX_AGE, True
+    return current_app.config["STATIC_MAX_AGE_SECONDS"], False

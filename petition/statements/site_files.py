@@ -1,0 +1,70 @@
+"""The files crawlers and browsers ask every site for: robots.txt, sitemap.xml, favicon.ico."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from flask import Response, current_app, url_for
+
+from ..core.caching import etag_for, public_page
+from . import bp
+from .service import all_statements
+
+
+def _absolute(path: str) -> str:
+    return current_app.config["PUBLIC_BASE_URL"] + path
+
+
+def private_prefixes() -> list[str]:
+    """Where crawlers have no business: the staff console, and every route that takes an
+    emailed token (a crawler that found such a link must not even open it). From the URL map,
+    so that a new token route is covered without anyone remembering this file."""
+    prefixes = set()
+    for rule in current_app.url_map.iter_rules():
+        if rule.rule.startswith("/staff"):
+            prefixes.add("/staff/")
+        elif "token" in rule.arguments:
+            prefixes.add(rule.rule.split("<", 1)[0])
+    return sorted(prefixes)
+
+
+@bp.get("/robots.txt")
+def robots_txt():
+    lines = ["User-agent: *", *(f"Disallow: {prefix}" for prefix in private_prefixes())]
+    lines += ["Allow: /", "", f"Sitemap: {_absolute(url_for('statements.sitemap_xml'))}", ""]
+    body = "\n".join(lines)
+    return public_page(etag_for("robots", body), lambda: Response(body, mimetype="text/plain"))
+
+
+def sitemap_paths() -> list[str]:
+    """The public pages: the home page, privacy, and each statement's page, list and versions."""
+    paths = [url_for("statements.index"), url_for("statements.privacy")]
+    for statement in all_statements():
+        paths += [
+            url_for("statements.statement", slug=statement.slug),
+            url_for("signatories.signatory_list", slug=statement.slug),
+            url_for("pdf.pdf_versions", slug=statement.slug),
+        ]
+    return paths
+
+
+@bp.get("/sitemap.xml")
+def sitemap_xml():
+    urls = [_absolute(path) for path in sitemap_paths()]
+
+    def render() -> Response:
+        entries = "".join(f"  <url><loc>{escape(url)}</loc></url>\n" for url in urls)
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            f"{entries}</urlset>\n"
+        )
+        return Response(body, mimetype="application/xml")
+
+    return public_page(etag_for("sitemap", *urls), render)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for it whatever the page's <link rel="icon"> says; short-cached (no fingerprint).
+    return current_app.send_static_file("favicon.ico")
