@@ -142,6 +142,10 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         # up early is what turns a slow relay into duplicates.
         "MAIL_TIMEOUT": _float(env, "MAIL_TIMEOUT", 60.0),
         "MAIL_DIR": str(instance_path / "mail"),
+        # The relay takes addresses whose part before the @ is beyond ASCII (SMTPUTF8, RFC 6531):
+        # the form accepts them, and they are sent with the SMTPUTF8 option (a relay that does
+        # not announce it fails such a message at once). Off: the form refuses them.
+        "MAIL_SMTPUTF8": _bool(env, "MAIL_SMTPUTF8"),
         # Minimum gap between two confirmation emails to the same signature.
         "MAIL_RESEND_INTERVAL_SECONDS": _int(
             env, "MAIL_RESEND_INTERVAL_SECONDS", 300, unit="seconds"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import smtplib
 from datetime import datetime, timedelta
-from email.utils import make_msgid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from flask import current_app, render_template
@@ -287,7 +289,10 @@ def _record_failure(message_id: int, exc: Exception) -> OutboxStatus:
     return OutboxStatus.QUEUED
 
 
-def _build_message(message: OutboxMessage) -> Message:
+def _build_message(message: OutboxMessage) -> Message | EmailMessage:
+    headers = {"Auto-Submitted": "auto-generated", "X-Jointly-Outbox-Id": str(message.id)}
+    if _needs_smtputf8(message.to_address):
+        return _smtputf8_message(message, headers)
     msg = Message(
         subject=message.subject,
         recipients=[message.to_address],
@@ -296,7 +301,35 @@ def _build_message(message: OutboxMessage) -> Message:
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
     msg.msgId = message.message_id
-    msg.extra_headers = {"Auto-Submitted": "auto-generated", "X-Jointly-Outbox-Id": str(message.id)}
+    msg.extra_headers = headers
+    return msg
+
+
+def _needs_smtputf8(address: str) -> bool:
+    # Without MAIL_SMTPUTF8 such an address goes the usual way and fails at once (it cannot be
+    # encoded): the form refuses it then, and a row from before that cannot be sent anyway.
+    local_part = address.rpartition("@")[0]
+    return bool(current_app.config.get("MAIL_SMTPUTF8")) and not local_part.isascii()
+
+
+def _smtputf8_message(message: OutboxMessage, headers: dict[str, str]) -> EmailMessage:
+    """The message for an address beyond ASCII before the @ (jöhn@…), in UTF-8 headers.
+
+    Flask-Mail writes such a local part as an RFC 2047 encoded word, which is no address at all;
+    the standard library's SMTPUTF8 policy writes it as it is, and smtplib's send_message then
+    asks for SMTPUTF8 (or refuses at once when the relay does not announce it).
+    """
+    msg = EmailMessage(policy=email.policy.SMTPUTF8)
+    msg["Subject"] = message.subject
+    msg["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    msg["To"] = message.to_address
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = message.message_id
+    for name, value in headers.items():
+        msg[name] = value
+    msg.set_content(message.body_text)
+    if message.body_html:
+        msg.add_alternative(message.body_html, subtype="html")
     return msg
 
 
@@ -306,21 +339,24 @@ def _sender_domain() -> str:
     return domain or "jointly.invalid"
 
 
-def _transmit(message: OutboxMessage, msg: Message) -> None:
+def _transmit(message: OutboxMessage, msg: Message | EmailMessage) -> None:
     if not current_app.config.get("MAIL_SERVER"):
         _write_to_file(message, msg)
         return
     state = current_app.extensions["mail"]
     with TimeoutConnection(state) as connection:
         try:
-            connection.send(msg)
+            if isinstance(msg, Message):
+                connection.send(msg)
+            elif connection.host is not None:
+                connection.host.send_message(msg)
         except (smtplib.SMTPException, OSError) as exc:
             if connection.body_unanswered():
                 raise MaybeSent(f"no reply after the message was sent: {exc}") from exc
             raise
 
 
-def _write_to_file(message: OutboxMessage, msg: Message) -> None:
+def _write_to_file(message: OutboxMessage, msg: Message | EmailMessage) -> None:
     mail_dir = Path(current_app.config["MAIL_DIR"])
     mail_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
 from publicsuffixlist import PublicSuffixList
 
 from ..models import OrganisationType
@@ -147,17 +148,23 @@ def website(value: str | None, *, required: bool = False) -> str:
     return stored
 
 
-def email_address(value: str | None) -> tuple[str, str]:
-    """Return (address to send to, key for duplicate detection); no DNS look-up."""
+def email_address(value: str | None, utf8_local_part: bool | None = None) -> tuple[str, str]:
+    """Return (address to send to, key for duplicate detection); no DNS look-up.
+
+    `utf8_local_part`: accept a part before the @ beyond ASCII (jöhn@…); by default as the
+    MAIL_SMTPUTF8 setting says, since only a relay with SMTPUTF8 can take such an address.
+    """
     text = (value or "").strip()
     if not text:
         raise InvalidValue("Enter an email address.")
     if len(text) > EMAIL_MAX_LEN:
         raise InvalidValue("The email address is too long.")
+    if utf8_local_part is None:
+        utf8_local_part = has_app_context() and bool(current_app.config.get("MAIL_SMTPUTF8"))
     local_part = text.rsplit("@", 1)[0]
-    if not local_part.isascii():
-        # Such an address needs a mail server with SMTPUTF8 all the way, and the mail library
-        # sends the part before the @ in ASCII: accepting it would queue mail that never leaves.
+    if not local_part.isascii() and not utf8_local_part:
+        # Such an address needs a mail server with SMTPUTF8 all the way (MAIL_SMTPUTF8 says the
+        # relay has it): accepting it otherwise would queue mail that never leaves.
         raise InvalidValue(
             "Enter an email address whose part before the @ uses only Latin letters without"
             " accents, digits and . _ + - (the part after the @ may use any script)."
