@@ -30,6 +30,7 @@ def render_site(
     listen: str = "80",
     server_name: str = "_",
     log_dir: str | Path = "/var/log/nginx",
+    cache_dir: str | Path = "/var/cache/nginx/jointly",
 ) -> str:
     values = {
         "UPSTREAM": upstream,
@@ -37,6 +38,7 @@ def render_site(
         "LISTEN": listen,
         "SERVER_NAME": server_name,
         "LOG_DIR": str(log_dir).rstrip("/"),
+        "CACHE_DIR": str(cache_dir).rstrip("/"),
     }
     for name, value in values.items():
         if not SAFE_VALUE.fullmatch(value):
@@ -91,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", default="80")
     parser.add_argument("--server-name", default="_")
     parser.add_argument("--log-dir", default="/var/log/nginx")
+    parser.add_argument(
+        "--cache-dir",
+        default="/var/cache/nginx/jointly",
+        help="where nginx keeps its copies of the public pages (created by nginx)",
+    )
     parser.add_argument("--standalone", metavar="PREFIX", help="write a whole nginx.conf")
     args = parser.parse_args(argv)
     try:
@@ -100,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             listen=args.listen,
             server_name=args.server_name,
             log_dir=args.log_dir,
+            cache_dir=args.cache_dir,
         )
     except ValueError as exc:
         parser.error(str(exc))

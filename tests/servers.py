@@ -143,6 +143,7 @@ def start_nginx(prefix: Path, listen_port: int, upstream_port: int) -> subproces
         listen=f"127.0.0.1:{listen_port}",
         server_name="localhost",
         log_dir=prefix,
+        cache_dir=prefix / "cache",
     )
     conf = prefix / "nginx.conf"
     conf.write_text(render_standalone(site, prefix))

@@ -9,11 +9,15 @@ limits in Redis (shared by the gunicorn workers). Clients come from different lo
 from __future__ import annotations
 
 import gzip
+import re
 import sqlite3
+import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
 
+import brotli
 import pytest
 
 from tests.conftest import SmtpSink, _Controller, free_port, valid_form
@@ -36,6 +40,8 @@ from tests.servers import (
 )
 
 SIGN = f"/statements/{SLUG}/sign"
+STATEMENT = f"/statements/{SLUG}"
+SHARED_MAX_AGE = 3
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,8 @@ def proxied(tmp_path_factory):
         "FLASK_RATELIMIT_STORAGE_URI": REDIS_URL,
         "FLASK_RATELIMIT_KEY_PREFIX": limiter_prefix,
         "GUNICORN_ACCESS_LOG": str(tmp / "gunicorn-access.log"),
+        # Short, so that a test can see the page cache expire and revalidate.
+        "PAGE_SHARED_MAX_AGE_SECONDS": str(SHARED_MAX_AGE),
         "PYTHONUNBUFFERED": "1",
     }
     processes = []
@@ -106,16 +114,21 @@ def stored_ips(proxied, email: str) -> list[str]:
 
 def test_pages_pass_through_and_static_files_come_from_nginx(proxied):
     client = browser(proxied)
-    status, headers, body = client.request(f"/statements/{SLUG}")
-    assert status == 200 and b"<html" in body
+    status, headers, page = client.request(f"/statements/{SLUG}")
+    assert status == 200 and b"<html" in page
     assert headers["Content-Security-Policy"]  # the application's own headers came through
 
     css = (ROOT / "static" / "css" / "site.css").read_bytes()
     status, headers, body = client.request("/static/css/site.css")
     assert status == 200 and body == css
     assert headers["Content-Type"].startswith("text/css")
-    assert headers["Cache-Control"] == "max-age=604800"
+    assert headers["Cache-Control"] == "public, max-age=300"
     assert client.request("/static/css/missing.css")[0] == 404
+    # As the pages link it: named by its content, kept for a year.
+    fingerprinted = re.search(rb'href="(/static/css/site\.css\?v=[0-9a-f]{16})"', page).group(1)
+    status, headers, body = client.request(fingerprinted.decode())
+    assert status == 200 and body == css
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
 
     # The application saw the page, and never a static file.
     log = wait_until(
@@ -210,3 +223,110 @@ def test_slow_header_sockets_against_nginx_do_not_stop_the_site(proxied):
     finally:
         for sock in sockets:
             sock.close()
+
+
+# ---------------------------------------------------------------- the page cache
+
+
+def app_requests(proxied, path: str) -> list[str]:
+    """The lines of gunicorn's access log for GETs of that exact path (query included)."""
+    wanted = f'"GET {path} '
+    return [line for line in app_access_log(proxied).splitlines() if wanted in line]
+
+
+def fresh_statement_url() -> str:
+    """The statement page under a cache key of its own (a query string the page ignores)."""
+    return f"{STATEMENT}?from=test-{uuid.uuid4().hex[:12]}"
+
+
+def test_a_second_anonymous_get_of_the_statement_page_is_a_cache_hit(proxied):
+    url = fresh_statement_url()
+    first = browser(proxied).request(url)
+    second = browser(proxied, source="127.0.0.5").request(url)
+    assert first[0] == second[0] == 200
+    assert first[1]["X-Cache-Status"] == "MISS"
+    assert second[1]["X-Cache-Status"] == "HIT"
+    assert second[2] == first[2] and b"Lost your withdrawal link?" in second[2]
+    assert second[1]["ETag"] == first[1]["ETag"]
+    assert "Set-Cookie" not in second[1]
+    # The application rendered it once.
+    time.sleep(0.3)
+    assert len(app_requests(proxied, url)) == 1
+
+    # Each encoding has its entry; a compressed copy decompresses to the same page.
+    for encoding, decode in (("br", brotli.decompress), ("gzip", gzip.decompress)):
+        answers = [
+            browser(proxied).request(url, headers={"Accept-Encoding": f"{encoding}, deflate"})
+            for _ in range(2)
+        ]
+        assert [a[1]["X-Cache-Status"] for a in answers] == ["MISS", "HIT"], encoding
+        assert answers[1][1]["Content-Encoding"] == encoding
+        assert decode(answers[1][2]) == first[2]
+    # A browser that has the page revalidates against the cache: a 304, nothing sent again.
+    status, headers, body = browser(proxied).request(
+        url, headers={"If-None-Match": first[1]["ETag"]}
+    )
+    assert status == 304 and body == b"" and headers["X-Cache-Status"] == "HIT"
+
+
+def test_an_expired_page_is_revalidated_with_its_etag(proxied):
+    url = fresh_statement_url()
+    client = browser(proxied)
+    assert [client.request(url)[1]["X-Cache-Status"] for _ in range(2)] == ["MISS", "HIT"]
+    time.sleep(SHARED_MAX_AGE + 1)  # past the application's s-maxage
+    status, headers, _ = client.request(url)
+    assert status == 200 and headers["X-Cache-Status"] in ("EXPIRED", "REVALIDATED", "STALE")
+    # nginx asked the application with the ETag, and the application said 304.
+    lines = wait_until(
+        lambda: len(found := app_requests(proxied, url)) == 2 and found, 10, "the revalidation"
+    )
+    assert '" 304 ' in lines[1] or " 304 " in lines[1], lines[1]
+
+
+def test_pages_with_a_form_and_staff_pages_never_come_from_the_cache(proxied):
+    for path in (SIGN, f"{STATEMENT}/withdraw-link", "/staff/login", "/staff/"):
+        statuses = [browser(proxied).request(path)[1].get("X-Cache-Status") for _ in range(3)]
+        assert "HIT" not in statuses, (path, statuses)
+    # /healthz (no caching headers: a monitor must see the live answer) neither.
+    statuses = [browser(proxied).request("/healthz")[1].get("X-Cache-Status") for _ in range(3)]
+    assert "HIT" not in statuses
+
+
+def test_a_request_with_a_session_cookie_is_never_served_from_the_cache(proxied):
+    password = "a long enough password for nginx"
+    created = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "staff", "create", "cache@example.org"]
+        + ["--role", "moderator", "--password-stdin"],
+        cwd=ROOT,
+        env=proxied["env"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    staff = browser(proxied, source="127.0.0.6")
+    form = {"email": "cache@example.org", "password": password}
+    form["csrf_token"] = staff.token("/staff/login")
+    status, headers, _ = staff.request("/staff/login", form)
+    assert status == 302, headers
+    queue = [staff.request("/staff/queue") for _ in range(2)]
+    assert [q[0] for q in queue] == [200, 200]
+    assert all(q[1].get("X-Cache-Status") != "HIT" for q in queue)
+
+    # The statement page is in the cache for everyone…
+    url = fresh_statement_url()
+    assert [browser(proxied).request(url)[1]["X-Cache-Status"] for _ in range(2)] == [
+        "MISS",
+        "HIT",
+    ]
+    # …but a request carrying the session cookie goes to the application, every time.
+    for _ in range(2):
+        status, headers, _ = staff.request(url)
+        assert status == 200 and headers["X-Cache-Status"] == "BYPASS"
+    # So does a visitor whose session holds a form's CSRF token.
+    visitor = browser(proxied)
+    visitor.token(SIGN)
+    assert visitor.request(url)[1]["X-Cache-Status"] == "BYPASS"
+    time.sleep(0.3)
+    assert len(app_requests(proxied, url)) == 4  # the first MISS, the staff's two, the visitor's
