@@ -101,7 +101,17 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import health, moderation, pdf, reports, signatories, signing, staff, statements
+    from . import (
+        health,
+        identity,
+        moderation,
+        pdf,
+        reports,
+        signatories,
+        signing,
+        staff,
+        statements,
+    )
     from .core.errors import register_error_handlers
 
     staff.init_app(app)  # its settings, before any /staff blueprint is used
@@ -116,6 +126,8 @@ def register_blueprints(app: Flask) -> None:
         reports.bp,
         statements.admin_bp,
         pdf.admin_bp,
+        identity.bp,
+        identity.admin_bp,
     ):
         app.register_blueprint(bp)
     register_error_handlers(app)
@@ -133,7 +145,9 @@ def register_hooks(app: Flask) -> None:
     from .core.templating import register_template_helpers
 
     # Browser form bodies only, on every POST (public forms and the staff console alike).
-    app.before_request(form_bodies_only)
+    # First of all: it sets the body limit of the one form that takes a file before the CSRF
+    # check reads the form.
+    app.before_request_funcs.setdefault(None, []).insert(0, form_bodies_only)
     app.after_request(apply_security_headers)
     register_template_helpers(app)
 

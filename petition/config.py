@@ -136,8 +136,9 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         "MAIL_USE_SSL": _bool(env, "MAIL_USE_SSL"),
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER")
-        or "Jointly <no-reply@jointly.invalid>",
+        # Unset: the sender and Reply-To set in the console's campaign identity page.
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or None,
+        "MAIL_REPLY_TO": env.get("MAIL_REPLY_TO") or None,
         # Generous: a relay slow to answer 250 after DATA may have taken the message, and giving
         # up early is what turns a slow relay into duplicates.
         "MAIL_TIMEOUT": _float(env, "MAIL_TIMEOUT", 60.0),

@@ -443,6 +443,11 @@ class CampaignUpdate(Base):
     published_on: Mapped[date | None] = mapped_column(Date)
     is_published: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # A quote's speaker ("Ursula von der Leyen, European Commission President").
+    attribution: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # An event's date and place (its link is link_url).
+    event_date: Mapped[date | None] = mapped_column(Date)
+    place: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -533,6 +538,44 @@ class SiteText(Base):
 
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CampaignIdentity(Base):
+    """Who runs the campaign: its names, the data controller, mail sender, contact, processors.
+
+    One row (id 1), written by the console's identity page and read once per request.
+    """
+
+    __tablename__ = "campaign_identity"
+    __table_args__ = (CheckConstraint("id = 1", name="campaign_identity_single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    short_name: Mapped[str] = mapped_column(String(60))
+    organisation_name: Mapped[str] = mapped_column(String(300))
+    organisation_address: Mapped[str] = mapped_column(String(500), default="")
+    organisation_email: Mapped[str] = mapped_column(String(254), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    sender_name: Mapped[str] = mapped_column(String(100), default="")
+    sender_email: Mapped[str] = mapped_column(String(254), default="")
+    reply_to: Mapped[str] = mapped_column(String(254), default="")
+    # Recipients and processors named by the privacy notice, one per line.
+    processors: Mapped[str] = mapped_column(Text, default="")
+    logo_sha256: Mapped[str | None] = mapped_column(String(64))
+    logo_content_type: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CampaignFile(Base):
+    """An uploaded file of the campaign (the logo), in the database so every host serves it."""
+
+    __tablename__ = "campaign_files"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from .core.audit import Actor
 from .core.db import write_transaction
 from .extensions import db
+from .identity.service import seed_identity
 from .models import CampaignUpdate, Statement, UpdateKind
 from .signatories.service import import_signatories
 from .statements.service import load_statement
@@ -91,5 +92,7 @@ def seed() -> SeedResult:
     imported = import_signatories(
         statement, FOUNDING_SIGNATORIES.read_text(encoding="utf-8"), actor, initiators=True
     )
-    updates = seed_campaign_updates(statement, CAMPAIGN_PAGE.read_text(encoding="utf-8"))
+    campaign_page = CAMPAIGN_PAGE.read_text(encoding="utf-8")
+    seed_identity(campaign_page, statement.campaign or statement.title, actor)
+    updates = seed_campaign_updates(statement, campaign_page)
     return SeedResult(statement, loaded.created, imported.created, updates)

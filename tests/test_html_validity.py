@@ -281,6 +281,7 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
         f"/staff/statements/{statement_id}",
         f"/staff/statements/{statement_id}/updates",
         "/staff/texts/privacy",
+        "/staff/identity",
     ):
         pages.add(f"staff GET {path}", admin.get(path))
     update_id = first_update(app, statement_id)
@@ -314,6 +315,11 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
     pages.add(
         "staff POST /staff/statements/<id>: errors",
         post(admin, f"/staff/statements/{statement_id}", {"signing_opens_at": "soon"}),
+        422,
+    )
+    pages.add(
+        "staff POST /staff/identity: errors",
+        post(admin, "/staff/identity", {"name": "", "reply_to": "nope"}, "/staff/identity"),
         422,
     )
     pages.add(

@@ -30,6 +30,9 @@ ADMIN_ENDPOINTS = {
     "statements_admin.update_edit",
     "statements_admin.update_action",
     "statements_admin.site_text",
+    "identity_admin.identity_page",
+    "identity_admin.logo_upload",
+    "identity_admin.logo_remove",
 }
 
 

@@ -50,7 +50,7 @@ def test_admin_edits_the_privacy_notice_with_an_audit_trail(app, client, seeded)
     post(admin, "/staff/texts/privacy", {"body": "  "}, token_from="/staff/texts/privacy")
     with app.app_context():
         assert db.session.get(SiteText, "privacy") is None
-    assert "What is published" in client.get("/privacy").get_data(as_text=True)
+    assert "Who is responsible" in client.get("/privacy").get_data(as_text=True)
 
     too_long = post(
         admin, "/staff/texts/privacy", {"body": "x" * 20_001}, token_from="/staff/texts/privacy"
@@ -81,8 +81,10 @@ def test_privacy_notice(app, client, seeded):
     assert page.status_code == 200
     text = parse(page.text).find("main").normalised_text
     assert "The data controller is Interregional Innovation Investments joint statement" in text
-    assert "What is published" in text and "What is kept but never published" in text
-    assert "They are never shown on the public pages, in the open data or in the PDF." in text
+    assert "Publishing your organisation's endorsement" in text and "Moderation records" in text
+    assert (
+        "These details are never shown on the public pages, in the open data or in the PDF." in text
+    )
     assert "A confirmation link is valid for 3 days." in text
     assert "Your rights" in text
     # Staff can replace it with their own Markdown, which is sanitised like the statement.
@@ -97,4 +99,4 @@ def test_privacy_notice(app, client, seeded):
 
 
 def test_privacy_notice_without_any_statement(client):
-    assert "The data controller is the campaign" in client.get("/privacy").text
+    assert "The data controller is Jointly" in client.get("/privacy").text

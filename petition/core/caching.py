@@ -19,6 +19,8 @@ from flask import Flask, Response, current_app, g, make_response, request
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 
+from . import identity
+
 #: Encodings whose compressed variants carry the page's ETag with a suffix ("tag:br"), as
 #: Flask-Compress writes them; a client revalidating such a variant sends that tag back.
 COMPRESSED_SUFFIXES = ("br", "gzip", "deflate", "zstd")
@@ -45,8 +47,14 @@ def init_app(app: Flask) -> None:
 
 
 def etag_for(*parts: object) -> str:
-    """A strong ETag from the values a response is made of, and the code that renders them."""
-    text = "\x1f".join(str(part) for part in (current_app.extensions["build_fingerprint"], *parts))
+    """A strong ETag from the values a response is made of, and the code that renders them.
+
+    The campaign's identity (every page's header and footer) is part of it: a change on the
+    console's identity page is a new version of every page.
+    """
+    campaign = identity.current()
+    build = current_app.extensions["build_fingerprint"]
+    text = "\x1f".join(str(part) for part in (build, campaign.updated_at, *parts))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -11,6 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
+from . import identity
 from .http import loggable_path
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def render_unavailable():
             fields=fields,
             action=request.path,
             posted=request.method == "POST",
+            campaign=identity.last_known(),
         )
     response = make_response(body, 503)
     g.outage_retry_after = str(RETRY_AFTER_SECONDS)

@@ -6,7 +6,8 @@ from contextlib import closing
 from typing import cast
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, Response, abort, request, send_from_directory
+from flask import Flask, Request, Response, abort, current_app, request, send_from_directory
+from flask_login import current_user
 from werkzeug.datastructures import ImmutableDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
@@ -111,22 +112,54 @@ class JointlyFlask(Flask):
         )
 
 
-#: What a browser sends from this site's forms; none of them has a file input.
+#: What a browser sends from this site's forms.
 FORM_BODIES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+#: Beside the file, a form that takes one carries its CSRF token and a few fields.
+UPLOAD_FORM_OVERHEAD = 64 * 1024
+
+
+def takes_file(field: str, max_bytes: int):
+    """Mark a view whose form takes one file, in `field`, of at most max_bytes.
+
+    Every other form refuses file parts (form_bodies_only); this one gets a larger body limit,
+    for signed-in staff only, so an anonymous request never makes the site read a large body.
+    """
+
+    def mark(view):
+        view.file_upload = (field, max_bytes)
+        return view
+
+    return mark
+
+
+def _upload_of_this_route() -> tuple[str, int] | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    upload = getattr(view, "file_upload", None)
+    if upload is None or not current_user.is_authenticated:
+        return None
+    return upload
 
 
 def form_bodies_only() -> None:
     """Every POST route here is a browser form (sign-on, confirm, staff console).
 
     Flask-WTF would otherwise read a JSON body as form data and hand uploaded files to the
-    fields, where a number, a list or a file object instead of text ends in a 500.
+    fields, where a number, a list or a file object instead of text ends in a 500. The one
+    exception is a view marked with takes_file (the logo): exactly its one file field.
     """
     if request.method != "POST" or request.url_rule is None:
         return  # not a form post, or no such route: routing answers 404/405 itself
     if request.mimetype not in FORM_BODIES:
         abort(400, description="Send this form from its web page.")
-    if request.files:
+    upload = _upload_of_this_route()
+    if upload is not None:
+        request.max_content_length = upload[1] + UPLOAD_FORM_OVERHEAD
+    if not request.files:
+        return
+    if upload is None:
         abort(400, description="This form does not take files.")
+    if list(request.files) != [upload[0]] or len(request.files.getlist(upload[0])) != 1:
+        abort(400, description="This form takes one file.")
 
 
 def is_id_text(value: str) -> bool:

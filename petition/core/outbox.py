@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text, update
 
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
-from . import jobs
+from . import identity, jobs
 from .audit import Actor, record
 from .db import after_write, rowcount, transaction, write_transaction
 from .validation import registrable_domain
@@ -239,9 +239,10 @@ def deliver(message_id: int, now: datetime | None = None) -> OutboxStatus | None
         if not _claim(message_id, now or utcnow()):
             return None
         message = db.session.get_one(OutboxMessage, message_id)
+        sender, reply_to = _sender_and_reply_to()
         if not message.message_id:
-            message.message_id = make_msgid(domain=_sender_domain())
-        outgoing = _build_message(message)
+            message.message_id = make_msgid(domain=identity.sender_domain(sender))
+        outgoing = _build_message(message, sender, reply_to)
     try:
         _transmit(message, outgoing)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
@@ -289,16 +290,29 @@ def _record_failure(message_id: int, exc: Exception) -> OutboxStatus:
     return OutboxStatus.QUEUED
 
 
-def _build_message(message: OutboxMessage) -> Message | EmailMessage:
+def _sender_and_reply_to() -> tuple[str, str | None]:
+    """The campaign signs its mail (core/identity.py: the environment may override the console)."""
+    campaign = identity.load()
+    return identity.mail_sender(campaign), identity.mail_reply_to(campaign)
+
+
+def _build_message(
+    message: OutboxMessage, sender: str, reply_to: str | None
+) -> Message | EmailMessage:
     headers = {"Auto-Submitted": "auto-generated", "X-Jointly-Outbox-Id": str(message.id)}
+    if reply_to:
+        headers["Reply-To"] = reply_to
+    if message.kind == "staff_digest":
+        # A digest is a subscription (the signer emails are transactional): where to end it.
+        headers["List-Unsubscribe"] = f"<{current_app.config['PUBLIC_BASE_URL']}/staff/account>"
     if _needs_smtputf8(message.to_address):
-        return _smtputf8_message(message, headers)
+        return _smtputf8_message(message, sender, headers)
     msg = Message(
         subject=message.subject,
         recipients=[message.to_address],
         body=message.body_text,
         html=message.body_html or None,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        sender=sender,
     )
     msg.msgId = message.message_id
     msg.extra_headers = headers
@@ -312,7 +326,9 @@ def _needs_smtputf8(address: str) -> bool:
     return bool(current_app.config.get("MAIL_SMTPUTF8")) and not local_part.isascii()
 
 
-def _smtputf8_message(message: OutboxMessage, headers: dict[str, str]) -> EmailMessage:
+def _smtputf8_message(
+    message: OutboxMessage, sender: str, headers: dict[str, str]
+) -> EmailMessage:
     """The message for an address beyond ASCII before the @ (jöhn@…), in UTF-8 headers.
 
     Flask-Mail writes such a local part as an RFC 2047 encoded word, which is no address at all;
@@ -321,7 +337,7 @@ def _smtputf8_message(message: OutboxMessage, headers: dict[str, str]) -> EmailM
     """
     msg = EmailMessage(policy=email.policy.SMTPUTF8)
     msg["Subject"] = message.subject
-    msg["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    msg["From"] = sender
     msg["To"] = message.to_address
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = message.message_id
@@ -331,12 +347,6 @@ def _smtputf8_message(message: OutboxMessage, headers: dict[str, str]) -> EmailM
     if message.body_html:
         msg.add_alternative(message.body_html, subtype="html")
     return msg
-
-
-def _sender_domain() -> str:
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    domain = sender.rsplit("@", 1)[-1].strip(" >")
-    return domain or "jointly.invalid"
 
 
 def _transmit(message: OutboxMessage, msg: Message | EmailMessage) -> None:

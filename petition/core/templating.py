@@ -7,6 +7,7 @@ import re
 from flask import Flask
 
 from ..models import ORGANISATION_TYPE_LABELS, OrganisationType, utcnow
+from . import identity
 from .dates import format_date, format_timestamp, machine_datetime
 from .validation import country_display_name
 
@@ -47,4 +48,5 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _now() -> dict:
-        return {"now": utcnow()}
+        # The campaign's identity: one read per request (core/identity.py), whatever the page.
+        return {"now": utcnow(), "campaign": identity.current()}

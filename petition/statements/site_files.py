@@ -1,4 +1,4 @@
-"""The files crawlers and browsers ask every site for: robots.txt, sitemap.xml, favicon.ico."""
+"""The files crawlers ask every site for: robots.txt, sitemap.xml (favicon.ico: identity/views.py)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,3 @@ def sitemap_xml():
         return Response(body, mimetype="application/xml")
 
     return public_page(etag_for("sitemap", *urls), render)
-
-
-@bp.get("/favicon.ico")
-def favicon():
-    # Browsers ask for it whatever the page's <link rel="icon"> says; short-cached (no fingerprint).
-    return current_app.send_static_file("favicon.ico")

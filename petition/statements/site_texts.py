@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
+from ..core import identity
 from ..core.audit import Actor, record
 from ..core.db import write_transaction
 from ..core.validation import InvalidValue
 from ..extensions import db
 from ..models import SiteText
-from .service import all_statements
 
 EDITABLE = {"privacy": "Privacy notice"}
 MAX_LENGTH = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+#: When the wording of the built-in privacy notice last changed (its configured parts aside).
+BUILT_IN_PRIVACY_REVISED = date(2026, 12, 3)
+
+
 def data_controller() -> str:
-    """Who the built-in privacy notice names as data controller: the campaign of the first statement."""
-    statements = all_statements()
-    return statements[0].campaign if statements and statements[0].campaign else "the campaign"
+    """Who the built-in privacy notice names as data controller (the campaign's identity page)."""
+    return identity.current().controller
+
+
+def privacy_changed_on(custom: SiteText | None) -> date:
+    """The date the notice shows: the staff's own text's, else the later of the built-in
+    wording's revision and the last change of the identity it is built from."""
+    if custom is not None:
+        return custom.updated_at.date()
+    updated = identity.current().updated_at
+    return max(BUILT_IN_PRIVACY_REVISED, updated.date()) if updated else BUILT_IN_PRIVACY_REVISED
 
 
 def get_text(key: str) -> str | None:

@@ -65,20 +65,20 @@ def _render_statement(statement, pdf):
 @bp.get("/privacy")
 def privacy():
     custom = db.session.get(SiteText, "privacy")
-    controller = site_texts.data_controller()
     config = current_app.config
     periods = (
         config["TOKEN_MAX_AGE_DAYS"],
         config["UNCONFIRMED_RETENTION_DAYS"],
         config["CONTACT_RETENTION_DAYS_AFTER_CLOSE"],
     )
-    etag = etag_for("privacy", custom.body if custom else None, controller, *periods)
+    # The campaign's identity, which the built-in notice is made of, is part of every ETag.
+    etag = etag_for("privacy", custom.body if custom else None, *periods)
     return public_page(
         etag,
         lambda: render_template(
             "public/privacy.html",
             body_html=render_markdown(custom.body) if custom is not None else None,
-            controller=controller,
+            changed_on=site_texts.privacy_changed_on(custom),
             token_days=periods[0],
             unconfirmed_days=periods[1],
             contact_days=periods[2],

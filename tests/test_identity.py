@@ -1,0 +1,292 @@
+"""The campaign's identity: set once in the console, carried by every page, every email and the
+privacy notice; the logo upload (the one form that takes a file) and what it refuses."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from petition.extensions import db
+from petition.models import AuditEvent, CampaignFile, CampaignIdentity, SignatureToken, utcnow
+from tests.conftest import CSRF_RE, csrf_token, links_in, submit_sign
+from tests.flows import text_of
+from tests.staff_helpers import post, signed_in
+
+pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")
+
+IDENTITY = {
+    "name": "Regions for Recovery",
+    "short_name": "R4R",
+    "organisation_name": "Innovation Regions Network AISBL",
+    "organisation_address": "Rue de la Loi 1\n1000 Brussels, Belgium",
+    "organisation_email": "privacy@regions-network.eu",
+    "contact_email": "hello@regions-network.eu",
+    "sender_name": "Regions for Recovery team",
+    "sender_email": "statement@regions-network.eu",
+    "reply_to": "team@regions-network.eu",
+    "processors": "Example Hosting SA (hosting, Belgium)\nExample Mail GmbH (email delivery, Germany)",
+}
+
+
+def configure(app, **overrides) -> object:
+    """Save the identity through the console page as an admin; returns the admin's client."""
+    admin = signed_in(app, "admin@example.org", "admin")
+    response = post(admin, "/staff/identity", {**IDENTITY, **overrides}, "/staff/identity")
+    assert response.status_code == 303, response.text
+    return admin
+
+
+def png(width: int = 2, height: int = 2, *, corrupt: bool = False) -> bytes:
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload) ^ (1 if corrupt and kind == b"IDAT" else 0)
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    raw = zlib.compress(b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def upload(client, data: bytes, filename: str = "logo.svg"):
+    """The multipart body built here: the test client spools a large one to a file it never closes."""
+    token = csrf_token(client, "/staff/identity")
+    boundary = "jointly-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="logo"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return client.post(
+        "/staff/identity/logo",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
+# ---------------------------------------------------------------- console, audit, pages
+
+
+def test_identity_is_seeded_from_the_content_and_changed_with_an_audit_row(app, client, seeded):
+    with app.app_context():
+        row = db.session.get(CampaignIdentity, 1)
+        assert row.name == "Interregional Innovation Investments joint statement"
+        assert row.organisation_name == row.name  # the content names the campaign as controller
+    configure(app)
+    with app.app_context():
+        row = db.session.get(CampaignIdentity, 1)
+        assert row.reply_to == "team@regions-network.eu"
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "campaign_identity_changed")
+        ).one()
+        assert event.after["name"] == "Regions for Recovery"
+        assert event.before["name"] == "Interregional Innovation Investments joint statement"
+        assert event.actor_label == "admin@example.org"
+    page = client.get(f"/statements/{seeded}")
+    header = text_of(page.text.split("</header>")[0])
+    assert "Regions for Recovery" in header
+
+
+def test_a_cached_page_is_not_revalidated_across_an_identity_change(app, client, seeded):
+    before = client.get(f"/statements/{seeded}")
+    etag = before.headers["ETag"]
+    assert client.get(f"/statements/{seeded}", headers={"If-None-Match": etag}).status_code == 304
+    configure(app)
+    after = client.get(f"/statements/{seeded}", headers={"If-None-Match": etag})
+    assert after.status_code == 200 and "Regions for Recovery" in after.text
+
+
+def test_invalid_fields_are_named_and_nothing_changes(app, seeded):
+    admin = signed_in(app, "admin@example.org", "admin")
+    response = post(
+        admin,
+        "/staff/identity",
+        {**IDENTITY, "name": "", "reply_to": "not an address"},
+        "/staff/identity",
+    )
+    assert response.status_code == 422
+    assert "Enter the The campaign name" not in response.text
+    assert 'id="reply_to-error"' in response.text and 'id="name-error"' in response.text
+    with app.app_context():
+        assert db.session.get(CampaignIdentity, 1).reply_to == ""
+
+
+def test_every_page_reachable_from_an_email_carries_the_campaign(app, client, seeded, smtp):
+    configure(app)
+    assert submit_sign(client, seeded, email="anna@lodzkie.pl").status_code == 302
+    [message] = smtp.wait_for(1)
+    links = links_in(message)
+    pages = {
+        "confirm": client.get(links["confirm"]),
+        "withdraw": client.get(links["withdraw"]),
+        "unknown token": client.get("/confirm/no-such-token"),
+        "not found": client.get("/no-such-page"),
+        "privacy": client.get("/privacy"),
+        "statement": client.get(f"/statements/{seeded}"),
+        "lost link": client.get(f"/statements/{seeded}/withdraw-link"),
+    }
+    with app.app_context():
+        db.session.execute(update(SignatureToken).values(expires_at=utcnow() - timedelta(days=1)))
+        db.session.commit()
+    pages["expired token"] = client.get(links["confirm"])
+    for name, response in pages.items():
+        header = text_of(response.text.split("</header>")[0].split("<header")[1])
+        footer = text_of(response.text.split("<footer")[1])
+        assert "Regions for Recovery" in header, name
+        assert "hello@regions-network.eu" in footer, name
+        assert "Innovation Regions Network AISBL" in footer, name
+
+
+def test_the_outage_page_names_the_campaign_last_read(app, client, seeded):
+    from petition.core import errors
+
+    configure(app)
+    client.get("/privacy")  # this process reads the identity
+    with app.test_request_context("/statements/x"):
+        page = errors.render_unavailable().get_data(as_text=True)
+    assert "Regions for Recovery" in page
+
+
+# ---------------------------------------------------------------- privacy notice
+
+
+def test_privacy_notice_names_the_configured_controller(app, client, seeded):
+    configure(app)
+    text = text_of(client.get("/privacy").text)
+    assert (
+        "The data controller is Innovation Regions Network AISBL, which runs Regions for Recovery,"
+        " Rue de la Loi 1, 1000 Brussels, Belgium." in text
+    )
+    assert "write to privacy@regions-network.eu" in text
+    assert "consent (Art. 6(1)(a) GDPR)" in text
+    assert "legitimate interest (Art. 6(1)(f) GDPR)" in text
+    assert "Example Mail GmbH (email delivery, Germany)" in text
+    for right in ("access", "corrected", "erased", "object", "supervisory authority"):
+        assert right in text, right
+    assert "Last changed on" in text
+    assert "[" not in text and "TODO" not in text  # no placeholder left
+
+
+def test_seeded_privacy_notice_has_no_placeholder(client, seeded):
+    text = text_of(client.get("/privacy").text)
+    assert "The data controller is Interregional Innovation Investments joint statement" in text
+    for placeholder in ("[", "{{", "TODO", "example.org", "None"):
+        assert placeholder not in text, placeholder
+
+
+# ---------------------------------------------------------------- the logo
+
+
+EVIL_SVG = b"""<?xml version="1.0"?>
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+     viewBox="0 0 10 10" onload="alert(1)">
+  <script>alert(2)</script>
+  <style>@import url(https://evil.example/x.css);</style>
+  <foreignObject width="10" height="10"><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>
+  <a href="javascript:alert(3)"><rect width="5" height="5" fill="red" onclick="alert(4)"/></a>
+  <image xlink:href="https://evil.example/track.png" width="1" height="1"/>
+  <set attributeName="href" to="javascript:alert(5)"/>
+  <circle cx="5" cy="5" r="4" fill="url(#g)" style="fill:blue"/>
+</svg>"""
+
+
+def test_an_svg_logo_is_cleaned_of_everything_active(app, client, seeded):
+    admin = configure(app)
+    response = upload(admin, EVIL_SVG)
+    assert response.status_code == 303
+    with app.app_context():
+        stored = db.session.get(CampaignFile, "logo").data.decode()
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "campaign_logo_changed")
+        ).one()
+    for active in ("alert", "script", "onload", "onclick", "foreignObject", "evil.example", "<set"):
+        assert active not in stored, active
+    assert "<circle" in stored and "<rect" in stored  # the drawing stays
+    assert "<script>" in event.after["removed"]
+    served = client.get("/campaign/logo")
+    assert served.data.decode() == stored and served.mimetype == "image/svg+xml"
+    assert "sandbox" in served.headers["Content-Security-Policy"]
+
+
+def test_an_svg_with_entities_and_files_that_are_no_image_are_refused(app, seeded):
+    admin = configure(app)
+    bomb = b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaa">]><svg xmlns="http://www.w3.org/2000/svg">&a;</svg>'
+    for data, name, message in (
+        (bomb, "logo.svg", "DOCTYPE"),
+        (b"GIF89a....", "logo.gif", "SVG or a PNG"),
+        (png(corrupt=True), "logo.png", "damaged"),
+        (png(5000, 1), "logo.png", "4096"),
+        (b"\x89PNG\r\n\x1a\n" + b"x" * (1024 * 1024), "logo.png", "1 MB"),
+    ):
+        response = upload(admin, data, name)
+        assert response.status_code == 422, name
+        assert message in response.text, message
+    with app.app_context():
+        assert db.session.get(CampaignFile, "logo") is None
+        assert db.session.get(CampaignIdentity, 1).logo_sha256 is None
+
+
+def test_a_png_logo_is_served_with_caching_and_is_the_favicon(app, client, seeded):
+    admin = configure(app)
+    assert upload(admin, png(), "logo.png").status_code == 303
+    page = client.get(f"/statements/{seeded}").text
+    logo_url = page.split('class="brand-logo" src="')[1].split('"')[0]
+    assert f'<link rel="icon" href="{logo_url}" type="image/png">' in page
+    served = client.get(logo_url)
+    assert served.data == png() and served.mimetype == "image/png"
+    assert "immutable" in served.headers["Cache-Control"]
+    again = client.get(logo_url, headers={"If-None-Match": served.headers["ETag"]})
+    assert again.status_code == 304
+    favicon = client.get("/favicon.ico")
+    assert favicon.data == png() and favicon.mimetype == "image/png"
+    # A new logo is a new address: the old fingerprint no longer answers as immutable.
+    assert upload(admin, png(3, 3), "logo.png").status_code == 303
+    assert "immutable" not in client.get(logo_url).headers["Cache-Control"]
+
+
+def test_only_the_logo_form_takes_a_file(app, client, seeded):
+    from io import BytesIO
+
+    admin = configure(app)
+    token = csrf_token(admin, "/staff/identity")
+    # The identity's text form (same page) and the public sign-on form refuse a file part.
+    refused = admin.post(
+        "/staff/identity",
+        data={**IDENTITY, "csrf_token": token, "logo": (BytesIO(png()), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400 and "does not take files" in refused.text
+    sign = f"/statements/{seeded}/sign"
+    sign_token = CSRF_RE.search(client.get(sign).text).group(1)
+    refused = client.post(
+        sign,
+        data={"csrf_token": sign_token, "comment": (BytesIO(b"x"), "x.txt")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400
+    # The logo form takes one file, in its own field.
+    two = admin.post(
+        "/staff/identity/logo",
+        data={
+            "csrf_token": token,
+            "logo": [(BytesIO(png()), "a.png"), (BytesIO(png()), "b.png")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert two.status_code == 400
+    # Anonymous: the larger body limit is not granted, nothing is stored.
+    anonymous = app.test_client()
+    response = anonymous.post(
+        "/staff/identity/logo",
+        data={"logo": (BytesIO(png()), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.get(CampaignFile, "logo") is None
