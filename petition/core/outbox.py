@@ -326,9 +326,7 @@ def _needs_smtputf8(address: str) -> bool:
     return bool(current_app.config.get("MAIL_SMTPUTF8")) and not local_part.isascii()
 
 
-def _smtputf8_message(
-    message: OutboxMessage, sender: str, headers: dict[str, str]
-) -> EmailMessage:
+def _smtputf8_message(message: OutboxMessage, sender: str, headers: dict[str, str]) -> EmailMessage:
     """The message for an address beyond ASCII before the @ (jöhn@…), in UTF-8 headers.
 
     Flask-Mail writes such a local part as an RFC 2047 encoded word, which is no address at all;
