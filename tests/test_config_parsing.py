@@ -63,6 +63,9 @@ def test_the_cli_refuses_to_start_with_a_value_that_does_not_parse(tmp_path):
         ("MAIL_USE_TLS", "maybe", "true or false"),
         ("STAFF_REQUIRE_TOTP", "enabled", "true or false"),
         ("CONTACT_RETENTION_DAYS_AFTER_CLOSE", "a year", "whole number of days"),
+        ("PAGE_MAX_AGE_SECONDS", "a minute", "whole number of seconds"),
+        ("PAGE_SHARED_MAX_AGE_SECONDS", "-60", "at least 0"),
+        ("HSTS_MAX_AGE_SECONDS", "1y", "whole number of seconds"),
     ],
 )
 def test_each_bad_value_is_named_with_the_form_expected(tmp_path, name, value, expected):
