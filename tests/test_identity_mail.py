@@ -1,0 +1,85 @@
+"""Every email is the campaign's: its sender, Reply-To and Message-ID domain, its name, logo and
+contact address in both parts, a layout that fits a phone, and a SpamAssassin score below 1.0."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.test_identity import configure, png, upload
+from tests.test_signing_mail_text import EVERY_KIND, _collect_every_kind, html_text
+
+pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")
+
+SPAMASSASSIN = shutil.which("spamassassin")
+SCORE = re.compile(r"^X-Spam-Status: \w+, score=(-?[\d.]+)", re.M)
+
+
+def spam_score(raw: bytes) -> tuple[float, str]:
+    """SpamAssassin's shipped rules, local tests only (-L: no DNS or network look-ups)."""
+    done = subprocess.run(
+        [SPAMASSASSIN, "-L", "-t"], input=raw, capture_output=True, timeout=120, check=True
+    )
+    out = done.stdout.decode("utf-8", "replace")
+    return float(SCORE.search(out).group(1)), out.split("Content analysis details:")[-1]
+
+
+@pytest.fixture
+def every_email(app, client, seeded, smtp):
+    admin = configure(app)
+    assert upload(admin, png(), "logo.png").status_code == 303
+    by_kind = _collect_every_kind(app, client, seeded, smtp)
+    assert set(by_kind) == EVERY_KIND
+    return by_kind
+
+
+@pytest.mark.config(MAIL_RESEND_INTERVAL_SECONDS=0)
+def test_every_email_is_signed_by_the_campaign(every_email):
+    for kind, message in every_email.items():
+        assert message["From"] == "Regions for Recovery team <statement@regions-network.eu>", kind
+        assert message["Reply-To"] == "team@regions-network.eu", kind
+        assert message["Message-ID"].endswith("@regions-network.eu>"), kind
+        plain = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        text = html_text(message)
+        for part in (plain, text):
+            assert "Regions for Recovery" in part, kind
+            assert "Contact: hello@regions-network.eu" in " ".join(part.split()), kind
+            assert "Innovation Regions Network AISBL" in part, kind
+        # Fits a phone: a viewport, a fluid table, no fixed 600-pixel width.
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+        assert 'width="600"' not in html and "max-width:600px" in html, kind
+        # Named in text: an image in a short HTML mail costs 2-3 SpamAssassin points.
+        assert "<img" not in html, kind
+        # Only the staff digest is a subscription.
+        if kind == "staff_digest":
+            assert message["List-Unsubscribe"] == "<http://localhost/staff/account>"
+        else:
+            assert message["List-Unsubscribe"] is None, kind
+
+
+@pytest.mark.config(
+    MAIL_RESEND_INTERVAL_SECONDS=0,
+    MAIL_DEFAULT_SENDER="Ops <ops@mail.example.net>",
+    MAIL_REPLY_TO="desk@example.net",
+)
+def test_the_environment_overrides_the_console_sender_and_reply_to(every_email):
+    for kind, message in every_email.items():
+        assert message["From"] == "Ops <ops@mail.example.net>", kind
+        assert message["Reply-To"] == "desk@example.net", kind
+        assert message["Message-ID"].endswith("@mail.example.net>"), kind
+
+
+@pytest.mark.skipif(SPAMASSASSIN is None, reason="spamassassin is not installed (apt spamassassin)")
+@pytest.mark.config(MAIL_RESEND_INTERVAL_SECONDS=0)
+def test_spamassassin_scores_every_email_below_one(every_email):
+    kinds = sorted(every_email)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda k: spam_score(every_email[k].as_bytes()), kinds))
+    scores = {kind: result for kind, result in zip(kinds, results, strict=True)}
+    too_high = {kind: report for kind, (score, report) in scores.items() if score >= 1.0}
+    assert not too_high, "\n".join(f"{k}: {r}" for k, r in too_high.items())
