@@ -27,6 +27,7 @@ from reportlab.platypus import (
 
 from ...core.dates import format_date, format_timestamp
 from . import styles
+from .archival import add_archival_entries
 from .fonts import BOLD, REGULAR, register_fonts
 from .markdown_story import markdown_flowables
 from .text import clean_inline, escape_markup, format_count
@@ -160,6 +161,7 @@ def render_statement_pdf(
 
     def canvasmaker(*args: object, **kwargs: object) -> _PagedCanvas:
         canvas = _PagedCanvas(*args, **kwargs)
+        canvas.archival = (doc.language, doc.generated_at)
         canvas.setDateFormatter(_pdf_date_formatter(doc.generated_at))
         canvases.append(canvas)
         return canvas
@@ -232,6 +234,7 @@ class _PagedCanvas(Canvas):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.page_count = 0
+        self.archival: tuple[str | None, datetime] | None = None
 
     def showPage(self) -> None:
         self.page_count += 1
@@ -243,6 +246,9 @@ class _PagedCanvas(Canvas):
         self.setFillColor(styles.FAINT)
         self.drawString(0, 0, str(self.page_count))
         self.endForm()
+        if self.archival is not None:
+            self.setViewerPreference("DisplayDocTitle", "true")
+            add_archival_entries(self._doc, *self.archival)  # type: ignore[attr-defined]
         super().save()
 
 
@@ -265,6 +271,8 @@ class _StatementTemplate(BaseDocTemplate):
             # Same inputs, same bytes: the creation date comes from doc.generated_at instead.
             invariant=1,
             pageCompression=1,
+            # The canvas opens every page with its initial font: ours (embedded), not Helvetica.
+            initialFontName=REGULAR,
         )
         self._header = clean_inline(doc.title)
         self._footer_right = (
