@@ -30,16 +30,61 @@ class SeedResult:
     updates_created: int
 
 
+_MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+# A headline or line that only points somewhere: a dead end without its link.
+_POINTER = re.compile(r"^(Read more|Download and share|Register)\s*:\s*(.*)$", re.I | re.S)
+# “Words.” – Speaker, role
+_ATTRIBUTED_QUOTE = re.compile(r"^[“\"](?P<quote>[^“”\"]+)[”\"]\s*[-–—]+\s*(?P<who>[^\n]+)$")
+
+
 @dataclass(frozen=True)
 class UpdateItem:
     title: str
     body: str
     kind: UpdateKind
     draft: bool
+    link_url: str = ""
+    link_label: str = ""
+    attribution: str = ""
+
+
+def _item(title: str, body: str, cut_off: bool) -> UpdateItem:
+    link = _MARKDOWN_LINK.search(body) or _MARKDOWN_LINK.search(title)
+    link_url = link.group(2) if link else ""
+    title = _MARKDOWN_LINK.sub(r"\1", title)
+    body = _MARKDOWN_LINK.sub(r"\1", body)
+    kind, attribution, link_label = UpdateKind.NEWS, "", ""
+    pointer = _POINTER.match(body) or _POINTER.match(title)
+    if body.startswith("Register:"):
+        kind, link_label, body = UpdateKind.EVENT, "Register", ""
+    elif pointer:
+        link_label = pointer.group(1)
+        if pointer.string == body:
+            body = ""
+    elif body.startswith(("“", '"')):
+        kind = UpdateKind.QUOTE
+        quote = _ATTRIBUTED_QUOTE.match(body)
+        if quote:
+            body, attribution = f"“{quote['quote'].strip()}”", quote["who"].strip()
+    needs_link = kind is UpdateKind.EVENT or not body
+    return UpdateItem(
+        title.strip(),
+        body,
+        kind,
+        draft=cut_off or (needs_link and not link_url),
+        link_url=link_url,
+        link_label=link_label if link_url or needs_link else "",
+        attribution=attribution,
+    )
 
 
 def parse_campaign_page(text: str) -> list[UpdateItem]:
-    """'## Title' sections after the front matter; the last one is cut off in the source."""
+    """'## Title' sections after the front matter, in the order published.
+
+    An item that only points somewhere ("Read more: …", "Register: …", a headline without text)
+    is published only with the link the source gives (a Markdown link); without one it is a
+    draft until staff add it. The last item is cut off in the source: a draft too.
+    """
     if text.startswith("---\n"):
         text = text[text.index("\n---\n", 4) + 5 :]
     sections = re.split(r"^## +", text, flags=re.MULTILINE)[1:]
@@ -47,14 +92,9 @@ def parse_campaign_page(text: str) -> list[UpdateItem]:
     for index, section in enumerate(sections):
         title, _, body = section.partition("\n")
         body = body.strip()
-        kind = UpdateKind.NEWS
-        if body.startswith("Register:"):
-            kind = UpdateKind.EVENT
-        elif body.startswith(("“", '"')):
-            kind = UpdateKind.QUOTE
         is_last = index == len(sections) - 1
         cut_off = is_last and bool(body) and not body.rstrip().endswith((".", "!", "?", "”", '"'))
-        items.append(UpdateItem(title.strip(), body, kind, draft=cut_off))
+        items.append(_item(title, body, cut_off))
     return items
 
 
@@ -75,6 +115,9 @@ def seed_campaign_updates(statement: Statement, text: str) -> int:
                 kind=item.kind,
                 title=item.title,
                 body=item.body,
+                link_url=item.link_url,
+                link_label=item.link_label,
+                attribution=item.attribution,
                 published_on=statement.published_on,
                 is_published=not item.draft,
                 position=position,

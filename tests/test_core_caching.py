@@ -308,7 +308,8 @@ def test_etags_change_with_the_statement_and_campaign_content(app, seeded, tmp_p
 
     # A campaign update: a draft may change the ETag of the page that shows updates (it counts
     # every update, drafts too: a needless revalidation, never a stale page), and of no other.
-    post(admin, f"/staff/statements/{sid}/updates", {"kind": "news", "title": "Signed in Brussels"})
+    news = {"kind": "news", "title": "Signed in Brussels", "body": "Forty regions signed."}
+    post(admin, f"/staff/statements/{sid}/updates", news)
     drafted = etags(app, seeded)
     assert changed(start, drafted) <= {"statement", "home"}
     with app.app_context():

@@ -286,6 +286,8 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
         pages.add(f"staff GET {path}", admin.get(path))
     update_id = first_update(app, statement_id)
     pages.add(f"staff GET /staff/updates/{update_id}", admin.get(f"/staff/updates/{update_id}"))
+    preview = f"/staff/updates/{update_id}/preview"
+    pages.add(f"staff GET {preview}", admin.get(preview))
 
     # Forms sent back with errors, and pages after an action.
     pages.add(

@@ -30,6 +30,7 @@ ADMIN_ENDPOINTS = {
     "statements_admin.update_edit",
     "statements_admin.update_action",
     "statements_admin.site_text",
+    "statements_admin.update_preview",
     "identity_admin.identity_page",
     "identity_admin.logo_upload",
     "identity_admin.logo_remove",

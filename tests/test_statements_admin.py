@@ -111,3 +111,73 @@ def test_campaign_updates_lifecycle(app, seeded, admin):
         "update_unpublished",
         "update_deleted",
     ]
+
+
+# ---------------------------------------------------------------- seeded content that works
+
+
+def test_the_source_decides_what_is_published_at_seed():
+    from petition.models import UpdateKind
+    from petition.seed import parse_campaign_page
+
+    items = parse_campaign_page(
+        "## Read more: recovery\n\n"
+        "## Synergy Days 2025\n\nRegister: [Synergy Days 2025](https://synergy.example/2025)\n\n"
+        "## A voice\n\n“We are in.” – Ada Lovelace, Analyst\n\n"
+        "## More soon\n\nWe are very pleased to inform you"
+    )
+    read_more, event, quote, cut_off = items
+    assert cut_off.draft
+    assert read_more.draft and read_more.link_url == ""  # a pointer without its target
+    assert event.kind is UpdateKind.EVENT and not event.draft
+    assert event.link_url == "https://synergy.example/2025" and event.link_label == "Register"
+    assert quote.kind is UpdateKind.QUOTE and not quote.draft
+    assert quote.body == "“We are in.”" and quote.attribution == "Ada Lovelace, Analyst"
+
+
+def _seeded_update(app, title: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(CampaignUpdate.id).where(CampaignUpdate.title == title))
+
+
+def test_a_seeded_event_waits_for_its_link_then_shows_date_place_and_link(app, seeded, admin):
+    event_id = _seeded_update(app, "Synergy Days 2023")
+    refused = post(admin, f"/staff/updates/{event_id}/publish")
+    assert "Add a link before publishing" in flashes(admin, refused)
+    public = app.test_client()
+    assert "Synergy Days 2023" not in public.get(f"/statements/{seeded}").text
+    edited = post(
+        admin,
+        f"/staff/updates/{event_id}",
+        {
+            "kind": "event",
+            "title": "Synergy Days 2023",
+            "link_url": "https://synergy.example/register",
+            "link_label": "Register",
+            "event_date": "2023-06-14",
+            "place": "Brussels",
+        },
+        token_from=f"/staff/updates/{event_id}",
+    )
+    assert edited.status_code == 303
+    post(admin, f"/staff/updates/{event_id}/publish")
+    page = public.get(f"/statements/{seeded}").text
+    assert 'href="https://synergy.example/register"' in page
+    assert '<time datetime="2023-06-14">14 June 2023</time> · Brussels' in page
+
+
+def test_staff_preview_a_draft_as_the_public_will_see_it(app, seeded, admin):
+    draft_id = _seeded_update(app, "3DP Business Innovators Meeting")
+    preview = admin.get(f"/staff/updates/{draft_id}/preview")
+    assert preview.status_code == 200
+    assert "It is a draft: the public does not see it yet." in preview.text
+    assert '<article class="update update-news">' in preview.text
+    assert "<h3>3DP Business Innovators Meeting</h3>" in preview.text
+    assert "We are very pleased to inform you" in preview.text
+    # The public header and footer, as on the statement page.
+    assert (
+        "Interregional Innovation Investments joint statement" in preview.text.split("</header>")[0]
+    )
+    assert "3DP Business" not in app.test_client().get(f"/statements/{seeded}").text
+    quote_id = _seeded_update(app, "Green Deal & Digitalization")
+    assert "It is published." in admin.get(f"/staff/updates/{quote_id}/preview").text

@@ -99,6 +99,7 @@ def updates(statement_id: int):
         "staff/updates.html",
         statement=statement,
         updates=campaign.updates_for(statement.id),
+        needs_link=campaign.needs_link,
         form=form,
         button=ButtonForm(formdata=None),
     ), status
@@ -139,3 +140,16 @@ def update_action(update_id: int, action: str):
     else:
         flash(message, "success")
     return redirect(url_for("statements_admin.updates", statement_id=statement_id), 303)
+
+
+@bp.get(f"/updates/{UID}/preview")
+@admin_only
+def update_preview(update_id: int):
+    """A draft (or a published update) as the public will see it on the statement page."""
+    update = db.get_or_404(CampaignUpdate, update_id, description=NO_UPDATE)
+    return render_template(
+        "public/update_preview.html",
+        update=update,
+        statement=db.session.get_one(Statement, update.statement_id),
+        needs_link=campaign.needs_link(update),
+    )

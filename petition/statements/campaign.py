@@ -135,6 +135,9 @@ class UpdateInput:
     link_url: str
     link_label: str
     published_on: date | None
+    attribution: str = ""  # a quote's speaker
+    event_date: date | None = None  # an event's date and place
+    place: str = ""
 
 
 def _update_snapshot(update: CampaignUpdate) -> dict:
@@ -146,7 +149,17 @@ def _update_snapshot(update: CampaignUpdate) -> dict:
         "link_label": update.link_label,
         "published_on": _jsonable(update.published_on),
         "is_published": bool(update.is_published),
+        "attribution": update.attribution or "",
+        "event_date": _jsonable(update.event_date),
+        "place": update.place or "",
     }
+
+
+def needs_link(update: CampaignUpdate) -> bool:
+    """An event, or an update with no text, leads nowhere without its link: not published so."""
+    return not update.link_url and (
+        UpdateKind(update.kind) is UpdateKind.EVENT or not (update.body or "").strip()
+    )
 
 
 def updates_state(statement_id: int) -> tuple:
@@ -186,6 +199,9 @@ def create_update(statement_id: int, data: UpdateInput, actor: Actor) -> Campaig
         link_url=data.link_url,
         link_label=data.link_label,
         published_on=data.published_on,
+        attribution=data.attribution,
+        event_date=data.event_date,
+        place=data.place,
         is_published=False,  # a new update starts as a draft
         position=0,
     )
@@ -224,6 +240,9 @@ def edit_update(update_id: int, data: UpdateInput, actor: Actor) -> bool:
     update.link_url = data.link_url
     update.link_label = data.link_label
     update.published_on = data.published_on
+    update.attribution = data.attribution
+    update.event_date = data.event_date
+    update.place = data.place
     after = _update_snapshot(update)
     changed = [k for k in after if after[k] != before[k]]
     if not changed:
@@ -260,6 +279,10 @@ def change_update(update_id: int, action: UpdateAction, actor: Actor) -> str:
     publish = action is UpdateAction.PUBLISH
     if bool(update.is_published) == publish:
         return "Already published." if publish else "Already a draft."
+    if publish and needs_link(update):
+        raise CampaignError(
+            "Add a link before publishing: an event, or an update without text, would lead nowhere."
+        )
     update.is_published = publish
     if publish and update.published_on is None:
         update.published_on = date.today()

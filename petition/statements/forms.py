@@ -93,6 +93,17 @@ class UpdateForm(FlaskForm):
         render_kw={"maxlength": 200, "placeholder": "Read more"},
     )
     published_on = MachineDateField("Date shown", validators=[Optional()])
+    attribution = StringField(
+        "Quote: who said it",
+        validators=[validated_by(validation.clean_line, field="attribution", max_len=300)],
+        render_kw={"maxlength": 300, "placeholder": "Name, role"},
+    )
+    event_date = MachineDateField("Event: date", validators=[Optional()])
+    place = StringField(
+        "Event: place",
+        validators=[validated_by(validation.clean_line, field="place", max_len=200)],
+        render_kw={"maxlength": 200, "placeholder": "City, venue — or Online"},
+    )
 
     def to_input(self) -> UpdateInput:
         return UpdateInput(
@@ -102,4 +113,7 @@ class UpdateForm(FlaskForm):
             link_url=self.link_url.clean,
             link_label=self.link_label.clean,
             published_on=self.published_on.data,
+            attribution=self.attribution.clean,
+            event_date=self.event_date.data,
+            place=self.place.clean,
         )
