@@ -102,6 +102,14 @@ def test_a_cached_page_is_not_revalidated_across_an_identity_change(app, client,
     assert after.status_code == 200 and "Regions for Recovery" in after.text
 
 
+def test_the_identity_page_says_what_is_missing_before_launch(app, seeded):
+    admin = signed_in(app, "first@example.org", "admin")
+    before = text_of(admin.get("/staff/identity").text)
+    assert "Before launch" in before and "the public contact address" in before
+    configure(app)
+    assert "Before launch" not in admin.get("/staff/identity").text
+
+
 def test_invalid_fields_are_named_and_nothing_changes(app, seeded):
     admin = signed_in(app, "admin@example.org", "admin")
     response = post(
