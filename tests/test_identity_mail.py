@@ -50,6 +50,10 @@ def test_every_email_is_signed_by_the_campaign(every_email):
             assert "Regions for Recovery" in part, kind
             assert "Contact: hello@regions-network.eu" in " ".join(part.split()), kind
             assert "Innovation Regions Network AISBL" in part, kind
+        # The plain part says what the HTML part says: every link of the one is in the other.
+        hrefs = set(re.findall(r'href="([^"]+)"', html))
+        missing = {h for h in hrefs if h.removeprefix("mailto:") not in plain}
+        assert not missing, (kind, missing)
         # Fits a phone: a viewport, a fluid table, no fixed 600-pixel width.
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
         assert 'width="600"' not in html and "max-width:600px" in html, kind
