@@ -93,7 +93,7 @@ def test_pdf_lists_exactly_the_approved_signatories(app, client, seeded, tmp_pat
     assert positions == sorted(positions)
     # Within a group: by country name, then name (Greece before Poland).
     assert text.index("Περιφέρεια Κεντρικής Μακεδονίας") < text.index("Województwo Łódzkie")
-    assert "10 organisations" in text
+    assert "ten (10) organisations" in text
     # The statement text itself is in the PDF.
     assert "Value chains – main priority" in text
     assert "Policies to restart the single market" in text

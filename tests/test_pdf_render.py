@@ -93,7 +93,7 @@ def page_texts(path: Path) -> list[str]:
     """Text of each page: pdftotext -layout when installed (CI has it), else pypdf."""
     if shutil.which("pdftotext"):
         out = subprocess.run(
-            ["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"],
+            ["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"],
             check=True,
             capture_output=True,
         ).stdout.decode("utf-8")
@@ -110,8 +110,9 @@ def squash(text: str) -> str:
 
 
 def entry(row: SignatoryRow, mark: str = "") -> str:
-    place = ", ".join(part for part in (row.city, row.country_name) if part)
-    return f"{row.organisation_name}{mark} — {place}"
+    """A list line: the country is the subheading above it, so only the city follows the name."""
+    tail = f" — {row.city}" if row.city else ""
+    return f"{row.organisation_name}{mark}{tail}"
 
 
 @pytest.fixture
@@ -129,11 +130,13 @@ def test_statement_text_is_printed(rendered: tuple[Path, object]) -> None:
     assert "A call from Europe's regions" in lines
     assert "Published 4 March 2025" in lines
     assert "Why we sign" in lines
-    assert (
+    # The running text wraps at its reading measure: compare without the line breaks.
+    assert squash(
         "Europe's regions need place-based innovation policy, and smart specialisation works."
-        in text
+    ) in squash(text)
+    assert squash("keep the Smart Specialisation (https://example.org/s3) approach;") in squash(
+        text
     )
-    assert "keep the Smart Specialisation (https://example.org/s3) approach;" in text
     assert "through dedicated instruments" in text
     assert "a bullet point" in text
     assert "Innovation happens in places." in text
@@ -160,13 +163,15 @@ def test_non_latin_scripts_print_byte_exact(rendered: tuple[Path, object]) -> No
     path, _ = rendered
     lines = lines_of(path)
     for expected in (
-        "Łódzkie Voivodeship — Łódź, Poland",
-        "Περιφέρεια Κεντρικής Μακεδονίας† — Θεσσαλονίκη, Greece",
-        "Київська політехніка — Київ, Ukraine",
-        "Türkiye Ağ Üyeleri† — İstanbul, Türkiye",
-        "Vilniaus universitetas — Šiauliai, Lithuania",
-        "Ștefan cel Mare Region — Suceava, Romania",
-        "Univerzita Žďár — Žďár nad Sázavou, Czechia",
+        "Łódzkie Voivodeship — Łódź",
+        "Περιφέρεια Κεντρικής Μακεδονίας† — Θεσσαλονίκη",
+        "Київська політехніка — Київ",
+        "Türkiye Ağ Üyeleri† — İstanbul",
+        "Vilniaus universitetas — Šiauliai",
+        "Ștefan cel Mare Region — Suceava",
+        "Univerzita Žďár — Žďár nad Sázavou",
+        "Türkiye",
+        "Ukraine",
     ):
         assert expected in lines, expected
 
@@ -174,9 +179,9 @@ def test_non_latin_scripts_print_byte_exact(rendered: tuple[Path, object]) -> No
 def test_hostile_names_print_literally(rendered: tuple[Path, object]) -> None:
     path, _ = rendered
     lines = lines_of(path)
-    assert f"{HOSTILE_BOLD} — Belgium" in lines  # no city: no dangling comma
-    assert f"{HOSTILE_IMG} — Rome, Italy" in lines
-    assert "<para> — Paris, France" in lines
+    assert HOSTILE_BOLD in lines  # no city: no dangling dash
+    assert f"{HOSTILE_IMG} — Rome" in lines
+    assert "<para> — Paris" in lines
 
 
 def test_groups_follow_the_interface_order_with_counts(rendered: tuple[Path, object]) -> None:
@@ -195,7 +200,8 @@ def test_groups_follow_the_interface_order_with_counts(rendered: tuple[Path, obj
 def test_summary_and_earlier_version_note(rendered: tuple[Path, object]) -> None:
     path, _ = rendered
     lines = lines_of(path)
-    assert "As of 5 March 2025, 13 organisations have signed this statement." in lines
+    summary = "As of 5 March 2025, thirteen (13) organisations have signed this statement."
+    assert squash(summary) in squash("".join(lines))
     note = f"† endorsed an earlier version of the statement ({EARLIER[:12]}, 1 February 2025)"
     assert note in lines
     marked = [line for line in lines if "† —" in line]
@@ -216,9 +222,13 @@ def test_long_names_wrap_and_stay_complete(rendered: tuple[Path, object]) -> Non
 def test_footer_numbers_every_page(rendered: tuple[Path, object], tmp_path: Path) -> None:
     path, result = rendered
     assert_footers(path, result.pages)  # type: ignore[attr-defined]
-    footer = next(line for line in lines_of(path) if "Statement version" in line)
-    assert f"Statement version {CURRENT[:12]}" in footer
-    assert "Generated 5 March 2025, 10:22 UTC" in footer
+    # The version and the generation time are in the colophon at the end, not in every footer.
+    texts = page_texts(path)
+    assert all("Statement version" not in text for text in texts[:-1])
+    last = squash(texts[-1])
+    assert squash(f"Statement version (SHA-256): {CURRENT}") in last
+    assert squash("Generated 5 March 2025, 10:22 UTC") in last
+    assert all(squash("Joint statement on regional innovation") in squash(t) for t in texts)
 
 
 def assert_footers(path: Path, pages: int) -> None:
@@ -242,14 +252,15 @@ def test_metadata(rendered: tuple[Path, object]) -> None:
     assert meta.creation_date == GENERATED_AT
 
 
-def test_fonts_are_embedded_dejavu(rendered: tuple[Path, object]) -> None:
+def test_fonts_are_embedded_noto(rendered: tuple[Path, object]) -> None:
     path, _ = rendered
     fonts = set()
     for page in PdfReader(path).pages:
         for font in page["/Resources"]["/Font"].values():
             fonts.add(str(font.get_object()["/BaseFont"]))
-    assert any(name.endswith("+DejaVuSans") for name in fonts)
-    assert any(name.endswith("+DejaVuSans-Bold") for name in fonts)
+    assert any(name.endswith("+NotoSerif-Regular") for name in fonts)
+    assert any(name.endswith("+NotoSans-Bold") for name in fonts)
+    assert not any("DejaVu" in name for name in fonts)
 
 
 def test_same_input_same_bytes(tmp_path: Path) -> None:
@@ -292,7 +303,7 @@ def test_three_thousand_rows_stream_with_consistent_page_total(tmp_path: Path) -
     result = render_statement_pdf(path, make_doc(), counts, counting())
     assert pulled == total
     assert result.signatories == total
-    assert result.pages > 50
+    assert result.pages > 20  # two columns of about 55 entries
     assert_footers(path, result.pages)
     text = squash("".join(page_texts(path)))
     for row in many_rows(total):
@@ -300,7 +311,7 @@ def test_three_thousand_rows_stream_with_consistent_page_total(tmp_path: Path) -
         assert squash(entry(row, mark)) in text
     lines = lines_of(path)
     assert "Regions (273)" in lines
-    assert "Regions (continued)" in lines
+    assert any(line.startswith("Regions · ") and line.endswith("(continued)") for line in lines)
 
 
 def test_no_signatories_yet(tmp_path: Path) -> None:
@@ -365,9 +376,9 @@ def test_each_earlier_version_gets_its_own_mark(tmp_path: Path) -> None:
     assert f"‡ endorsed an earlier version of the statement ({oldest[:12]}, 10 January 2025)" in (
         lines
     )
-    assert "Alpha Region‡ — Austria" in lines
-    assert "Beta Region† — Austria" in lines
-    assert "Gamma Region — Austria" in lines
+    assert "Alpha Region‡" in lines
+    assert "Beta Region†" in lines
+    assert "Gamma Region" in lines
 
 
 def test_enum_type_codes_are_accepted(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def printed_lines(tmp_path_factory) -> list[str]:
     rows = _rows()
     render_statement_pdf(path, _doc(), {"company": len(rows) - 1, "other": 1}, rows)
     text = subprocess.run(
-        ["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"],
+        ["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"],
         check=True,
         capture_output=True,
     ).stdout.decode("utf-8")
@@ -67,11 +67,11 @@ def printed_lines(tmp_path_factory) -> list[str]:
 
 @pytest.mark.parametrize("n", range(len(TRICKY)), ids=[name for name in TRICKY])
 def test_a_name_with_parentheses_or_backslashes_prints_exactly(printed_lines, n):
-    assert f"{n:02d} {TRICKY[n]} — Lyon, France" in printed_lines
+    assert f"{n:02d} {TRICKY[n]} — Lyon" in printed_lines
 
 
 def test_every_entry_after_a_tricky_name_is_still_there(printed_lines):
     for n in range(len(TRICKY)):
-        assert f"{n:02d} zz Follower {n} — Lyon, France" in printed_lines
-    assert "Omega Last Entry — Nice, France" in printed_lines
+        assert f"{n:02d} zz Follower {n} — Lyon" in printed_lines
+    assert "Omega Last Entry — Nice" in printed_lines
     assert "Companies (12)" in printed_lines

@@ -603,6 +603,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
             keywords=("joint statement", found.slug, *initiators),
             earlier_versions=earlier,
             language=found.language,
+            initiators=tuple(initiators),
         )
         listed: list[int] = []
         rows = ()

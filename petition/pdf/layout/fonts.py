@@ -1,4 +1,10 @@
-"""DejaVu Sans, shipped with the package and registered once per process for ReportLab."""
+"""Noto Serif (text) and Noto Sans (headings, labels), shipped with the package, registered once.
+
+The TTFs come from Debian's fonts-noto-core 20201225-1 (licence: fonts/LICENSE-Noto, SIL OFL 1.1):
+shipping them keeps the PDF identical on every machine, and Noto covers Latin with its diacritics,
+Greek and Cyrillic. ReportLab embeds only the glyphs a document uses (subsets). DejaVu Sans
+(fonts/LICENSE) stays registered under its own names for the benchmarks' reference layouts.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,35 @@ from pathlib import Path
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-# The TTFs and LICENSE come from Debian's fonts-dejavu-core / fonts-dejavu-extra 2.37: shipping them
-# keeps the PDF identical on every machine, and DejaVu covers Latin diacritics, Greek and Cyrillic.
 FONT_DIR = Path(__file__).with_name("fonts")
-FAMILY = "DejaVuSans"
-REGULAR = "DejaVuSans"
-BOLD = "DejaVuSans-Bold"
-ITALIC = "DejaVuSans-Oblique"
-BOLD_ITALIC = "DejaVuSans-BoldOblique"
+FAMILY = "NotoSerif"
+REGULAR = "NotoSerif-Regular"
+BOLD = "NotoSerif-Bold"
+ITALIC = "NotoSerif-Italic"
+BOLD_ITALIC = "NotoSerif-BoldItalic"
+SANS = "NotoSans-Regular"
+SANS_BOLD = "NotoSans-Bold"
+_OTHERS = ("DejaVuSans", "DejaVuSans-Bold")
 
 _lock = threading.Lock()
 _registered = False
 
 
 def register_fonts() -> None:
-    """Register the DejaVu Sans family with ReportLab (idempotent and thread-safe)."""
+    """Register the Noto faces with ReportLab (idempotent and thread-safe)."""
     global _registered
     if _registered:
         return
     with _lock:
         if _registered:
             return
-        for name in (REGULAR, BOLD, ITALIC, BOLD_ITALIC):
+        for name in (REGULAR, BOLD, ITALIC, BOLD_ITALIC, SANS, SANS_BOLD, *_OTHERS):
             pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / f"{name}.ttf")))
         # Lets Paragraph markup (<b>, <i>) and ListFlowable bullets resolve to the family.
         pdfmetrics.registerFontFamily(
             FAMILY, normal=REGULAR, bold=BOLD, italic=ITALIC, boldItalic=BOLD_ITALIC
+        )
+        pdfmetrics.registerFontFamily(
+            "NotoSans", normal=SANS, bold=SANS_BOLD, italic=SANS, boldItalic=SANS_BOLD
         )
         _registered = True

@@ -20,15 +20,17 @@ from reportlab.platypus import (
     Flowable,
     Frame,
     HRFlowable,
+    KeepTogether,
     PageTemplate,
     Paragraph,
     Spacer,
 )
 
 from ...core.dates import format_date, format_timestamp
-from . import styles
+from . import styles, wording
 from .archival import add_archival_entries
-from .fonts import BOLD, REGULAR, register_fonts
+from .fonts import REGULAR, SANS, SANS_BOLD, register_fonts
+from .letterhead import Letterhead, Logo
 from .markdown_story import markdown_flowables
 from .text import clean_inline, escape_markup, format_count
 
@@ -41,31 +43,22 @@ from .text import clean_inline, escape_markup, format_count
 #   (One platypus Table of all rows is quadratic; a flowable per row costs twice the memory.)
 # * Entries are raw text operators in one BT/ET block per page, not Paragraphs: one line per
 #   organisation, long ones wrapped at word boundaries with a hanging indent, never cut short.
+# * The list is set in two columns inside the one frame: each split fills the left column to the
+#   space left, then the right one, so each column reads top to bottom before the next. Inside a
+#   type group, a subheading opens each country; a column that starts inside a group says which
+#   group and country continue.
 # * "Page X of Y": Y is unknown until the last row has been read, so every footer draws a form
 #   XObject that the canvas defines at save time with the final count. Nothing is laid out twice,
 #   no page is held back, and the row iterator needs no second pass.
 # * Everything that comes from data is escaped before a Paragraph sees it (CVE-2023-33733
 #   surface); list entries never go through the markup parser at all.
 
-# The interface's fixed list: code -> label, in the order groups appear in the PDF.
-ORGANISATION_TYPES: tuple[tuple[str, str], ...] = (
-    ("region", "Regions"),
-    ("public_authority", "Public authorities"),
-    ("cluster", "Cluster organisations"),
-    ("rto", "Research and technology organisations"),
-    ("university", "Universities"),
-    ("company", "Companies"),
-    ("sme", "SMEs"),
-    ("startup", "Start-ups"),
-    ("network", "Networks and associations"),
-    ("ngo", "NGOs and civil society"),
-    ("other", "Other organisations"),
-)
+ORGANISATION_TYPES = wording.ORGANISATION_TYPES
 
 SHORT_HASH_LENGTH = 12
 # Marks for signatories of earlier versions, newest earlier version first; doubled after four.
 VERSION_MARKS = ("†", "‡", "§", "¶")
-EARLIER_VERSION_NOTE = "endorsed an earlier version of the statement ({short_hash}, {date})"
+EARLIER_VERSION_NOTE = wording.EARLIER_VERSION_NOTE
 
 _PAGE_TOTAL_FORM = "PageTotal"
 # Room for the "Signatories" heading, the summary, notes and a first group, so the section never
@@ -89,6 +82,11 @@ class StatementDoc:
     # each one gets a mark and a note).
     earlier_versions: Mapping[str, date] = field(default_factory=dict)
     language: str | None = None  # BCP 47 tag for the PDF catalogue, e.g. "en"
+    initiators: tuple[str, ...] = ()  # under "An initiative of"
+    addressee: str = ""  # "To: ..." line; none when empty
+    place: str = ""  # the date line reads "place, date" (just the date when empty)
+    letter_date: date | None = None  # the date line's date; the generation date when None
+    logo: Logo | None = None  # letterhead logo, from letterhead.load_logo
 
 
 @dataclass(frozen=True)
@@ -150,12 +148,17 @@ def render_statement_pdf(
         row_iter, labels, order, counts, marks, doc.version_sha256, styles.FRAME_HEIGHT
     )
 
-    story: list[Flowable] = [*_title_block(doc), *markdown_flowables(doc.body_markdown)]
+    story: list[Flowable] = [
+        _Bookmark("statement", clean_inline(doc.title) or wording.OUTLINE_SIGNATORIES, 0),
+        *_title_block(doc),
+        *markdown_flowables(doc.body_markdown),
+    ]
     story.extend(_signatories_intro(doc, total, marks))
     if total:
         story.append(stream)
     elif next(row_iter, None) is not None:
         raise SignatoryListError("rows given but the counts add up to zero")
+    story.extend(_colophon(doc))
 
     canvases: list[_PagedCanvas] = []
 
@@ -174,29 +177,90 @@ def render_statement_pdf(
 # --- statement part ---------------------------------------------------------------------------
 
 
+class _Bookmark(Flowable):
+    """An outline entry pointing at where it stands in the story; takes no room."""
+
+    def __init__(self, key: str, title: str, level: int) -> None:
+        super().__init__()
+        self._key = key
+        self._title = title
+        self._level = level
+        self.width = self.height = 0
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return 0, 0
+
+    def draw(self) -> None:
+        self.canv.bookmarkHorizontal(self._key, 0, 0)
+        self.canv.addOutlineEntry(self._title, self._key, level=self._level)
+
+
 def _title_block(doc: StatementDoc) -> list[Flowable]:
-    block: list[Flowable] = [Paragraph(escape_markup(clean_inline(doc.title)), styles.TITLE)]
+    campaign = clean_inline(doc.campaign)
+    block: list[Flowable] = []
+    if campaign or doc.logo is not None:
+        name = _fit(campaign, SANS_BOLD, styles.LETTERHEAD_SIZE, styles.FRAME_WIDTH - 140)
+        block.append(Letterhead(name, doc.logo))
+        block.append(Spacer(0, 14))
+    when = format_date(doc.letter_date or doc.generated_at.date())
+    place = clean_inline(doc.place)
+    date_line = wording.DATE_PLACE.format(place=place, date=when) if place else when
+    block.append(Paragraph(escape_markup(date_line), styles.LETTER_DATE))
+    addressee = clean_inline(doc.addressee)
+    if addressee:
+        line = wording.ADDRESSEE.format(addressee=addressee)
+        block.append(Paragraph(escape_markup(line), styles.LETTER))
+        block.append(Spacer(0, 14))
+    block.append(Paragraph(escape_markup(clean_inline(doc.title)), styles.TITLE))
     subtitle = clean_inline(doc.subtitle)
     if subtitle:
         block.append(Paragraph(escape_markup(subtitle), styles.SUBTITLE))
-    block.append(Paragraph(f"Published {format_date(doc.published_on)}", styles.META))
-    block.append(Spacer(0, 10))
-    block.append(HRFlowable(width="100%", thickness=0.6, color=styles.RULE, spaceAfter=18))
+    published = wording.PUBLISHED.format(date=format_date(doc.published_on))
+    block.append(Paragraph(escape_markup(published), styles.META))
+    initiators = [name for name in (clean_inline(n) for n in doc.initiators) if name]
+    if initiators:
+        block.append(Paragraph(escape_markup(wording.INITIATIVE_OF), styles.LABEL))
+        block.append(Paragraph(escape_markup(", ".join(initiators)), styles.INITIATORS))
+    block.append(Spacer(0, 8))
+    block.append(HRFlowable(width="100%", thickness=0.6, color=styles.RULE, spaceAfter=16))
     return block
 
 
+def _colophon(doc: StatementDoc) -> list[Flowable]:
+    lines = [
+        wording.COLOPHON_VERSION.format(sha256=clean_inline(doc.version_sha256)),
+        wording.COLOPHON_GENERATED.format(timestamp=format_timestamp(doc.generated_at)),
+        wording.COLOPHON_ACCESSIBLE,
+        wording.COLOPHON_TYPE,
+    ]
+    block: list[Flowable] = [
+        Spacer(0, 18),
+        HRFlowable(width="100%", thickness=0.4, color=styles.RULE, spaceAfter=6),
+        _Bookmark("colophon", wording.OUTLINE_COLOPHON, 0),
+        Paragraph(escape_markup(wording.COLOPHON_HEADING), styles.COLOPHON_HEADING),
+        *(Paragraph(escape_markup(line), styles.COLOPHON) for line in lines),
+    ]
+    return [KeepTogether(block)]
+
+
 def _signatories_intro(doc: StatementDoc, total: int, marks: dict[str, str]) -> list[Flowable]:
-    heading = Paragraph("Signatories", styles.SECTION)
+    heading = Paragraph(escape_markup(wording.SIGNATORIES), styles.SECTION)
     heading.keepWithNext = True
     as_of = format_date(doc.generated_at.date())
     if total == 0:
-        summary = f"As of {as_of}, no organisation has signed this statement yet."
+        summary = wording.SUMMARY_NONE.format(date=as_of)
     elif total == 1:
-        summary = f"As of {as_of}, 1 organisation has signed this statement."
+        summary = wording.SUMMARY_ONE.format(date=as_of)
     else:
-        summary = f"As of {as_of}, {format_count(total)} organisations have signed this statement."
-    intro: list[Flowable] = [CondPageBreak(_SIGNATORIES_MIN_HEIGHT), heading]
-    intro.append(Paragraph(summary, styles.BODY))
+        summary = wording.SUMMARY_MANY.format(
+            date=as_of, words=wording.count_in_words(total), figures=format_count(total)
+        )
+    intro: list[Flowable] = [
+        CondPageBreak(_SIGNATORIES_MIN_HEIGHT),
+        _Bookmark("signatories", wording.OUTLINE_SIGNATORIES, 0),
+        heading,
+    ]
+    intro.append(Paragraph(escape_markup(summary), styles.BODY))
     for sha, mark in marks.items():
         note = EARLIER_VERSION_NOTE.format(
             short_hash=sha[:SHORT_HASH_LENGTH], date=format_date(doc.earlier_versions[sha])
@@ -242,12 +306,13 @@ class _PagedCanvas(Canvas):
 
     def save(self) -> None:
         self.beginForm(_PAGE_TOTAL_FORM)
-        self.setFont(REGULAR, styles.FOOTER_SIZE)
+        self.setFont(SANS, styles.FOOTER_SIZE)
         self.setFillColor(styles.FAINT)
         self.drawString(0, 0, str(self.page_count))
         self.endForm()
         if self.archival is not None:
             self.setViewerPreference("DisplayDocTitle", "true")
+            self.showOutline()
             add_archival_entries(self._doc, *self.archival)  # type: ignore[attr-defined]
         super().save()
 
@@ -272,13 +337,9 @@ class _StatementTemplate(BaseDocTemplate):
             invariant=1,
             pageCompression=1,
             # The canvas opens every page with its initial font: ours (embedded), not Helvetica.
-            initialFontName=REGULAR,
+            initialFontName=SANS,
         )
-        self._header = clean_inline(doc.title)
-        self._footer_right = (
-            f"Statement version {clean_inline(doc.version_sha256)[:SHORT_HASH_LENGTH]}"
-            f"  ·  Generated {format_timestamp(doc.generated_at)}"
-        )
+        self._title = clean_inline(doc.title)
         frame = Frame(
             styles.MARGIN_LEFT,
             styles.MARGIN_BOTTOM,
@@ -293,34 +354,29 @@ class _StatementTemplate(BaseDocTemplate):
         self.addPageTemplates([PageTemplate("page", [frame], onPageEnd=self._decorate)])
 
     def _decorate(self, canvas: Canvas, _doc: BaseDocTemplate) -> None:
+        """Footer: "Page X of Y" at the left, the title at the right, a hairline above."""
         page = canvas.getPageNumber()
         left = styles.MARGIN_LEFT
         right = styles.PAGE_WIDTH - styles.MARGIN_RIGHT
         canvas.saveState()
-        canvas.setFont(REGULAR, styles.FOOTER_SIZE)
+        canvas.setFont(SANS, styles.FOOTER_SIZE)
         canvas.setFillColor(styles.FAINT)
-        if page > 1:
-            canvas.drawString(
-                left,
-                styles.HEADER_BASELINE,
-                _fit(self._header, REGULAR, styles.FOOTER_SIZE, styles.FRAME_WIDTH),
-            )
         canvas.setStrokeColor(styles.RULE)
         canvas.setLineWidth(0.4)
         rule_y = styles.FOOTER_BASELINE + 10
         canvas.line(left, rule_y, right, rule_y)
-        label = f"Page {page} of "
+        label = wording.PAGE_OF.format(page=page)
+        canvas.drawRightString(
+            right,
+            styles.FOOTER_BASELINE,
+            _fit(self._title, SANS, styles.FOOTER_SIZE, styles.FRAME_WIDTH - 110),
+        )
         canvas.drawString(left, styles.FOOTER_BASELINE, label)
         canvas.translate(
-            left + pdfmetrics.stringWidth(label, REGULAR, styles.FOOTER_SIZE),
+            left + pdfmetrics.stringWidth(label, SANS, styles.FOOTER_SIZE),
             styles.FOOTER_BASELINE,
         )
         canvas.doForm(_PAGE_TOTAL_FORM)
-        canvas.restoreState()
-        canvas.saveState()
-        canvas.setFont(REGULAR, styles.FOOTER_SIZE)
-        canvas.setFillColor(styles.FAINT)
-        canvas.drawRightString(right, styles.FOOTER_BASELINE, self._footer_right)
         canvas.restoreState()
 
 
@@ -422,6 +478,7 @@ _Run = tuple[_Encoder, float, float, str]
 @dataclass
 class _Entry:
     type_index: int
+    country: str
     lines: list[list[_Run]]
     placed: bool = False
 
@@ -432,13 +489,21 @@ class _ChunkBuilder:
     def __init__(self) -> None:
         self.text: list[str] = []
         self.graphics: list[str] = []
-        self.used = 0.0
+        self.bookmarks: list[tuple[str, str, float, float]] = []  # key, title, x, y
+        self.used = 0.0  # in the current column
+        self.height = 0.0  # of the tallest column so far
+        self.x0 = 0.0  # left edge of the current column
         self._font: tuple[str, float] | None = None
         self._grey: float | None = None
 
+    def next_column(self, x0: float) -> None:
+        self.height = max(self.height, self.used)
+        self.used = 0.0
+        self.x0 = x0
+
     def line(self, x: float, baseline: float, runs: list[_Run]) -> None:
         emit = self.text.append
-        emit(f"1 0 0 1 {x:.2f} {-baseline:.2f} Tm")
+        emit(f"1 0 0 1 {self.x0 + x:.2f} {-baseline:.2f} Tm")
         for encoder, size, grey, text in runs:
             if grey != self._grey:
                 emit(f"{grey:.2f} g")
@@ -450,12 +515,14 @@ class _ChunkBuilder:
                 emit(f"({escaped}) Tj")
 
     def rule(self, y: float, width: float) -> None:
+        x0 = self.x0
         self.graphics.append(
-            f"{_grey(styles.RULE):.2f} G 0.4 w 0 {-y:.2f} m {width:.2f} {-y:.2f} l S"
+            f"{_grey(styles.RULE):.2f} G 0.4 w {x0:.2f} {-y:.2f} m {x0 + width:.2f} {-y:.2f} l S"
         )
 
     def flowable(self, width: float) -> _ListChunk:
-        return _ListChunk(width, self.used, self.text, self.graphics)
+        height = max(self.height, self.used)
+        return _ListChunk(width, height, self.text, self.graphics, self.bookmarks)
 
 
 def _grey(color: Color) -> float:
@@ -470,12 +537,20 @@ _FAINT = _grey(styles.FAINT)
 class _ListChunk(Flowable):
     """The entries of one frame, as ready-made operators: drawing is a single append."""
 
-    def __init__(self, width: float, height: float, text: list[str], graphics: list[str]) -> None:
+    def __init__(
+        self,
+        width: float,
+        height: float,
+        text: list[str],
+        graphics: list[str],
+        bookmarks: list[tuple[str, str, float, float]],
+    ) -> None:
         super().__init__()
         self.width = width
         self.height = height
         self._text = text
         self._graphics = graphics
+        self._bookmarks = bookmarks
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         return self.width, self.height
@@ -484,6 +559,9 @@ class _ListChunk(Flowable):
         canvas = self.canv
         # Operators use y measured down from the chunk's top edge.
         canvas.translate(0, self.height)
+        for key, title, x, y in self._bookmarks:
+            canvas.bookmarkHorizontal(key, x, -y)
+            canvas.addOutlineEntry(title, key, level=1)
         if self._graphics:
             canvas.addLiteral("\n".join(self._graphics))
         if self._text:
@@ -514,6 +592,7 @@ class _SignatoryStream(Flowable):
         self._seen = [0] * len(labels)
         self._peeked_index = -1  # type of the last row read, to check the order
         self._group_index = -1  # type of the last entry placed, for headings
+        self._country: str | None = None  # country of the last entry placed, for subheadings
         self._lookahead: _Entry | None = None
         self._exhausted = False
         self._regular: _Encoder | None = None
@@ -534,33 +613,43 @@ class _SignatoryStream(Flowable):
             # The document the canvas writes into: the font subsets are per document.
             pdf_doc = self.canv._doc  # type: ignore[attr-defined]
             self._regular = _Encoder(REGULAR, pdf_doc)
-            self._bold = _Encoder(BOLD, pdf_doc)
-        width = availWidth
+            self._bold = _Encoder(SANS_BOLD, pdf_doc)
+        width = styles.COLUMN_WIDTH
         at_top = availHeight >= self._frame_height - 0.5
         chunk = _ChunkBuilder()
-        while True:
-            entry = self._peek(width)
-            if entry is None:
-                self._check_group_end(len(self._labels))
-                return [chunk.flowable(width)]
-            opens_group = entry.type_index != self._group_index
-            if opens_group:
-                head = (styles.GROUP_GAP if chunk.used else 0.0) + styles.GROUP_HEADING_HEIGHT
-            elif chunk.used == 0:
-                head = styles.CONTINUED_HEIGHT
-            else:
-                head = 0.0
-            lines = entry.lines
-            if chunk.used + head + len(lines) * styles.LIST_LEADING > availHeight + 1e-6:
-                if chunk.used or not at_top:
-                    return [chunk.flowable(width), self] if chunk.used else []
-                # Taller than a whole page (an absurdly long name): place what fits, carry on.
+        for column in (0, 1):
+            chunk.next_column(column * (width + styles.COLUMN_GAP))
+            while True:
+                entry = self._peek(width)
+                if entry is None:
+                    self._check_group_end(len(self._labels))
+                    return [chunk.flowable(availWidth)]
+                opens_group = entry.type_index != self._group_index
+                opens_country = opens_group or entry.country != self._country
+                if opens_group:
+                    head = (styles.GROUP_GAP if chunk.used else 0.0) + styles.GROUP_HEADING_HEIGHT
+                    head += styles.COUNTRY_HEIGHT
+                elif opens_country:
+                    head = (styles.COUNTRY_GAP if chunk.used else 0.0) + styles.COUNTRY_HEIGHT
+                elif chunk.used == 0:
+                    head = styles.CONTINUED_HEIGHT
+                else:
+                    head = 0.0
+                lines = entry.lines
+                if chunk.used + head + len(lines) * styles.LIST_LEADING <= availHeight + 1e-6:
+                    self._place(chunk, entry, lines, opens_group, opens_country, head, width)
+                    self._lookahead = None
+                    continue
+                if chunk.used:
+                    break  # this column is full
+                if column == 0 and not at_top:
+                    return []  # not even one entry fits here: the list goes on in the next frame
+                # Taller than a whole column (an absurdly long name): place what fits, carry on.
                 fit = max(1, int((availHeight - head) // styles.LIST_LEADING))
-                self._place(chunk, entry, lines[:fit], opens_group, head, width)
+                self._place(chunk, entry, lines[:fit], opens_group, opens_country, head, width)
                 entry.lines = lines[fit:]
-                return [chunk.flowable(width), self]
-            self._place(chunk, entry, lines, opens_group, head, width)
-            self._lookahead = None
+                break
+        return [chunk.flowable(availWidth), self]
 
     def _place(
         self,
@@ -568,27 +657,33 @@ class _SignatoryStream(Flowable):
         entry: _Entry,
         lines: list[list[_Run]],
         opens_group: bool,
+        opens_country: bool,
         head: float,
         width: float,
     ) -> None:
         assert self._bold is not None
         code, label = self._labels[entry.type_index]
+        country = entry.country or wording.NO_COUNTRY
         if opens_group:
-            top = chunk.used + head - styles.GROUP_HEADING_HEIGHT
-            heading = f"{label} ({format_count(self._counts.get(code, 0))})"
-            chunk.line(0, top + 11.0, [(self._bold, styles.GROUP_SIZE, _INK, heading)])
-            chunk.rule(top + 15.5, width)
-            self._group_index = entry.type_index
-        elif head:
-            chunk.line(
-                0,
-                chunk.used + 9.0,
-                [(self._bold, styles.CONTINUED_SIZE, _FAINT, f"{label} (continued)")],
+            top = chunk.used + head - styles.GROUP_HEADING_HEIGHT - styles.COUNTRY_HEIGHT
+            heading = wording.GROUP_HEADING.format(
+                label=label, count=format_count(self._counts.get(code, 0))
             )
+            chunk.line(0, top + 11.0, [(self._bold, styles.GROUP_SIZE, _INK, heading)])
+            chunk.rule(top + 15.0, width)
+            chunk.bookmarks.append((f"group-{code}", heading, chunk.x0, top))
+            self._group_index = entry.type_index
+        if opens_country:
+            top = chunk.used + head - styles.COUNTRY_HEIGHT
+            chunk.line(0, top + 8.5, [(self._bold, styles.COUNTRY_SIZE, _MUTED, country)])
+            self._country = entry.country
+        elif head:
+            note = wording.CONTINUED.format(label=label, country=country)
+            chunk.line(0, chunk.used + 9.0, [(self._bold, styles.CONTINUED_SIZE, _FAINT, note)])
         y = chunk.used + head
         for i, runs in enumerate(lines):
             x = 0.0 if i == 0 and not entry.placed else styles.LIST_INDENT
-            chunk.line(x, y + 9.4, runs)
+            chunk.line(x, y + 8.8, runs)
             y += styles.LIST_LEADING
         chunk.used = y
         if not entry.placed:
@@ -625,22 +720,28 @@ class _SignatoryStream(Flowable):
             if not mark:
                 raise SignatoryListError(f"row endorses an unknown version {version[:12]!r}")
         name = clean_inline(row.organisation_name) + mark
-        tail_width, tail = self._tail(row.city, row.country_name)
+        country = self._country_name(row.country_name)
+        tail_width, tail = self._tail(row.city)
         if self._name_widths.measure(name, styles.LIST_SIZE) + tail_width <= width:
             assert self._regular is not None
             runs: list[_Run] = [(self._regular, styles.LIST_SIZE, _INK, name)]
             if tail:
                 runs.append((self._regular, styles.LIST_SIZE, _MUTED, tail))
-            return _Entry(index, [runs])
-        return _Entry(index, self._wrap(name, tail, width))
+            return _Entry(index, country, [runs])
+        return _Entry(index, country, self._wrap(name, tail, width))
 
-    def _tail(self, city: str | None, country: str | None) -> tuple[float, str]:
-        key = f"{city or ''}\x00{country or ''}"
+    def _country_name(self, country: str | None) -> str:
+        key = f"\x01{country or ''}"
         cached = self._tails.get(key)
         if cached is None:
-            place = ", ".join(
-                p for p in (clean_inline(city or ""), clean_inline(country or "")) if p
-            )
+            cached = self._tails[key] = (0.0, clean_inline(country or ""))
+        return cached[1]
+
+    def _tail(self, city: str | None) -> tuple[float, str]:
+        key = city or ""
+        cached = self._tails.get(key)
+        if cached is None:
+            place = clean_inline(city or "")
             tail = f" — {place}" if place else ""
             if len(self._tails) >= _TAIL_CACHE_LIMIT:
                 self._tails.clear()
