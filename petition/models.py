@@ -158,6 +158,11 @@ class Statement(Base):
     campaign: Mapped[str] = mapped_column(String(300), default="")
     initiators: Mapped[str] = mapped_column(Text, default="")
     published_on: Mapped[date | None] = mapped_column(Date)
+    # The PDF's letter lines: "To: addressee" (none when NULL) and "place, date" (the build's date
+    # when pdf_date is NULL). Set with `flask pdf letter`.
+    pdf_addressee: Mapped[str | None] = mapped_column(String(300))
+    pdf_place: Mapped[str | None] = mapped_column(String(120))
+    pdf_date: Mapped[date | None] = mapped_column(Date)
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     signing_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signing_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

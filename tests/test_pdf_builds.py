@@ -295,3 +295,25 @@ def test_healthz_reports_pdf_age(client, seeded):
     assert isinstance(body["pdf_age_seconds"][SLUG], int)
     with client.application.app_context():
         assert db.session.scalar(select(func.count(PdfVersion.id))) == 1
+
+
+def test_cli_pdf_letter_lines_reach_the_pdf(app, runner, client, seeded, tmp_path):
+    result = runner.invoke(
+        args=[
+            "pdf", "letter", SLUG, "--addressee", "European Commission",
+            "--place", "Bruxelles", "--date", "2025-04-01",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["pdf", "rebuild", SLUG]).exit_code == 0
+    text = pdf_text(latest_pdf(client), tmp_path)
+    assert "To: European Commission" in text
+    assert "Bruxelles, 1 April 2025" in text
+    # Options left out are cleared: no addressee, and the date of the build.
+    assert runner.invoke(args=["pdf", "letter", SLUG]).exit_code == 0
+    assert runner.invoke(args=["pdf", "rebuild", SLUG]).exit_code == 0
+    text = pdf_text(latest_pdf(client), tmp_path)
+    assert "To:" not in text
+    assert "Bruxelles" not in text
+    bad = runner.invoke(args=["pdf", "letter", SLUG, "--date", "1 April"])
+    assert bad.exit_code != 0

@@ -42,6 +42,7 @@ from ..models import (
     utcnow,
 )
 from ..signatories.service import PUBLIC_ORDER
+from .layout.letterhead import Logo, LogoError, load_logo
 
 log = logging.getLogger(__name__)
 
@@ -528,10 +529,42 @@ def unpack_ids(blob: bytes) -> set[int]:
     return set(values)
 
 
+def _campaign_identity() -> tuple[str, Logo | None]:
+    """The campaign's name and logo for the letterhead, from the identity the console keeps."""
+    from ..identity.service import current_row, logo_file
+
+    row = current_row()
+    if row is None:
+        return "", None
+    logo = None
+    if row.logo_sha256:
+        stored = logo_file()
+        if stored is not None and stored.sha256 == row.logo_sha256:
+            try:
+                logo = load_logo(bytes(stored.data))
+            except LogoError:
+                log.warning("the campaign logo cannot be drawn in the PDF; built without it")
+    return row.name, logo
+
+
+@write_transaction
+def set_letter_lines(
+    statement_id: int, addressee: str | None, place: str | None, when: date | None
+) -> None:
+    """The PDF's addressee, place and date lines; None or empty text: the default."""
+    statement = db.session.get(Statement, statement_id)
+    if statement is None:
+        raise BuildError("no such statement")
+    statement.pdf_addressee = (addressee or "").strip()[:300] or None
+    statement.pdf_place = (place or "").strip()[:120] or None
+    statement.pdf_date = when
+
+
 def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Path, dict]:
     """Read the list in one snapshot and stream it into a temporary file in `directory`."""
     from .layout import StatementDoc, render_statement_pdf
 
+    campaign_name, logo = _campaign_identity()
     # A connection of its own, read only: the snapshot ends when it is returned to the pool.
     with db.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -546,6 +579,9 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
                 Statement.campaign,
                 Statement.initiators,
                 Statement.language,
+                Statement.pdf_addressee,
+                Statement.pdf_place,
+                Statement.pdf_date,
                 Statement.list_version,
                 Statement.list_public_from,
                 Statement.current_version_id,
@@ -597,13 +633,17 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
             subtitle=found.subtitle,
             published_on=found.published_on or _aware(current.created_at).date(),
             body_markdown=current.body,
-            campaign=found.campaign or found.title,
+            campaign=campaign_name or found.campaign or found.title,
             version_sha256=current.sha256,
             generated_at=utcnow(),
             keywords=("joint statement", found.slug, *initiators),
             earlier_versions=earlier,
             language=found.language,
             initiators=tuple(initiators),
+            addressee=found.pdf_addressee or "",
+            place=found.pdf_place or "",
+            letter_date=found.pdf_date,
+            logo=logo,
         )
         listed: list[int] = []
         rows = ()

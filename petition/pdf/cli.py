@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import click
 from flask.cli import AppGroup
 
@@ -27,3 +29,24 @@ def pdf_rebuild(slug: str) -> None:
         f"{version.pages} pages, {version.size} bytes, sha256 {version.file_sha256}"
     )
     jobs.finish()
+
+
+@pdf_cli.command("letter")
+@click.argument("slug")
+@click.option("--addressee", help='The "To:" line, e.g. "European Commission". Empty: none.')
+@click.option("--place", help='Place before the date, e.g. "Brussels". Empty: none.')
+@click.option(
+    "--date",
+    "when",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The letter's date (YYYY-MM-DD). Omitted: the date of each build.",
+)
+def pdf_letter(slug: str, addressee: str | None, place: str | None, when) -> None:
+    """Set the PDF's addressee, place and date lines; options left out are cleared."""
+    statement = statement_or_exit(slug)
+    day: date | None = when.date() if when else None
+    builds.set_letter_lines(statement.id, addressee, place, day)
+    click.echo(
+        f"PDF letter lines of {slug}: addressee {addressee or '(none)'}, "
+        f"place {place or '(none)'}, date {day.isoformat() if day else '(date of each build)'}"
+    )
