@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import pdf_bench, serve_bench
+from bench import pdf_bench, pdf_render_bench, serve_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pdf", action="store_true", help="only the serving benchmark")
     parser.add_argument("--skip-serve", action="store_true", help="only the build benchmark")
     parser.add_argument("--no-write", action="store_true", help="print, write nothing")
+    parser.add_argument(
+        "--skip-peers", action="store_true", help="no fpdf2 / Typst / WeasyPrint comparison"
+    )
     args = parser.parse_args(argv)
     if args.duration is None:
         args.duration = "3s" if args.quick else "10s"
@@ -148,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             naive_max=args.naive_max,
             cli_size=args.cli_size,
         )
+    if not (args.skip_pdf or args.skip_peers):
+        # The renderer alone next to fpdf2, Typst and WeasyPrint on the same content, with ratios.
+        pdf_render_bench.main(["--sizes", "10000", "100000", "--skip-naive"])
     serve = None if args.skip_serve else serve_bench.run(args)
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     seconds = time.perf_counter() - started

@@ -256,10 +256,24 @@ def render_naive(rows: int, path: str) -> int:
     return len(pages) + 1
 
 
+def _peer(name: str) -> Callable[[int, str], int]:
+    def render(rows: int, path: str) -> int:
+        from bench import pdf_peers  # dev-only packages, imported in the measuring process
+
+        return int(getattr(pdf_peers, f"render_{name}")(rows, path))
+
+    return render
+
+
 RENDERERS: dict[str, Callable[[int, str], int]] = {
     "streaming": render_streaming,
     "naive-table": render_naive,
+    "fpdf2": _peer("fpdf2"),
+    "typst": _peer("typst"),
+    "weasyprint": _peer("weasyprint"),
 }
+# The largest size each peer is run at (WeasyPrint's layout grows too slow and large past 10k).
+PEER_MAX = {"fpdf2": 100_000, "typst": 100_000, "weasyprint": 10_000}
 
 
 def _run_case(renderer: str, rows: int) -> CaseResult:
@@ -292,7 +306,7 @@ def generator_seconds(rows: int) -> float:
 def format_table(results: list[CaseResult | tuple[str, int, str]]) -> str:
     header = (
         f"{'renderer':<12} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'pages':>6} "
-        f"{'size MB':>8} {'peak RSS MB':>12}"
+        f"{'size MB':>8} {'KB/10k':>7} {'peak RSS MB':>12}"
     )
     lines = [header, "-" * len(header)]
     for item in results:
@@ -300,11 +314,33 @@ def format_table(results: list[CaseResult | tuple[str, int, str]]) -> str:
             lines.append(
                 f"{item.renderer:<12} {item.rows:>8,} {item.seconds:>8.2f} "
                 f"{item.rows_per_second:>9,.0f} {item.pages:>6,} "
-                f"{item.size_bytes / 1e6:>8.2f} {item.peak_rss_mb:>12.0f}"
+                f"{item.size_bytes / 1e6:>8.2f} {item.size_bytes / 1e3 / item.rows * 1e4:>7.0f} "
+                f"{item.peak_rss_mb:>12.0f}"
             )
         else:
             renderer, rows, note = item
             lines.append(f"{renderer:<12} {rows:>8,} {note}")
+    return "\n".join(lines)
+
+
+def peer_ratios(results: list[CaseResult | tuple[str, int, str]]) -> str:
+    """For each size: how many times faster the streaming renderer is than each peer."""
+    ours = {r.rows: r for r in results if isinstance(r, CaseResult) and r.renderer == "streaming"}
+    lines = ["speed-up of streaming over each peer (peer seconds / streaming seconds):"]
+    for rows, mine in sorted(ours.items()):
+        peers = [
+            r
+            for r in results
+            if isinstance(r, CaseResult) and r.rows == rows and r.renderer in PEER_MAX
+        ]
+        if not peers:
+            continue
+        parts = [f"{r.renderer} {r.seconds / mine.seconds:.1f}x" for r in peers]
+        fastest = min(peers, key=lambda r: r.seconds)
+        verdict = "ok" if fastest.seconds >= 2 * mine.seconds else "MISSED (target 2x)"
+        lines.append(
+            f"  {rows:>8,}: " + ", ".join(parts) + f"; vs fastest ({fastest.renderer}) {verdict}"
+        )
     return "\n".join(lines)
 
 
@@ -315,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         "--naive-max", type=int, default=30_000, help="largest size to try the naive baseline on"
     )
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument(
+        "--peers", nargs="*", default=list(PEER_MAX), help="other renderers to compare with"
+    )
     args = parser.parse_args(argv)
 
     results: list[CaseResult | tuple[str, int, str]] = []
@@ -328,8 +367,19 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 results.append(measure("naive-table", rows))
             print(format_table(results[-1:]).splitlines()[-1], flush=True)
+    for peer in args.peers:
+        for rows in args.sizes:
+            if rows > PEER_MAX[peer]:
+                continue
+            try:
+                results.append(measure(peer, rows))
+            except Exception as exc:  # a peer that fails is reported, not fatal
+                results.append((peer, rows, f"failed: {type(exc).__name__}: {exc}"[:90]))
+            print(format_table(results[-1:]).splitlines()[-1], flush=True)
     print()
     print(format_table(results))
+    print()
+    print(peer_ratios(results))
     largest = max(args.sizes)
     print(
         f"\n(synthetic row generation alone, {largest:,} rows: {generator_seconds(largest):.2f} s)"
