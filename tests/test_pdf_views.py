@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,18 @@ def test_no_pdf_yet_is_a_clear_404_and_no_link(app, client, tmp_path):
     response = fetch(client, f"/statements/{SLUG}/statement.pdf")
     assert response.status_code == 404
     assert "has not been generated yet" in response.get_data(as_text=True)
+
+
+def test_statement_page_points_to_the_accessible_list_next_to_the_pdf(client, seeded):
+    # The PDF is untagged (ReportLab writes no structure tree): the page says where to read instead.
+    page = client.get(f"/statements/{seeded}").get_data(as_text=True)
+    assert "statement.pdf" in page
+    assert "is not tagged for screen readers" in page
+    assert re.search(
+        rf'the <a href="/statements/{seeded}/[^"]*">list of signatories</a> on this site is the '
+        "accessible version",
+        page,
+    )
 
 
 def test_conditional_get_head_and_ranges(app, client, seeded):
