@@ -241,6 +241,13 @@ def test_svg_logo_is_drawn_as_vectors(tmp_path: Path) -> None:
         assert pikepdf.Operator("re") in ops or pikepdf.Operator("c") in ops
         for gs in page.Resources.get("/ExtGState", {}).values():  # opacity dropped
             assert float(gs.get("/ca", 1)) == 1
+    # Its text and the renderer's default font are our embedded sans, not a standard font.
+    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True)
+    rows = fonts.stdout.splitlines()[2:]
+    assert rows
+    assert all(row.split()[-5] == "yes" for row in rows), fonts.stdout
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True)
+    assert "RIS" in text.stdout
 
 
 def test_png_logo_is_flattened(tmp_path: Path) -> None:

@@ -14,13 +14,14 @@ import re
 from dataclasses import dataclass
 
 from PIL import Image
-from reportlab.graphics.shapes import Drawing, Group, Shape
+from reportlab import rl_config
+from reportlab.graphics.shapes import Drawing, Group, Shape, String
 from reportlab.lib.colors import Color
 from reportlab.lib.utils import ImageReader
 from reportlab.platypus import Flowable
 
 from . import styles
-from .fonts import SANS_BOLD
+from .fonts import SANS, SANS_BOLD
 
 MAX_LOGO_BYTES = 2_000_000
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -48,7 +49,8 @@ def _on_white(color: object) -> object:
 
 
 def _opaque(node: object) -> None:
-    """Semi-transparent paint becomes the colour it shows on white paper."""
+    """Semi-transparent paint becomes the colour it shows on white paper; text is set in our
+    embedded sans (an SVG's font would be a standard font the PDF cannot embed)."""
     if isinstance(node, Group):
         for child in node.contents:
             _opaque(child)
@@ -59,6 +61,8 @@ def _opaque(node: object) -> None:
         for attribute in ("fillOpacity", "strokeOpacity"):
             if getattr(node, attribute, None) is not None:
                 setattr(node, attribute, None)
+    if isinstance(node, String):
+        node.fontName = SANS
 
 
 def load_logo(data: bytes) -> Logo:
@@ -118,7 +122,13 @@ class Letterhead(Flowable):
                 canvas.saveState()
                 canvas.translate(0, y)
                 canvas.scale(scale, scale)
-                logo.drawing.drawOn(canvas, 0, 0)
+                # The renderer opens with its default graphics font (Helvetica, never embedded).
+                default_font = rl_config.defaultGraphicsFontName
+                rl_config.defaultGraphicsFontName = SANS
+                try:
+                    logo.drawing.drawOn(canvas, 0, 0)
+                finally:
+                    rl_config.defaultGraphicsFontName = default_font
                 canvas.restoreState()
             elif logo.image is not None:
                 canvas.drawImage(logo.image, 0, y, width, height)
