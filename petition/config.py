@@ -155,7 +155,7 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         # Anyone can make the site mail any address: mail a stranger's form submission triggers
         # (confirmation, already endorsed, lost link) goes to one recipient domain at most this
         # many times in any hour; more waits for the window (deferred, not dropped). 0: no cap.
-        "MAIL_DOMAIN_HOURLY_LIMIT": _int(env, "MAIL_DOMAIN_HOURLY_LIMIT", 30),
+        "MAIL_DOMAIN_HOURLY_LIMIT": _int(env, "MAIL_DOMAIN_HOURLY_LIMIT", 100),
         # First wait after a temporary failure (doubled each attempt, capped at an hour).
         "MAIL_RETRY_BASE_SECONDS": _float(env, "MAIL_RETRY_BASE_SECONDS", 30.0),
         "TOKEN_MAX_AGE_DAYS": _int(env, "TOKEN_MAX_AGE_DAYS", 7, minimum=1, unit="days"),
