@@ -113,8 +113,8 @@ def test_signatures_approve_refuses_unconfirmed(app, runner, seeded):
     result = runner.invoke(args=["signatures", "approve", str(pending)])
     assert result.exit_code == 0
     assert (
-        f"{pending}: unchanged — Signature {pending} is pending_email; it cannot be approved."
-        in result.output
+        f"{pending}: unchanged — Signature {pending} is waiting for email confirmation; it cannot"
+        " be approved." in result.output
     )
     assert state_of(app, pending) is SignatureState.PENDING_EMAIL
 

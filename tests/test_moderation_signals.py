@@ -202,5 +202,5 @@ def test_queue_page_shows_the_badges(app, seeded):
     assert "Free mail" in page
     assert "≠ Domain differs" in page
     assert "Possible duplicate of #" in page
-    assert "Lodzkie Region S.A. (verified, PL)" in page
+    assert "Lodzkie Region S.A. (Awaiting a decision, Poland)" in page
     assert "1 more from this IP in 24 h" in page

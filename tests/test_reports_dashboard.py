@@ -98,7 +98,7 @@ def test_uncertain_mail_is_shown_and_staff_send_it_again_or_mark_it_sent(app, se
     assert sent["Message-ID"] == "<uncertain.again@x.example>"
     [event] = _audit(app, "mail_sent_again")
     assert event.actor_label == "mod@example.org"
-    assert f"mail {again_id} (confirm): uncertain → queued" == event.detail
+    assert f"Email {again_id} (Confirmation link): Maybe delivered → Queued" == event.detail
 
     # Mark as sent: sent, never transmitted again.
     response = post(moderator, f"/staff/outbox/{arrived_id}/mark-sent")
@@ -110,7 +110,7 @@ def test_uncertain_mail_is_shown_and_staff_send_it_again_or_mark_it_sent(app, se
         assert outbox.send_due()["due"] == 0
     assert not list(Path(app.config["MAIL_DIR"]).glob(f"*-{arrived_id:06d}-*.eml"))
     [event] = _audit(app, "mail_marked_sent")
-    assert f"mail {arrived_id} (confirm): uncertain → sent" == event.detail
+    assert f"Email {arrived_id} (Confirmation link): Maybe delivered → Sent" == event.detail
     assert "arrived@x.example" not in event.detail
 
     # Neither action applies twice, nor "mark as sent" to a message that is not uncertain.

@@ -20,6 +20,7 @@ from . import identity, jobs
 from .audit import Actor, record
 from .db import after_write, rowcount, transaction, write_transaction
 from .validation import registrable_domain
+from .wording import mail_kind_label, outbox_status_label
 
 log = logging.getLogger(__name__)
 
@@ -468,5 +469,8 @@ def _audit(
         actor,
         action,
         signature=signature,
-        detail=f"mail {message.id} ({message.kind}): {from_state.value} → {to_state.value}",
+        detail=(
+            f"Email {message.id} ({mail_kind_label(message.kind)}):"
+            f" {outbox_status_label(from_state)} → {outbox_status_label(to_state)}"
+        ),
     )

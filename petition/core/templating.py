@@ -7,7 +7,7 @@ import re
 from flask import Flask
 
 from ..models import ORGANISATION_TYPE_LABELS, OrganisationType, utcnow
-from . import identity
+from . import identity, wording
 from .dates import format_date, format_timestamp, machine_datetime
 from .validation import country_display_name
 
@@ -45,6 +45,13 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["type_label"] = type_label
     app.jinja_env.filters["country_name"] = country_display_name
     app.jinja_env.globals["site_name"] = "Jointly"
+    app.jinja_env.filters["state_label"] = wording.state_label
+    app.jinja_env.filters["action_label"] = wording.action_label
+    app.jinja_env.filters["mail_kind_label"] = wording.mail_kind_label
+    app.jinja_env.filters["outbox_status_label"] = wording.outbox_status_label
+    app.jinja_env.filters["field_label"] = wording.field_label
+    app.jinja_env.globals["actor_words"] = wording.actor_words
+    app.jinja_env.globals["change_value"] = wording.change_value
 
     @app.context_processor
     def _now() -> dict:

@@ -14,6 +14,7 @@ from ..core import events, outbox
 from ..core.audit import Actor, record
 from ..core.db import after_write, compare_and_set, paginate, rowcount, write_transaction
 from ..core.validation import OrganisationFields, derived_columns, name_key
+from ..core.wording import state_label
 from ..extensions import db
 from ..models import OrganisationType, Signature, SignatureState, utcnow
 from ..signing.service import NotWithdrawable, public_url, withdraw
@@ -92,14 +93,14 @@ def decide(
     current = SignatureState(signature.state)
     if current is target:
         return Decision(
-            signature_id, DecisionResult.NO_CHANGE, current, f"Already {current.value}."
+            signature_id, DecisionResult.NO_CHANGE, current, f"Already {state_phrase(current)}."
         )
     if current not in sources or (expected_state is not None and current is not expected_state):
         return Decision(
             signature_id,
             DecisionResult.CONFLICT,
             current,
-            f"Signature {signature_id} is {current.value}; it cannot be {past_tense(action)}.",
+            f"Signature {signature_id} is {state_phrase(current)}; it cannot be {past_tense(action)}.",
         )
     now = utcnow()
     values: dict = {"state": target, "decided_at": now}
@@ -155,6 +156,11 @@ def decide(
         changed_id = signature.statement_id
         after_write(lambda: events.signatory_list_changed(changed_id, reason=action))
     return Decision(signature_id, DecisionResult.DONE, target)
+
+
+def state_phrase(state: SignatureState) -> str:
+    """A state inside a sentence: "Signature 5 is waiting for email confirmation; …"."""
+    return state_label(state).lower()
 
 
 def past_tense(action: str) -> str:
@@ -320,7 +326,7 @@ def edit_signature(
     if state not in EDITABLE_STATES:
         return EditOutcome(
             EditResult.NOT_EDITABLE,
-            f"Signature {signature_id} is {state.value}; it cannot be edited.",
+            f"Signature {signature_id} is {state_phrase(state)}; it cannot be edited.",
         )
     if signature.row_version != row_version:
         return EditOutcome(
@@ -394,7 +400,7 @@ def withdraw_on_request(
             signature_id,
             DecisionResult.CONFLICT,
             state,
-            f"Signature {signature_id} is {state.value}; it cannot be withdrawn.",
+            f"Signature {signature_id} is {state_phrase(state)}; it cannot be withdrawn.",
         )
     return Decision(signature_id, DecisionResult.DONE, SignatureState.WITHDRAWN)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 from ..core.http import whole_number
-from ..core.validation import country_display_name
+from ..core.validation import country_display_name, name_key
 from ..extensions import db
 from ..models import (
     AuditEvent,
@@ -60,6 +60,11 @@ def _console_filter(state: SignatureState | None) -> moderation.ConsoleFilter:
     )
 
 
+def _by_name(countries: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """The country filter in the order a reader looks for a name (Åland Islands under A)."""
+    return sorted(countries, key=lambda c: (name_key(c[1]), c[0]))
+
+
 def _list_page(template_state: SignatureState | None, *, is_queue: bool):
     flt = _console_filter(template_state)
     page = moderation.console_page(flt)
@@ -71,7 +76,7 @@ def _list_page(template_state: SignatureState | None, *, is_queue: bool):
         page=page,
         signals=signals.signals_for(page.items),
         statements=all_statements(),
-        countries=[(code, country_display_name(code), n) for code, n in countries],
+        countries=_by_name([(code, country_display_name(code), n) for code, n in countries]),
         types=[(code, OrganisationType(code).label, n) for code, n in types],
         ages=moderation.AGE_FILTERS,
         states=[s.value for s in SignatureState],

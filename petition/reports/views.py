@@ -33,6 +33,7 @@ def dashboard():
         days=days,
         chart=figures.day_chart(days),
         countries=figures.by_country(scope),
+        all_countries=request.args.get("countries") == "all",
         types=figures.by_type(scope),
         outbox=figures.outbox_summary(),
         button=ButtonForm(formdata=None),

@@ -1,0 +1,183 @@
+"""Words for people: what staff pages show for the codes the database stores.
+
+States, audit actions, mail kinds and field names are stored as codes (the CSV exports and the
+CLI keep them); the console shows these words instead. A code without an entry here still
+reads as words (underscores become spaces), never as a bare identifier.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ..models import ORGANISATION_TYPE_LABELS, OrganisationType, OutboxStatus, SignatureState
+from .validation import country_display_name
+
+STATE_LABELS: dict[str, str] = {
+    SignatureState.PENDING_EMAIL: "Waiting for email confirmation",
+    SignatureState.VERIFIED: "Awaiting a decision",
+    SignatureState.APPROVED: "Approved",
+    SignatureState.REJECTED: "Rejected",
+    SignatureState.WITHDRAWN: "Withdrawn",
+}
+
+ACTION_LABELS: dict[str, str] = {
+    # An endorsement's life
+    "submitted": "Submitted",
+    "resubmitted": "Submitted again",
+    "confirmation_resent": "Confirmation link sent again",
+    "confirmed": "Email confirmed",
+    "approve": "Approved",
+    "reject": "Rejected",
+    "unpublish": "Unpublished",
+    "reopen": "Reopened",
+    "withdrawn": "Withdrawn",
+    "withdraw_link_sent": "Withdrawal link sent",
+    "edited": "Corrected",
+    "imported": "Imported",
+    "exported": "Exported",
+    # Mail
+    "mail_sent_again": "Email sent again",
+    "mail_marked_sent": "Email marked as sent",
+    # Retention
+    "unconfirmed_purged": "Unconfirmed endorsements deleted",
+    "contacts_erased": "Contact details erased",
+    # Statements and the campaign
+    "statement_created": "Statement created",
+    "statement_version_added": "New version of the statement",
+    "statement_settings": "Statement settings changed",
+    "update_created": "Campaign update drafted",
+    "update_edited": "Campaign update edited",
+    "update_deleted": "Campaign update deleted",
+    "update_published": "Campaign update published",
+    "update_unpublished": "Campaign update taken down",
+    "site_text_changed": "Site text changed",
+    "campaign_identity_created": "Campaign identity set",
+    "campaign_identity_changed": "Campaign identity changed",
+    "campaign_logo_changed": "Logo changed",
+    "campaign_logo_removed": "Logo removed",
+    # Staff accounts
+    "staff_created": "Staff account created",
+    "staff_password_set": "Staff password set",
+    "staff_password_changed": "Own password changed",
+    "staff_enabled": "Staff account enabled",
+    "staff_disabled": "Staff account disabled",
+    "staff_role_changed": "Staff role changed",
+    "staff_totp_enabled": "Two-step sign-in turned on",
+    "staff_totp_disabled": "Two-step sign-in turned off",
+    "staff_signed_in": "Signed in",
+    "staff_signed_out": "Signed out",
+    "staff_signin_delayed": "Sign-ins slowed down after failures",
+    "staff_signin_guarded": "Account limited to known browsers",
+}
+
+MAIL_KIND_LABELS: dict[str, str] = {
+    "confirm": "Confirmation link",
+    "already_signed": "Already signed (with a withdrawal link)",
+    "withdraw_link": "Withdrawal link",
+    "approved": "Approval notice",
+    "rejected": "Rejection notice",
+    "staff_digest": "Staff digest",
+}
+
+OUTBOX_STATUS_LABELS: dict[str, str] = {
+    OutboxStatus.QUEUED: "Queued",
+    OutboxStatus.SENDING: "Sending",
+    OutboxStatus.SENT: "Sent",
+    OutboxStatus.FAILED: "Failed",
+    OutboxStatus.UNCERTAIN: "Maybe delivered",
+}
+
+FIELD_LABELS: dict[str, str] = {
+    "organisation_name": "Organisation",
+    "organisation_type": "Type",
+    "country": "Country",
+    "city": "City",
+    "website": "Website",
+    "comment": "Public comment",
+    "note": "Staff note",
+    "is_published": "Published",
+    "is_active": "Active",
+    "is_admin": "Admin",
+    "totp_enabled": "Two-step sign-in",
+    "list_public_from": "List public from",
+    "signing_opens_at": "Signing opens",
+    "signing_closes_at": "Signing closes",
+    "sha256": "SHA-256",
+    "key": "Text",
+    "body": "Text",
+}
+
+ACTOR_KIND_LABELS: dict[str, str] = {
+    "signatory": "The signatory",
+    "staff": "Staff",
+    "cli": "Command line",
+    "system": "Automatic",
+}
+
+
+def _code(value) -> str:
+    return str(value.value if hasattr(value, "value") else value or "")
+
+
+def humanise(code: str) -> str:
+    """A code as words, for codes this module does not name: "mail_bounced" → "Mail bounced"."""
+    words = " ".join(code.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:]
+
+
+def state_label(value) -> str:
+    code = _code(value)
+    return STATE_LABELS.get(code) or humanise(code)
+
+
+def action_label(value) -> str:
+    code = _code(value)
+    return ACTION_LABELS.get(code) or humanise(code)
+
+
+def mail_kind_label(value) -> str:
+    code = _code(value)
+    return MAIL_KIND_LABELS.get(code) or humanise(code)
+
+
+def outbox_status_label(value) -> str:
+    code = _code(value)
+    return OUTBOX_STATUS_LABELS.get(code) or humanise(code)
+
+
+def field_label(value) -> str:
+    code = _code(value)
+    return FIELD_LABELS.get(code) or humanise(code)
+
+
+def actor_words(actor_type: str, label: str) -> tuple[str, str]:
+    """Who did it, as (name, qualifier): ("mod@example.org", "Staff"), ("The signatory", "")."""
+    kind = ACTOR_KIND_LABELS.get(actor_type) or humanise(actor_type or "")
+    label = (label or "").strip()
+    if actor_type == "staff":
+        return (label or kind, "Staff" if label else "")
+    if actor_type == "signatory" or not label or label == actor_type:
+        return (kind, "")
+    # "cli" + "staff create" → ("flask staff create", "Command line"); "system" + "retention".
+    return (f"flask {label}" if actor_type == "cli" else humanise(label), kind)
+
+
+def change_value(key: str, value) -> str:
+    """One before/after value of an audit event, as a person reads it."""
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if key == "organisation_type":
+        try:
+            return ORGANISATION_TYPE_LABELS[OrganisationType(value)]
+        except ValueError:
+            return str(value)
+    if key == "country" and isinstance(value, str) and len(value) == 2:
+        name = country_display_name(value)
+        return f"{name} ({value})" if name and name != value else value
+    if key in ("state", "from_state", "to_state"):
+        return state_label(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
