@@ -127,8 +127,10 @@ def test_every_sign_form_control_has_a_label_and_fits_a_phone(page, live_url):
     )
     assert controls.count() == 11  # ten fields and the honeypot
     assert page.evaluate(LABEL_CHECK) == []
-    assert page.get_by_label("Organisation name").get_attribute("name") == "organisation_name"
-    assert page.get_by_label("Work email address").get_attribute("type") == "email"
+    assert (
+        page.get_by_label("Name of the organisation").get_attribute("name") == "organisation_name"
+    )
+    assert page.get_by_label("Your work email address").get_attribute("type") == "email"
     # Nothing wider than the phone: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # The same holds on the page that shows errors, and on the statement page.

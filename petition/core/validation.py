@@ -87,6 +87,22 @@ def country_choices() -> list[tuple[str, str]]:
     )
 
 
+# The 27 member states of the European Union (since 1 February 2020), by ISO 3166-1 alpha-2 code:
+# Greece is GR here, as in every other field of ours, not the EU's own "EL".
+EU_MEMBER_STATES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+
+
+def country_choices_eu_first() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The EU member states and then every other country, each sorted by name (the sign-on form)."""
+    countries = country_choices()
+    return (
+        [pair for pair in countries if pair[0] in EU_MEMBER_STATES],
+        [pair for pair in countries if pair[0] not in EU_MEMBER_STATES],
+    )
+
+
 @lru_cache(maxsize=512)
 def country_display_name(code: str) -> str:
     country = pycountry.countries.get(alpha_2=code)

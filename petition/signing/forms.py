@@ -11,10 +11,13 @@ from ..core.forms import organisation_fields, validated_by
 from ..models import ORGANISATION_TYPE_LABELS
 from .service import SignatureInput
 
+EU_GROUP = "EU member states"
+OTHERS_GROUP = "Other countries"
+
 
 class SignForm(FlaskForm):
     organisation_name = StringField(
-        "Organisation name",
+        "Name of the organisation",
         validators=[validated_by(validation.clean_line, field="organisation name", min_len=2)],
         render_kw={"autocomplete": "organization", "maxlength": 200, "required": True},
     )
@@ -33,12 +36,12 @@ class SignForm(FlaskForm):
         render_kw={"autocomplete": "country", "required": True},
     )
     city = StringField(
-        "City",
+        "City or town",
         validators=[validated_by(validation.clean_line, field="city", max_len=100)],
         render_kw={"autocomplete": "address-level2", "maxlength": 100},
     )
     website = StringField(
-        "Website",
+        "Website of the organisation",
         # Optional (not every network has a site of its own), but asked for: it is the
         # moderators' strongest cheap authenticity check against the email's domain.
         validators=[validated_by(validation.website)],
@@ -55,14 +58,14 @@ class SignForm(FlaskForm):
         render_kw={"autocomplete": "name", "maxlength": 200, "required": True},
     )
     contact_role = StringField(
-        "Your role in the organisation",
+        "Your job title or role",
         validators=[
             validated_by(validation.clean_line, field="contact person's role", max_len=200)
         ],
         render_kw={"autocomplete": "organization-title", "maxlength": 200},
     )
     email = EmailField(
-        "Work email address",
+        "Your work email address",
         validators=[validated_by(validation.email_address)],
         render_kw={
             "autocomplete": "email",
@@ -72,7 +75,7 @@ class SignForm(FlaskForm):
         },
     )
     comment = TextAreaField(
-        "Public comment",
+        "A short public comment",
         validators=[validated_by(validation.clean_paragraphs, field="comment", max_len=1000)],
         render_kw={"maxlength": 1000, "rows": 3},
     )
@@ -84,9 +87,14 @@ class SignForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = [SelectChoice("", "Choose a country…")] + [
-            SelectChoice(code, name) for code, name in validation.country_choices()
-        ]
+        # The likely countries first, in their own labelled group; each country still appears
+        # once, with its ISO code as the value.
+        eu, others = validation.country_choices_eu_first()
+        self.country.choices = (
+            [SelectChoice("", "Choose a country…")]
+            + [SelectChoice(code, name, optgroup=EU_GROUP) for code, name in eu]
+            + [SelectChoice(code, name, optgroup=OTHERS_GROUP) for code, name in others]
+        )
 
     def validate_consent(self, field) -> None:
         if not field.data:

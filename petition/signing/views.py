@@ -9,7 +9,7 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from ..core.forms import ButtonForm
 from ..extensions import limiter
 from ..models import SignatureState
-from ..statements.service import statement_or_404
+from ..statements.service import statement_or_404, summary_of
 from . import bp
 from . import service as signing
 from .forms import LostLinkForm, SignForm
@@ -43,11 +43,24 @@ def sign(slug: str):
         except signing.SigningError:
             # A race with a deletion of the same row: nothing was stored; trying again works.
             form.form_errors.append("Your submission crossed another change. Please send it again.")
-            return render_template("signing/sign.html", statement=statement, form=form), 409
+            return _sign_page(statement, form), 409
         log.info("signature submission on %s: %s", slug, outcome.value)
         return redirect(url_for("signing.check_email", slug=slug))
-    status = 422 if request.method == "POST" else 200
-    return render_template("signing/sign.html", statement=statement, form=form), status
+    return _sign_page(statement, form), 422 if request.method == "POST" else 200
+
+
+def _sign_page(statement, form: SignForm) -> str:
+    """The form under what is being signed: the title, a summary, the initiators, the PDF."""
+    from ..pdf import builds
+
+    version = statement.current_version
+    return render_template(
+        "signing/sign.html",
+        statement=statement,
+        form=form,
+        summary=summary_of(version.body) if version else "",
+        pdf=builds.latest_version(statement),
+    )
 
 
 @bp.get("/statements/<slug>/sign/check-your-email")

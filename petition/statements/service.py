@@ -53,6 +53,46 @@ def render_markdown(text: str) -> str:
     )
 
 
+_SENTENCE_END = re.compile(r"[.!?…](?=\s)")
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=16)
+def summary_of(body: str, limit: int = 320) -> str:
+    """The body's first paragraph as plain text, cut to whole sentences within `limit` characters.
+
+    Statements open with the paragraph that says what they ask for; headings, quotes and lists are
+    skipped. Shown where a page names the statement without its full text (the sign-on form).
+    """
+    tokens = _markdown().parse(body or "")
+    for opening, inline in zip(tokens, tokens[1:], strict=False):
+        if opening.type == "paragraph_open" and opening.level == 0 and inline.children:
+            text = _SPACES.sub(" ", "".join(_plain(t) for t in inline.children)).strip()
+            if text:
+                return _shorten(text, limit)
+    return ""
+
+
+def _plain(token) -> str:
+    if token.type in ("text", "code_inline"):
+        return token.content
+    if token.type in ("softbreak", "hardbreak"):
+        return " "
+    if token.type == "image":
+        return "".join(_plain(child) for child in token.children or ())
+    return ""  # the markup of emphasis and links: their text comes as text tokens
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit)]
+    if ends and ends[-1] >= 30:  # shorter than that, "Yes." or "Dear all." says nothing
+        return text[: ends[-1]]
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > 0 else limit - 1].rstrip(" ,;:") + "…"
+
+
 def body_sha256(body: str) -> str:
     return hashlib.sha256(normalise_body(body).encode("utf-8")).hexdigest()
 
