@@ -493,6 +493,12 @@ class PdfVersion(Base):
     pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Handed over to its addressee (part 8): its bytes are kept whatever the retention rule says.
     delivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The delivery record, shown on the statement page and /versions ("Delivered to … on …").
+    delivered_on: Mapped[date | None] = mapped_column(Date)
+    delivered_to: Mapped[str | None] = mapped_column(String(300))
+    delivery_note: Mapped[str | None] = mapped_column(Text)
+    # When staff last marked, edited or unmarked the delivery: part of the public pages' ETag.
+    delivery_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when an organisation it lists withdrew or was unpublished: it leaves public view.
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The ids of the signatures it lists (sorted, 4-byte big-endian): decides the above.

@@ -319,6 +319,18 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
         post(admin, f"/staff/statements/{statement_id}", {"signing_opens_at": "soon"}),
         422,
     )
+    delivery = f"/staff/pdf/{statement_id}/versions/1"
+    pages.add(f"staff GET {delivery}/delivery", admin.get(f"{delivery}/delivery"))
+    pages.add(
+        "staff POST delivered: errors",
+        post(admin, f"{delivery}/delivered", {"delivered": "1", "delivered_on": "soon"}),
+        422,
+    )
+    marked = {"delivered": "1", "delivered_on": "2026-11-30", "delivered_to": "DG REGIO"}
+    assert post(admin, f"{delivery}/delivered", marked).status_code == 303
+    pages.add("staff GET delivery: delivered", admin.get(f"{delivery}/delivery"))
+    for path in (f"/statements/{slug}", f"/statements/{slug}/versions"):
+        pages.add(f"GET {path}: a version delivered", app.test_client().get(path))
     pages.add(
         "staff POST /staff/identity: errors",
         post(admin, "/staff/identity", {"name": "", "reply_to": "nope"}, "/staff/identity"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
 from petition import create_app, housekeeping
+from petition.core.audit import Actor
 from petition.extensions import db
 from petition.models import PdfFile, PdfFileState, PdfVersion, utcnow
 from petition.pdf import builds
@@ -138,7 +139,12 @@ def test_retention_keeps_recent_last_of_day_delivered_and_served_bytes(app, clie
     _age(app, 4, 35)
     _age(app, 5, 10)
     with app.app_context():
-        builds.set_delivered(versions(app)[0].id, True)  # version 1 was handed over
+        builds.record_delivery(  # version 1 was handed over
+            versions(app)[0].id,
+            Actor.cli(),
+            delivered_on=date.today(),
+            delivered_to="European Commission",
+        )
         assert builds.prune_versions() == 1
         assert builds.prune_versions() == 0  # idempotent
         states = {

@@ -98,16 +98,14 @@ def test_a_delivered_version_stays_downloadable_by_staff_only(app, client, seede
     leaver = add_verified(app, "Delivered Dynamics")
     approve(app, leaver)
     wait_jobs(app)
-    staff = signed_in(app, "mod@example.org", "moderator")
-    response = post(staff, "/staff/pdf/1/versions/2/delivered", data={"delivered": "1"})
-    assert response.status_code == 302
+    staff = signed_in(app, "admin@example.org", "admin")
+    delivery = {"delivered": "1", "delivered_on": "2026-11-30", "delivered_to": "DG REGIO"}
+    response = post(staff, "/staff/pdf/1/versions/2/delivered", data=delivery)
+    assert response.status_code == 303
     assert (
         post(staff, "/staff/pdf/1/versions/2/delivered", data={"delivered": "x"}).status_code == 400
     )
-    assert (
-        post(staff, "/staff/pdf/1/versions/99/delivered", data={"delivered": "1"}).status_code
-        == 404
-    )
+    assert post(staff, "/staff/pdf/1/versions/99/delivered", data=delivery).status_code == 404
     before = fetch(client, f"/statements/{SLUG}/versions/2.pdf").data
 
     _withdraw(app, leaver)

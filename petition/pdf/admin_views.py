@@ -8,9 +8,11 @@ from flask_login import current_user
 from ..core.forms import ButtonForm
 from ..extensions import db
 from ..models import Statement, utcnow
+from ..staff.access import actor, admin_only
 from ..statements.service import all_statements
 from . import admin_bp as bp
 from . import builds
+from .forms import DeliveryForm
 
 SID = "<id:statement_id>"
 
@@ -72,17 +74,59 @@ def pdf_version_file(statement_id: int, number: int):
     return send_version(statement, version, private=True)
 
 
+@bp.route(f"/pdf/{SID}/versions/<id:number>/delivery", methods=["GET"])
+@admin_only
+def pdf_delivery(statement_id: int, number: int):
+    """The form that records to whom and when a version was handed over."""
+    statement, version = _version_or_404(statement_id, number)
+    form = DeliveryForm(formdata=None, obj=version)
+    if version.delivered_on is None:
+        form.delivered_on.data = utcnow().date()
+    form.note.data = version.delivery_note or ""
+    return _delivery_page(statement, version, form)
+
+
+def _delivery_page(statement, version, form: DeliveryForm, status: int = 200):
+    return render_template(
+        "staff/pdf_delivery.html",
+        statement=statement,
+        version=version,
+        form=form,
+        button=ButtonForm(formdata=None),
+    ), status
+
+
 @bp.post(f"/pdf/{SID}/versions/<id:number>/delivered")
+@admin_only
 def pdf_delivered(statement_id: int, number: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    """delivered=1 with the date and recipient records (or corrects) the delivery; 0 undoes it."""
     flag = request.form.get("delivered")
     if flag not in ("0", "1"):
         abort(400, description="Say whether the version was delivered.")
-    _statement, version = _version_or_404(statement_id, number)
-    builds.set_delivered(version.id, flag == "1")
-    if flag == "1":
-        flash(f"Version {number} is marked delivered: its file is kept.", "success")
-    else:
+    statement, version = _version_or_404(statement_id, number)
+    if flag == "0":
+        if not ButtonForm().validate_on_submit():
+            abort(400)
+        builds.clear_delivery(version.id, actor())
         flash(f"Version {number} is no longer marked delivered.", "info")
-    return redirect(url_for("pdf_admin.pdf_overview"))
+        return redirect(url_for("pdf_admin.pdf_overview"), 303)
+    form = DeliveryForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _delivery_page(statement, version, form, 422)
+    delivered_on = form.delivered_on.data
+    assert delivered_on is not None  # InputRequired
+    builds.record_delivery(
+        version.id,
+        actor(),
+        delivered_on=delivered_on,
+        delivered_to=form.delivered_to.clean,
+        note=form.note.clean,
+    )
+    flash(
+        f"Version {number} is recorded as delivered to {form.delivered_to.clean}: its file is kept"
+        " for good, and the statement page says so.",
+        "success",
+    )
+    return redirect(url_for("pdf_admin.pdf_overview"), 303)

@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import case, delete, func, or_, select, update
 
 from ..core import events, jobs
+from ..core.audit import Actor, record
 from ..core.db import rowcount, write_transaction
 from ..extensions import db
 from ..models import (
@@ -138,7 +139,8 @@ def latest_version_by_slug(slug: str) -> tuple[Statement, PdfVersion] | None:
 
 def versions_state(statement_id: int) -> tuple:
     """Changes whenever the statement's versions change as the public sees them: a new build,
-    a version withdrawn from publication, a file pruned or found missing. Part of the ETag of
+    a version withdrawn from publication, a file pruned or found missing, a delivery recorded
+    or corrected. Part of the ETag of
     the statement page (its PDF box) and of /versions."""
     stored = func.sum(case((PdfVersion.file_state == PdfFileState.STORED, 1), else_=0))
     row = db.session.execute(
@@ -148,6 +150,7 @@ def versions_state(statement_id: int) -> tuple:
             func.count(PdfVersion.withdrawn_at),
             func.count(PdfVersion.pruned_at),
             stored,
+            func.max(PdfVersion.delivery_recorded_at),
         ).where(PdfVersion.statement_id == statement_id)
     ).one()
     return tuple(row)
@@ -958,15 +961,74 @@ def withdraw_departed_versions(statement_id: int) -> int:
     return len(withdrawn)
 
 
+def _delivery_snapshot(version: PdfVersion) -> dict:
+    return {
+        "version": version.number,
+        "delivered": version.delivered,
+        "delivered_on": version.delivered_on.isoformat() if version.delivered_on else None,
+        "delivered_to": version.delivered_to,
+        "note": version.delivery_note,
+    }
+
+
 @write_transaction
-def set_delivered(version_id: int, delivered: bool) -> bool:
-    result = db.session.execute(
-        update(PdfVersion)
-        .where(PdfVersion.id == version_id)
-        .values(delivered=delivered)
-        .execution_options(synchronize_session=False)
+def record_delivery(
+    version_id: int, actor: Actor, *, delivered_on: date, delivered_to: str, note: str = ""
+) -> PdfVersion | None:
+    """Mark a version handed over to its addressee (or correct the record): its file is then
+    kept for good, and the statement page and /versions say to whom and when. Audited."""
+    version = db.session.get(PdfVersion, version_id, with_for_update=True)
+    if version is None:
+        return None
+    before = _delivery_snapshot(version)
+    version.delivered = True
+    version.delivered_on = delivered_on
+    version.delivered_to = delivered_to.strip()
+    version.delivery_note = note.strip() or None
+    version.delivery_recorded_at = utcnow()
+    record(
+        actor,
+        "pdf_version_delivered",
+        statement_id=version.statement_id,
+        before=before,
+        after=_delivery_snapshot(version),
+        detail=f"version {version.number} delivered to {version.delivered_to}",
     )
-    return rowcount(result) == 1
+    return version
+
+
+@write_transaction
+def clear_delivery(version_id: int, actor: Actor) -> PdfVersion | None:
+    """Undo a delivery marked by mistake (audited; the retention rule applies to it again)."""
+    version = db.session.get(PdfVersion, version_id, with_for_update=True)
+    if version is None:
+        return None
+    if not version.delivered:
+        return version
+    before = _delivery_snapshot(version)
+    version.delivered = False
+    version.delivered_on = version.delivered_to = version.delivery_note = None
+    version.delivery_recorded_at = utcnow()
+    record(
+        actor,
+        "pdf_version_delivery_cleared",
+        statement_id=version.statement_id,
+        before=before,
+        after=_delivery_snapshot(version),
+        detail=f"version {version.number}",
+    )
+    return version
+
+
+def deliveries(statement: Statement) -> list[PdfVersion]:
+    """The versions handed over, latest delivery first: the statement page names them."""
+    return list(
+        db.session.scalars(
+            select(PdfVersion)
+            .where(PdfVersion.statement_id == statement.id, PdfVersion.delivered.is_(True))
+            .order_by(PdfVersion.delivered_on.desc(), PdfVersion.number.desc())
+        )
+    )
 
 
 # ------------------------------------------------------------------ retention of the bytes

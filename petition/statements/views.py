@@ -43,6 +43,8 @@ def statement_page(statement):
 
 
 def _render_statement(statement, pdf):
+    from ..pdf import builds
+
     version = statement.current_version
     updates = db.session.scalars(
         select(CampaignUpdate)
@@ -59,6 +61,7 @@ def _render_statement(statement, pdf):
         latest=signatories.latest_public(statement),
         updates=updates,
         pdf=pdf,
+        deliveries=builds.deliveries(statement),
     )
 
 
