@@ -26,13 +26,14 @@ def pdf_text(data: bytes, tmp_path: Path) -> str:
     path.write_bytes(data)
     if shutil.which("pdftotext"):
         out = subprocess.run(
-            ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True
+            ["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
         )
         text = out.stdout.decode("utf-8")
     else:
         from pypdf import PdfReader
 
         text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    # -raw: the content stream's order, which is the reading order (column by column).
     # Line breaks depend on layout; the assertions are about words and their order.
     return " ".join(text.split())
 

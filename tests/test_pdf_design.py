@@ -46,72 +46,91 @@ def make_rows(total: int) -> list[SignatoryRow]:
 
 
 def column_text(path: Path, column: int) -> list[str]:
-    """pdftotext of one list column on every page (72 dpi: pixels are points), pages split."""
+    """pdftotext of one list column on every page (72 dpi: pixels are points), pages split.
+
+    On the last page the crop stops above the colophon, which spans both columns.
+    """
     half = styles.COLUMN_WIDTH + styles.COLUMN_GAP / 2
     x = styles.MARGIN_LEFT - 2 + column * half
-    out = subprocess.run(
-        [
-            "pdftotext",
-            "-raw",
-            "-enc",
-            "UTF-8",
-            "-x",
-            str(int(x)),
-            "-y",
-            str(int(styles.MARGIN_TOP - 4)),
-            "-W",
-            str(int(half)),
-            "-H",
-            str(int(styles.FRAME_HEIGHT + 8)),
-            str(path),
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout.decode("utf-8")
-    return out.split("\f")[:-1]
+    top = styles.MARGIN_TOP - 4
+
+    def crop(height: float, *pages: str) -> list[str]:
+        out = subprocess.run(
+            ["pdftotext", "-raw", "-enc", "UTF-8", *pages, "-x", str(int(x)), "-y", str(int(top))]
+            + ["-W", str(int(half)), "-H", str(int(height)), str(path), "-"],
+            check=True,
+            capture_output=True,
+        ).stdout.decode("utf-8")
+        return out.split("\f")[:-1]
+
+    texts = crop(styles.FRAME_HEIGHT + 8)
+    last = len(texts)
+    words = word_boxes(path, first_page=last)[0]
+    colophon = next(
+        y0
+        for n, (_, y0, _, _, word) in enumerate(words)
+        if (word, words[n + 1][4]) == ("About", "this")
+    )
+    texts[-1:] = crop(colophon - top - 1, "-f", str(last), "-l", str(last))
+    return texts
+
+
+def join_wrapped_headings(lines: list[str], heading: re.Pattern[str]) -> list[str]:
+    """Non-empty lines, a group heading wrapped over two lines joined again."""
+    lines = [line.strip() for line in lines if line.strip()]
+    joined: list[str] = []
+    at = 0
+    while at < len(lines):
+        pair = " ".join(lines[at : at + 2])
+        match = heading.fullmatch(pair)
+        if at + 1 < len(lines) and match and match.group(1) in LABELS.values():
+            joined.append(pair)
+            at += 2
+        else:
+            joined.append(lines[at])
+            at += 1
+    return joined
 
 
 def read_list(path: Path) -> list[tuple[str, str, str]]:
-    """(group label, country, entry text) in reading order: page by page, left column first."""
+    """(group label, country, entry text) in reading order: page by page, left column first.
+
+    Every column is read on its own: one that starts inside a group must name the group (and the
+    country, when that goes on) before its first entry, or its entries get no group or country.
+    """
     left, right = column_text(path, 0), column_text(path, 1)
     heading = re.compile(r"(.+) \((\d[\d,]*)\)")
-    continued = re.compile(r"(.+) · (.+) \(continued\)")
+    continued = re.compile(r"(.+) \(continued\)")
     entries: list[list[str]] = []
-    group = country = ""
-    started = False
+    group = country = ""  # where the previous column ended
     columns = [text for pair in zip(left, right, strict=True) for text in pair]
     for column in columns:
+        ended = (group, country)
+        group = country = ""
         in_list = False  # above the list, a crop cuts through the statement's text: skip it
-        for line in column.splitlines():
-            line = line.strip()
-            if not line:
-                continue
+        for line in join_wrapped_headings(column.splitlines(), heading):
             if not in_list:
                 in_list = (
-                    bool(heading.fullmatch(line) or continued.fullmatch(line) or line in COUNTRIES)
+                    bool(heading.fullmatch(line) or continued.fullmatch(line))
+                    or line in COUNTRIES
                     or line.startswith("Org")
-                    or line == "About this document"
                 )
                 if not in_list:
                     continue
-            if line == "About this document":
-                return [(g, c, t) for g, c, t in entries]  # type: ignore[misc]
             match = heading.fullmatch(line)
             if match and match.group(1) in LABELS.values():
-                group, country, started = match.group(1), "", True
-                continue
-            if not started:
+                group, country = match.group(1), ""
                 continue
             match = continued.fullmatch(line)
             if match:
-                assert (match.group(1), match.group(2)) == (group, country), line
+                group = match.group(1)
+                assert group == ended[0], line
                 continue
             if line in COUNTRIES:
                 country = line
             elif line.startswith("Org"):
                 entries.append([group, country, line])
-            else:  # a wrapped entry's next line
+            elif entries:  # a wrapped entry's next line
                 entries[-1][2] += " " + line
     return [(g, c, t) for g, c, t in entries]  # type: ignore[misc]
 
@@ -124,6 +143,29 @@ def assert_list_reads_in_order(path: Path, rows: list[SignatoryRow]) -> None:
         assert text == expected
         assert group == LABELS[row.organisation_type], text
         assert country == row.country_name, text
+
+
+def assert_no_orphaned_headings(path: Path) -> None:
+    """No column ends with a group heading or country subheading above fewer than two lines
+    while its group goes on in the next column."""
+    heading = re.compile(r"(.+) \((\d[\d,]*)\)")
+    left, right = column_text(path, 0), column_text(path, 1)
+    columns = [text for pair in zip(left, right, strict=True) for text in pair]
+    checked = 0
+    for column, following in zip(columns, columns[1:], strict=False):
+        lines = join_wrapped_headings(column.splitlines(), heading)
+        nxt = join_wrapped_headings(following.splitlines(), heading)
+        if not lines or not nxt or not nxt[0].endswith("(continued)"):
+            continue
+        checked += 1
+        tail = lines[-3:]
+        last_heading = max(
+            (n for n, line in enumerate(tail) if line in COUNTRIES or heading.fullmatch(line)),
+            default=None,
+        )
+        if last_heading is not None:
+            assert len(tail) - last_heading - 1 >= 2, (tail, nxt[:2])
+    assert checked
 
 
 @pytest.fixture(scope="module")
@@ -139,11 +181,13 @@ def test_two_columns_read_in_order_at_1k(tmp_path: Path) -> None:
     path = tmp_path / "1k.pdf"
     render_statement_pdf(path, make_doc(), counts_of(rows), iter(rows))
     assert_list_reads_in_order(path, rows)
+    assert_no_orphaned_headings(path)
 
 
 def test_two_columns_read_in_order_at_30k(big: tuple[Path, list[SignatoryRow]]) -> None:
     path, rows = big
     assert_list_reads_in_order(path, rows)
+    assert_no_orphaned_headings(path)
 
 
 def test_outline_has_the_statement_each_group_and_the_colophon(
@@ -285,3 +329,143 @@ def test_count_in_words() -> None:
     assert count_in_words(12_004) == "twelve thousand and four"
     assert count_in_words(100_004) == "one hundred thousand and four"
     assert count_in_words(2_500_013) == "two million five hundred thousand and thirteen"
+
+
+def word_boxes(
+    path: Path, first_page: int = 1
+) -> list[list[tuple[float, float, float, float, str]]]:
+    """pdftotext -bbox: per page, (xMin, yMin, xMax, yMax, word) in points from the top left."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", "-f", str(first_page), "-enc", "UTF-8", str(path), "-"],
+        check=True,
+        capture_output=True,
+    ).stdout.decode("utf-8")
+    pages = []
+    for page in out.split("<page ")[1:]:
+        words = re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>',
+            page,
+        )
+        pages.append([(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in words])
+    return pages
+
+
+def test_list_text_stays_inside_its_column(tmp_path: Path) -> None:
+    """Long names, long group labels (as translations may have) and long country names wrap:
+    nothing runs into the other column or past the margin, and nothing is lost."""
+    labels = [
+        (code, f"{label} and their long translated heading") for code, label in ORGANISATION_TYPES
+    ]
+    country = "Congo, The Democratic Republic of the Congo, a country name of some length"
+    rows = [
+        SignatoryRow(
+            code, f"Org{i:04d} {NAMES[i % len(NAMES)]} Consortium", "Città", country, CURRENT
+        )
+        for i, code in enumerate(code for code, _ in ORGANISATION_TYPES for _ in range(60))
+    ]
+    path = tmp_path / "columns.pdf"
+    result = render_statement_pdf(
+        path, make_doc(body_markdown="Short."), counts_of(rows), rows, type_labels=labels
+    )
+    assert result.pages >= 4
+    left = styles.MARGIN_LEFT
+    left_end = left + styles.COLUMN_WIDTH
+    right_start = left_end + styles.COLUMN_GAP
+    right_end = styles.PAGE_WIDTH - styles.MARGIN_RIGHT
+    list_bottom = styles.PAGE_HEIGHT - styles.MARGIN_BOTTOM
+    words = 0
+    for page in word_boxes(path, first_page=2):  # page 1 holds the statement's wider text
+        for n, (x0, y0, x1, _, word) in enumerate(page):
+            if word == "About" and page[n + 1][4] == "this":
+                break  # the colophon, full width, after the list
+            if y0 > list_bottom:
+                continue  # the footer
+            words += 1
+            in_left = left - 0.5 <= x0 and x1 <= left_end + 0.5
+            in_right = right_start - 0.5 <= x0 and x1 <= right_end + 0.5
+            assert in_left or in_right, (word, x0, x1)
+    assert words > 1000
+    text = " ".join(" ".join(lines_of_text(path)).split())
+    for _, label in labels:
+        assert f"{label} (60)" in text
+    assert text.count(country) >= len(ORGANISATION_TYPES)
+
+
+def lines_of_text(path: Path) -> list[str]:
+    out = subprocess.run(
+        ["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True
+    )
+    return [line.strip() for line in out.stdout.decode("utf-8").splitlines()]
+
+
+def test_footer_holds_only_page_x_of_y_and_the_title(tmp_path: Path) -> None:
+    rows = make_rows(400)
+    path = tmp_path / "footer.pdf"
+    result = render_statement_pdf(path, make_doc(), counts_of(rows), iter(rows))
+    assert result.pages >= 3
+    band_top = styles.PAGE_HEIGHT - styles.FOOTER_BASELINE - 14
+    footers = (
+        subprocess.run(
+            [
+                "pdftotext",
+                "-raw",
+                "-enc",
+                "UTF-8",
+                "-y",
+                str(int(band_top)),
+                "-H",
+                "60",
+                "-x",
+                "0",
+                "-W",
+                str(int(styles.PAGE_WIDTH)),
+                str(path),
+                "-",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode("utf-8")
+        .split("\f")[:-1]
+    )
+    assert len(footers) == result.pages
+    for number, footer in enumerate(footers, start=1):
+        expected = f"Page {number} of {result.pages} Joint statement on regional innovation"
+        assert sorted(footer.split()) == sorted(expected.split()), footer
+
+
+def column_bottoms(path: Path, page: int) -> tuple[float, float]:
+    """Lowest word of each list column on ``page``, above the colophon if it is there."""
+    words = word_boxes(path, first_page=page)[0]
+    limit = styles.PAGE_HEIGHT - styles.MARGIN_BOTTOM
+    for n, (_, y0, _, _, word) in enumerate(words):
+        if (word, words[n + 1][4] if n + 1 < len(words) else "") == ("About", "this"):
+            limit = y0
+    middle = styles.MARGIN_LEFT + styles.COLUMN_WIDTH + styles.COLUMN_GAP / 2
+    left = [y1 for x0, _, _, y1, _ in words if y1 < limit and x0 < middle]
+    right = [y1 for x0, _, _, y1, _ in words if y1 < limit and x0 >= middle]
+    return max(left, default=0.0), max(right, default=0.0)
+
+
+@pytest.mark.parametrize("total", [150, 400])
+def test_the_list_ends_in_balanced_columns(tmp_path: Path, total: int) -> None:
+    rows = make_rows(total)
+    path = tmp_path / "balanced.pdf"
+    result = render_statement_pdf(path, make_doc(), counts_of(rows), iter(rows))
+    assert result.pages >= 2
+    left, right = column_bottoms(path, result.pages)
+    assert right > styles.MARGIN_TOP  # the right column is used
+    # Within a heading and two lines of each other.
+    assert abs(left - right) <= styles.GROUP_HEADING_HEIGHT + styles.COUNTRY_HEIGHT + 2 * 11.4
+    assert_list_reads_in_order(path, rows)
+
+
+def test_a_short_list_stays_in_one_column(tmp_path: Path) -> None:
+    rows = make_rows(3)  # three groups: a third of a page
+    path = tmp_path / "short.pdf"
+    result = render_statement_pdf(path, make_doc(body_markdown="Short."), counts_of(rows), rows)
+    assert result.pages == 1
+    middle = styles.MARGIN_LEFT + styles.COLUMN_WIDTH + styles.COLUMN_GAP / 2
+    starts = [x0 for x0, _, _, _, word in word_boxes(path)[0] if word.startswith("Org")]
+    assert len(starts) == 3
+    assert all(x0 < middle for x0 in starts)

@@ -311,7 +311,9 @@ def test_three_thousand_rows_stream_with_consistent_page_total(tmp_path: Path) -
         assert squash(entry(row, mark)) in text
     lines = lines_of(path)
     assert "Regions (273)" in lines
-    assert any(line.startswith("Regions · ") and line.endswith("(continued)") for line in lines)
+    # A column that starts inside a group names the group again, and the country below it.
+    at = lines.index("Regions (continued)")
+    assert lines[at + 1] == "Greece"
 
 
 def test_no_signatories_yet(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 The TTFs come from Debian's fonts-noto-core 20201225-1 (licence: fonts/LICENSE-Noto, SIL OFL 1.1):
 shipping them keeps the PDF identical on every machine, and Noto covers Latin with its diacritics,
 Greek and Cyrillic. ReportLab embeds only the glyphs a document uses (subsets). DejaVu Sans
-(fonts/LICENSE) stays registered under its own names for the benchmarks' reference layouts.
+(fonts/LICENSE) stays available, registered on request (register_fonts(reference=True)), for the
+benchmarks' reference layouts; the statement PDF does not parse it.
 """
 
 from __future__ import annotations
@@ -26,17 +27,24 @@ _OTHERS = ("DejaVuSans", "DejaVuSans-Bold")
 
 _lock = threading.Lock()
 _registered = False
+_reference_registered = False
 
 
-def register_fonts() -> None:
-    """Register the Noto faces with ReportLab (idempotent and thread-safe)."""
-    global _registered
+def register_fonts(reference: bool = False) -> None:
+    """Register the Noto faces with ReportLab (idempotent and thread-safe); ``reference``: DejaVu too."""
+    global _registered, _reference_registered
+    if reference and not _reference_registered:
+        with _lock:
+            if not _reference_registered:
+                for name in _OTHERS:
+                    pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / f"{name}.ttf")))
+                _reference_registered = True
     if _registered:
         return
     with _lock:
         if _registered:
             return
-        for name in (REGULAR, BOLD, ITALIC, BOLD_ITALIC, SANS, SANS_BOLD, *_OTHERS):
+        for name in (REGULAR, BOLD, ITALIC, BOLD_ITALIC, SANS, SANS_BOLD):
             pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / f"{name}.ttf")))
         # Lets Paragraph markup (<b>, <i>) and ListFlowable bullets resolve to the family.
         pdfmetrics.registerFontFamily(

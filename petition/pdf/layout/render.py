@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -61,6 +62,9 @@ VERSION_MARKS = ("†", "‡", "§", "¶")
 EARLIER_VERSION_NOTE = wording.EARLIER_VERSION_NOTE
 
 _PAGE_TOTAL_FORM = "PageTotal"
+# The last frame of the list is balanced over its two columns when the left one alone would be
+# taller than this: a short list stays in one column rather than two stubs.
+_BALANCE_FROM = styles.FRAME_HEIGHT / 3
 # Room for the "Signatories" heading, the summary, notes and a first group, so the section never
 # starts with only its heading at the foot of a page.
 _SIGNATORIES_MIN_HEIGHT = 150.0
@@ -481,6 +485,7 @@ class _Entry:
     country: str
     lines: list[list[_Run]]
     placed: bool = False
+    group_goes_on: bool = False  # more rows of its type follow
 
 
 class _ChunkBuilder:
@@ -523,6 +528,39 @@ class _ChunkBuilder:
     def flowable(self, width: float) -> _ListChunk:
         height = max(self.height, self.used)
         return _ListChunk(width, height, self.text, self.graphics, self.bookmarks)
+
+
+def _wrap_plain(
+    text: str, widths: _Widths, size: float, width: float, keep_last: bool = False
+) -> list[str]:
+    """Greedy word wrap of a short one-style text (headings); over-long words are broken.
+
+    keep_last keeps the last two words on one line: a heading's count goes with its label.
+    """
+    words = text.split(" ")
+    if keep_last and len(words) > 1:
+        words[-2:] = [f"{words[-2]} {words[-1]}"]
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        trial = f"{current} {word}" if current else word
+        if current and widths.measure(trial, size) > width:
+            lines.append(current)
+            trial = word
+        current = trial
+        while len(current) > 1 and widths.measure(current, size) > width:
+            cut = len(current) - 1
+            while cut > 1 and widths.measure(current[:cut], size) > width:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
+    lines.append(current)
+    return lines
+
+
+# What goes above an entry: (height, [(baseline, size, grey, text)], rule y or None).
+_Head = tuple[float, list[tuple[float, float, float, str]], float | None]
+_NO_HEAD: _Head = (0.0, [], None)
 
 
 def _grey(color: Color) -> float:
@@ -593,12 +631,20 @@ class _SignatoryStream(Flowable):
         self._peeked_index = -1  # type of the last row read, to check the order
         self._group_index = -1  # type of the last entry placed, for headings
         self._country: str | None = None  # country of the last entry placed, for subheadings
-        self._lookahead: _Entry | None = None
+        # Entries read but not placed yet: up to two frames' worth, so the last frame of the list
+        # can be seen coming and its two columns balanced.
+        self._buffer: deque[_Entry] = deque()
         self._exhausted = False
         self._regular: _Encoder | None = None
         self._bold: _Encoder | None = None
         self._tails: dict[str, tuple[float, str]] = {}
         self._name_widths = _widths(REGULAR)
+        self._bold_widths = _widths(SANS_BOLD)
+        self._headings: dict[tuple[str, float], list[str]] = {}
+        self._group_headings = [
+            wording.GROUP_HEADING.format(label=label, count=format_count(counts.get(code, 0)))
+            for code, label in labels
+        ]
         self.placed = 0
 
     # platypus protocol: never fit, always split, so every frame asks for its share.
@@ -614,42 +660,92 @@ class _SignatoryStream(Flowable):
             pdf_doc = self.canv._doc  # type: ignore[attr-defined]
             self._regular = _Encoder(REGULAR, pdf_doc)
             self._bold = _Encoder(SANS_BOLD, pdf_doc)
-        width = styles.COLUMN_WIDTH
         at_top = availHeight >= self._frame_height - 0.5
+        limit = self._balanced_height(availHeight, at_top)
+        if limit is not None:
+            at_top = True  # this frame takes the rest of the list, however it starts
         chunk = _ChunkBuilder()
-        for column in (0, 1):
-            chunk.next_column(column * (width + styles.COLUMN_GAP))
-            while True:
-                entry = self._peek(width)
-                if entry is None:
-                    self._check_group_end(len(self._labels))
-                    return [chunk.flowable(availWidth)]
-                opens_group = entry.type_index != self._group_index
-                opens_country = opens_group or entry.country != self._country
-                if opens_group:
-                    head = (styles.GROUP_GAP if chunk.used else 0.0) + styles.GROUP_HEADING_HEIGHT
-                    head += styles.COUNTRY_HEIGHT
-                elif opens_country:
-                    head = (styles.COUNTRY_GAP if chunk.used else 0.0) + styles.COUNTRY_HEIGHT
-                elif chunk.used == 0:
-                    head = styles.CONTINUED_HEIGHT
-                else:
-                    head = 0.0
-                lines = entry.lines
-                if chunk.used + head + len(lines) * styles.LIST_LEADING <= availHeight + 1e-6:
-                    self._place(chunk, entry, lines, opens_group, opens_country, head, width)
-                    self._lookahead = None
-                    continue
-                if chunk.used:
-                    break  # this column is full
-                if column == 0 and not at_top:
-                    return []  # not even one entry fits here: the list goes on in the next frame
-                # Taller than a whole column (an absurdly long name): place what fits, carry on.
-                fit = max(1, int((availHeight - head) // styles.LIST_LEADING))
-                self._place(chunk, entry, lines[:fit], opens_group, opens_country, head, width)
-                entry.lines = lines[fit:]
-                break
+        status, _ = self._fill(chunk, limit or availHeight, at_top)
+        if status == "none":
+            return []  # not even one entry fits here: the list goes on in the next frame
+        if status == "done":
+            return [chunk.flowable(availWidth)]
         return [chunk.flowable(availWidth), self]
+
+    def _balanced_height(self, avail: float, at_top: bool) -> float | None:
+        """The column height that splits the rest of the list evenly over this frame's two
+        columns, when the rest fits here and would otherwise leave the right column (nearly)
+        empty; None otherwise."""
+        capacity = 2 * avail / styles.LIST_LEADING
+        lines = 0
+        index = 0
+        while (entry := self._entry_at(index)) is not None:
+            lines += len(entry.lines)
+            index += 1
+            if lines > capacity:
+                return None
+        status, height = self._fill(None, avail, at_top)
+        if status != "done" or height < _BALANCE_FROM:
+            return None
+        low, high = 0.0, avail
+        while high - low > 0.5:
+            middle = (low + high) / 2
+            if self._fill(None, middle, True)[0] == "done":
+                high = middle
+            else:
+                low = middle
+        return high
+
+    def _fill(self, chunk: _ChunkBuilder | None, limit: float, at_top: bool) -> tuple[str, float]:
+        """Lay entries into the two columns, each at most ``limit`` high.
+
+        With ``chunk`` None, a dry run: nothing is drawn or taken. Returns ("done": the list
+        ended, "full": the frame is, "none": nothing fits, "split": a dry run met an entry
+        taller than a column) and the height of the taller column.
+        """
+        width = styles.COLUMN_WIDTH
+        group, country = self._group_index, self._country
+        index = 0  # dry runs look entries up; real ones take them off the buffer's front
+        tallest = 0.0
+        for column in (0, 1):
+            used = 0.0
+            if chunk is not None:
+                chunk.next_column(column * (width + styles.COLUMN_GAP))
+            while True:
+                entry = self._entry_at(index)
+                if entry is None:
+                    return "done", max(tallest, used)
+                opens_group = entry.type_index != group
+                opens_country = opens_group or entry.country != country
+                head = self._head(entry, used, opens_group, opens_country)
+                lines = entry.lines
+                # A (sub)heading keeps at least two lines under it when its group goes on.
+                keep = styles.LIST_LEADING if opens_country and entry.group_goes_on else 0.0
+                needed = head[0] + len(lines) * styles.LIST_LEADING
+                if used + needed + keep > limit + 1e-6:
+                    if used:
+                        break  # this column is full
+                    if column == 0 and not at_top:
+                        return "none", 0.0
+                    if needed > limit + 1e-6:
+                        # Taller than a whole column (an absurdly long name): place what fits.
+                        if chunk is None:
+                            return "split", limit
+                        fit = max(1, int((limit - head[0]) // styles.LIST_LEADING))
+                        self._place(chunk, entry, lines[:fit], opens_group, opens_country, head)
+                        entry.lines = lines[fit:]
+                        group, country, used = entry.type_index, entry.country, limit
+                        break
+                    # Otherwise a column too short to keep two lines: the entry goes in anyway.
+                if chunk is None:
+                    index += 1
+                else:
+                    self._place(chunk, entry, lines, opens_group, opens_country, head)
+                    self._buffer.popleft()
+                group, country = entry.type_index, entry.country
+                used += needed
+            tallest = max(tallest, used)
+        return "full", tallest
 
     def _place(
         self,
@@ -658,29 +754,23 @@ class _SignatoryStream(Flowable):
         lines: list[list[_Run]],
         opens_group: bool,
         opens_country: bool,
-        head: float,
-        width: float,
+        head: _Head,
     ) -> None:
         assert self._bold is not None
-        code, label = self._labels[entry.type_index]
-        country = entry.country or wording.NO_COUNTRY
+        height, texts, rule = head
+        top = chunk.used
+        for baseline, size, grey, text in texts:
+            chunk.line(0, top + baseline, [(self._bold, size, grey, text)])
+        if rule is not None:
+            chunk.rule(top + rule, styles.COLUMN_WIDTH)
         if opens_group:
-            top = chunk.used + head - styles.GROUP_HEADING_HEIGHT - styles.COUNTRY_HEIGHT
-            heading = wording.GROUP_HEADING.format(
-                label=label, count=format_count(self._counts.get(code, 0))
-            )
-            chunk.line(0, top + 11.0, [(self._bold, styles.GROUP_SIZE, _INK, heading)])
-            chunk.rule(top + 15.0, width)
-            chunk.bookmarks.append((f"group-{code}", heading, chunk.x0, top))
+            code = self._labels[entry.type_index][0]
+            key = f"group-{code}"
+            chunk.bookmarks.append((key, self._group_headings[entry.type_index], chunk.x0, top))
             self._group_index = entry.type_index
         if opens_country:
-            top = chunk.used + head - styles.COUNTRY_HEIGHT
-            chunk.line(0, top + 8.5, [(self._bold, styles.COUNTRY_SIZE, _MUTED, country)])
             self._country = entry.country
-        elif head:
-            note = wording.CONTINUED.format(label=label, country=country)
-            chunk.line(0, chunk.used + 9.0, [(self._bold, styles.CONTINUED_SIZE, _FAINT, note)])
-        y = chunk.used + head
+        y = top + height
         for i, runs in enumerate(lines):
             x = 0.0 if i == 0 and not entry.placed else styles.LIST_INDENT
             chunk.line(x, y + 8.8, runs)
@@ -690,14 +780,71 @@ class _SignatoryStream(Flowable):
             entry.placed = True
             self.placed += 1
 
-    def _peek(self, width: float) -> _Entry | None:
-        if self._lookahead is None and not self._exhausted:
+    def _head(self, entry: _Entry, used: float, opens_group: bool, opens_country: bool) -> _Head:
+        """The group heading, continuation note and country subheading above an entry, if any.
+
+        Headings wrap like names (a long label or country is never cut or run into the next
+        column). A column that starts inside a group names the group and the country again.
+        """
+        continues = not opens_group and used == 0
+        if not (opens_group or opens_country or continues):
+            return _NO_HEAD
+        texts: list[tuple[float, float, float, str]] = []
+        rule = None
+        y = 0.0
+
+        def add(
+            text: str, size: float, grey: float, first: float, step: float, keep_last: bool = False
+        ) -> None:
+            nonlocal y
+            wrapped = self._heading_lines(text, size, keep_last)
+            for n, line in enumerate(wrapped):
+                texts.append((y + first + n * step, size, grey, line))
+            y += (len(wrapped) - 1) * step
+
+        label = self._labels[entry.type_index][1]
+        if opens_group:
+            y += styles.GROUP_GAP if used else 0.0
+            heading = self._group_headings[entry.type_index]
+            add(heading, styles.GROUP_SIZE, _INK, 11.0, 12.0, keep_last=True)
+            rule = y + 15.0
+            y += styles.GROUP_HEADING_HEIGHT
+        elif continues:
+            note = wording.CONTINUED.format(label=label)
+            add(note, styles.CONTINUED_SIZE, _FAINT, 9.0, 9.0)
+            y += styles.CONTINUED_HEIGHT
+        elif opens_country:
+            y += styles.COUNTRY_GAP
+        country = entry.country or wording.NO_COUNTRY
+        add(country, styles.COUNTRY_SIZE, _MUTED, 8.5, 9.5)
+        y += styles.COUNTRY_HEIGHT
+        return (y, texts, rule)
+
+    def _heading_lines(self, text: str, size: float, keep_last: bool) -> list[str]:
+        key = (text, size)
+        lines = self._headings.get(key)
+        if lines is None:
+            if len(self._headings) >= _TAIL_CACHE_LIMIT:
+                self._headings.clear()
+            lines = _wrap_plain(text, self._bold_widths, size, styles.COLUMN_WIDTH, keep_last)
+            self._headings[key] = lines
+        return lines
+
+    def _entry_at(self, index: int) -> _Entry | None:
+        """The index-th entry not yet placed, reading rows as needed; None past the last."""
+        while len(self._buffer) <= index:
+            if self._exhausted:
+                return None
             row = next(self._rows, None)
             if row is None:
                 self._exhausted = True
-            else:
-                self._lookahead = self._layout(row, width)
-        return self._lookahead
+                self._check_group_end(len(self._labels))
+                return None
+            entry = self._layout(row, styles.COLUMN_WIDTH)
+            code = self._labels[entry.type_index][0]
+            entry.group_goes_on = self._seen[entry.type_index] < self._counts.get(code, 0)
+            self._buffer.append(entry)
+        return self._buffer[index]
 
     def _layout(self, row: SignatoryRow, width: float) -> _Entry:
         code = str(row.organisation_type)
