@@ -1,9 +1,12 @@
 """`python -m bench` (`make bench`): build and serve benchmarks of the statement PDF, with results.
 
-Runs bench/pdf_bench.py, then bench/serve_bench.py, prints the combined tables and writes them to
+Runs bench/pdf_bench.py, then the renderer next to fpdf2, Typst and WeasyPrint
+(bench/pdf_render_bench.py, bench/pdf_peers.py), then bench/serve_bench.py, prints the combined
+tables and writes them to
 bench/results/pdf-<date>.md with the raw numbers and the machine in pdf-<date>.json (--postgres
 and --quick runs add -postgres / -quick to the name). Arguments pass through, e.g. `python -m bench --quick` or
-`python -m bench --sizes 10000 100000 --skip-serve`. Exits 1 when a target fails.
+`python -m bench --sizes 10000 100000 --skip-serve` (the PDF part only; --skip-peers leaves out
+the comparison). Exits 1 when a target fails.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def render_markdown(
     command: str,
     info: dict,
     pdf: pdf_bench.BenchResult | None,
+    peers: pdf_render_bench.PeerComparison | None,
     serve: serve_bench.ServeResult | None,
     seconds: float,
 ) -> str:
@@ -116,6 +120,13 @@ def render_markdown(
             "## Building the PDF from the database",
             "",
             pdf_bench.format_results(pdf),
+        ]
+    if peers is not None:
+        parts += [
+            "",
+            "## The renderer next to fpdf2, Typst and WeasyPrint",
+            "",
+            peers.format_markdown(),
         ]
     if serve is not None:
         parts += ["", "## Serving the cached PDF", "", serve_bench.format_results(serve)]
@@ -151,15 +162,18 @@ def main(argv: list[str] | None = None) -> int:
             naive_max=args.naive_max,
             cli_size=args.cli_size,
         )
+    peers = None
     if not (args.skip_pdf or args.skip_peers):
         # The renderer alone next to fpdf2, Typst and WeasyPrint on the same content, with ratios.
-        pdf_render_bench.main(["--sizes", "10000", "100000", "--skip-naive"])
+        largest = max(pdf_bench.sizes_from(args))
+        sizes = [n for n in pdf_render_bench.PEER_TARGET_SIZES if n <= largest]
+        peers = pdf_render_bench.compare_with_peers(sizes or [largest])
     serve = None if args.skip_serve else serve_bench.run(args)
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     seconds = time.perf_counter() - started
 
     command = shlex.join(["python", "-m", "bench", *argv])
-    report = render_markdown(today, command, info, pdf, serve, seconds)
+    report = render_markdown(today, command, info, pdf, peers, serve, seconds)
     print(report)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
@@ -171,12 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": seconds,
             "machine": info,
             "pdf": pdf.to_json() if pdf else None,
+            "peers": peers.to_json() if peers else None,
             "serve": serve.to_json() if serve else None,
         }
         _write(RESULTS / f"{stem}.md", report)
         _write(RESULTS / f"{stem}.json", json.dumps(raw, indent=2, ensure_ascii=False) + "\n")
         print(f"written: bench/results/{stem}.md, bench/results/{stem}.json", file=sys.stderr)
-    failed = [t["target"] for t in (pdf.targets if pdf else []) if t["result"] == "FAIL"]
+    targets = [*(pdf.targets if pdf else []), *(peers.targets() if peers else [])]
+    failed = [t["target"] for t in targets if t["result"] == "FAIL"]
     if failed:
         print(f"FAILED targets: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -51,7 +51,7 @@ def naive_render_to_temp(statement_id: int, directory: Path, owner: str = "") ->
     # Marks for earlier versions, looked up once (not one lazy load per row).
     shas = dict(session.execute(select(StatementVersion.id, StatementVersion.sha256)).all())
 
-    register_fonts()
+    register_fonts(reference=True)
     data: list[list[str]] = [["Organisation", "City", "Country"]]
     style: list[tuple] = [("FONT", (0, 0), (-1, -1), "DejaVuSans", 8)]
     group = None
