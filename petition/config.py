@@ -180,6 +180,9 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         "STAFF_SESSION_IDLE_MINUTES": _int(
             env, "STAFF_SESSION_IDLE_MINUTES", 60, minimum=1, unit="minutes"
         ),
+        # How long a staff invitation's set-password link works, and a password reset's.
+        "STAFF_INVITE_HOURS": _int(env, "STAFF_INVITE_HOURS", 72, minimum=1, unit="hours"),
+        "STAFF_RESET_MINUTES": _int(env, "STAFF_RESET_MINUTES", 60, minimum=5, unit="minutes"),
         # "thread" runs jobs in a thread of this process; "rq" with REDIS_URL; "sync" runs inline.
         "JOBS_MODE": env.get("JOBS_MODE") or ("rq" if redis_url else "thread"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",

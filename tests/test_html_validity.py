@@ -8,6 +8,7 @@ to a document with known faults that proves the checker reports what it finds.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -42,7 +43,15 @@ from tests.conftest import (
 )
 from tests.flows import confirm_link, post_form
 from tests.pdf_helpers import fetch
-from tests.staff_helpers import PASSWORD, login, make_signature, make_staff, post, signed_in
+from tests.staff_helpers import (
+    PASSWORD,
+    login,
+    make_signature,
+    make_staff,
+    page_token,
+    post,
+    signed_in,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -295,10 +304,10 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
         post(admin, "/staff/users", {"email": "", "role": "moderator"}),
         422,
     )
-    pages.add(
-        "staff POST /staff/users: new password shown",
-        post(admin, "/staff/users", {"email": "new@example.org", "role": "moderator"}),
-    )
+    invited = post(admin, "/staff/users", {"email": "new@example.org", "role": "moderator"})
+    assert invited.status_code == 303
+    pages.add("staff GET /staff/users: invited", admin.get("/staff/users"))
+    render_password_links(app, pages)
     wrong_password = {"current": "wrong", "new": "short", "confirm": "other"}
     pages.add(
         "staff POST /staff/account/password: errors",
@@ -365,6 +374,28 @@ def first_update(app, statement_id: int) -> int:
         )
     assert update_id, "the seed has campaign updates"
     return update_id
+
+
+def render_password_links(app, pages: Pages) -> None:
+    """The invitation just sent: its set-password page, and the forgot-password pages."""
+    from petition.models import OutboxMessage
+
+    with app.app_context():
+        body = db.session.scalar(
+            select(OutboxMessage.body_text).where(OutboxMessage.kind == "staff_invite")
+        )
+    path = re.search(r"https?://[^/\s]+(/staff/password/set/\S+)", body).group(1)
+    visitor = app.test_client()
+    pages.add("staff GET set-password link", visitor.get(path))
+    token = page_token(visitor, path)
+    sent = visitor.post(path, data={"new": "short", "confirm": "other", "csrf_token": token})
+    pages.add("staff POST set-password link: errors", sent, 422)
+    pages.add("staff GET set-password link: expired", visitor.get(path + "x"), 410)
+    pages.add("staff GET forgot password", visitor.get("/staff/password/forgot"))
+    token = page_token(visitor, "/staff/password/forgot")
+    for email, status in (("", 422), ("new@example.org", 200)):
+        sent = visitor.post("/staff/password/forgot", data={"email": email, "csrf_token": token})
+        pages.add(f"staff POST forgot password: {status}", sent, status)
 
 
 def render_pdf_pages(app, pages: Pages, slug: str) -> None:

@@ -34,7 +34,24 @@ def every_email(app, client, seeded, smtp):
     assert upload(admin, png(), "logo.png").status_code == 303
     by_kind = _collect_every_kind(app, client, seeded, smtp)
     assert set(by_kind) == EVERY_KIND
+    by_kind.update(_staff_link_mails(app, smtp, admin, len(smtp.messages)))
     return by_kind
+
+
+def _staff_link_mails(app, smtp, admin, before: int) -> dict:
+    """The set-password mails: an invitation, and a reset asked for on the sign-in page."""
+    from tests.staff_helpers import page_token, post
+
+    assert (
+        post(admin, "/staff/users", {"email": "new@example.org", "role": "admin"}).status_code
+        == 303
+    )
+    visitor = app.test_client()
+    token = page_token(visitor, "/staff/password/forgot")
+    visitor.post("/staff/password/forgot", data={"email": "admin@example.org", "csrf_token": token})
+    invite, reset = smtp.wait_for(before + 2)[before:]
+    assert invite["To"] == "new@example.org" and reset["To"] == "admin@example.org"
+    return {"staff_invite": invite, "staff_reset": reset}
 
 
 @pytest.mark.config(MAIL_RESEND_INTERVAL_SECONDS=0)

@@ -11,8 +11,11 @@ from __future__ import annotations
 import logging
 import re
 
-# /confirm/<token>, /withdraw/<token>, /manage/<token> (and any query string after them).
-_TOKEN_PATH = re.compile(r"(/(?:confirm|withdraw|manage)/)[^\s\"'<>]+", re.IGNORECASE)
+# /confirm/<token>, /withdraw/<token>, /manage/<token>, /staff/password/set/<token> (and any
+# query string after them).
+_TOKEN_PATH = re.compile(
+    r"(/(?:confirm|withdraw|manage|staff/password/set)/)[^\s\"'<>]+", re.IGNORECASE
+)
 # Anything shaped like an address, in any script (local parts and domains may be non-ASCII).
 _EMAIL = re.compile(r"[^\s@\"'<>(),;:\[\]]+@[^\s@\"'<>(),;:\[\]]+\.[^\s@\"'<>(),;:\[\]]+")
 # PostgreSQL's error detail quotes the values ("Failing row contains (…)", "Key (email)=(…)").

@@ -13,7 +13,9 @@ from ..models import utcnow
 from . import accounts
 
 #: The only /staff endpoints open to anonymous users.
-PUBLIC_ENDPOINTS = frozenset({"staff.login", "staff.login_totp"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"staff.login", "staff.login_totp", "staff.password_forgot", "staff.password_set"}
+)
 #: What an admin who must still turn on two-factor sign-in can reach.
 ENROLMENT_ENDPOINTS = frozenset({"staff.totp_enrol", "staff.logout", "staff.account"})
 SEEN_KEY = "staff_seen"

@@ -221,14 +221,14 @@ def list_staff() -> list[StaffUser]:
     return list(db.session.scalars(select(StaffUser).order_by(StaffUser.email)))
 
 
-def _get_or_error(user_id: int) -> StaffUser:
+def get_or_error(user_id: int) -> StaffUser:
     user = db.session.get(StaffUser, user_id)
     if user is None:
         raise StaffError(f"There is no staff account {user_id}.")
     return user
 
 
-def _snapshot(user: StaffUser) -> dict:
+def snapshot(user: StaffUser) -> dict:
     return {
         "email": user.email,
         "role": StaffRole(user.role).value,
@@ -238,21 +238,26 @@ def _snapshot(user: StaffUser) -> dict:
 
 
 def _record_staff(actor: Actor, action: str, user: StaffUser, before=None, detail=""):
-    record(actor, action, before=before, after=_snapshot(user), detail=detail or user.email)
+    record(actor, action, before=before, after=snapshot(user), detail=detail or user.email)
 
 
 @write_transaction
 def create_staff(email: str, password: str, role: StaffRole | str, actor: Actor) -> StaffUser:
     email = normalise_staff_email(email)
     role = StaffRole(role)
-    user = StaffUser(email=email, password_hash=hash_password(password), role=role)
+    user = insert_staff(StaffUser(email=email, password_hash=hash_password(password), role=role))
+    _record_staff(actor, "staff_created", user)
+    return user
+
+
+def insert_staff(user: StaffUser) -> StaffUser:
+    """Add a new account in the current transaction; StaffError if the address has one."""
     try:
         with db.session.begin_nested():
             db.session.add(user)
             db.session.flush()
     except IntegrityError:
-        raise StaffError(f"A staff account for {email} already exists.") from None
-    _record_staff(actor, "staff_created", user)
+        raise StaffError(f"A staff account for {user.email} already exists.") from None
     return user
 
 
@@ -280,10 +285,12 @@ def _active_admins_other_than(user_id: int) -> int:
 
 
 @write_transaction
-def set_password(user_id: int, password: str, actor: Actor, *, reset_totp: bool = False):
+def set_password(
+    user_id: int, password: str, actor: Actor, *, reset_totp: bool = False, detail: str = ""
+):
     """A new password ends every session of the account and lifts every wait and guard."""
-    user = _get_or_error(user_id)
-    before = _snapshot(user)
+    user = get_or_error(user_id)
+    before = snapshot(user)
     user.password_hash = hash_password(password)
     user.session_token = None
     user.failed_logins = 0
@@ -295,7 +302,7 @@ def set_password(user_id: int, password: str, actor: Actor, *, reset_totp: bool 
     if reset_totp:
         user.totp_enabled = False
         user.totp_secret = None
-    _record_staff(actor, "staff_password_set", user, before)
+    _record_staff(actor, "staff_password_set", user, before, detail)
     return user
 
 
@@ -332,7 +339,7 @@ def change_own_password(
 
 @write_transaction
 def _replace_own_password(attempt: Attempt, new_hash: str, actor: Actor) -> str:
-    user = _get_or_error(attempt.user_id)
+    user = get_or_error(attempt.user_id)
     if user.password_hash != attempt.password_hash:
         raise StaffError("The password was changed meanwhile. Sign in again with the new one.")
     user.password_hash = new_hash
@@ -344,14 +351,14 @@ def _replace_own_password(attempt: Attempt, new_hash: str, actor: Actor) -> str:
 
 @write_transaction
 def set_active(user_id: int, active: bool, actor: Actor) -> StaffUser:
-    user = _get_or_error(user_id)
+    user = get_or_error(user_id)
     if (
         not active
         and StaffRole(user.role) is StaffRole.ADMIN
         and not _active_admins_other_than(user.id)
     ):
         raise StaffError("The last active admin cannot be disabled.")
-    before = _snapshot(user)
+    before = snapshot(user)
     user.is_active = active
     if not active:
         user.session_token = None
@@ -361,7 +368,7 @@ def set_active(user_id: int, active: bool, actor: Actor) -> StaffUser:
 
 @write_transaction
 def set_role(user_id: int, role: StaffRole | str, actor: Actor) -> StaffUser:
-    user = _get_or_error(user_id)
+    user = get_or_error(user_id)
     role = StaffRole(role)
     if (
         StaffRole(user.role) is StaffRole.ADMIN
@@ -370,7 +377,7 @@ def set_role(user_id: int, role: StaffRole | str, actor: Actor) -> StaffUser:
         and not _active_admins_other_than(user.id)
     ):
         raise StaffError("The last active admin must stay an admin.")
-    before = _snapshot(user)
+    before = snapshot(user)
     user.role = role
     _record_staff(actor, "staff_role_changed", user, before)
     return user
@@ -378,7 +385,7 @@ def set_role(user_id: int, role: StaffRole | str, actor: Actor) -> StaffUser:
 
 @write_transaction
 def set_wants_digest(user_id: int, wants: bool) -> None:
-    user = _get_or_error(user_id)
+    user = get_or_error(user_id)
     user.wants_digest = wants
 
 
@@ -651,7 +658,7 @@ def _password_accepted(attempt: Attempt, new_hash: str | None, now: datetime) ->
         _undo_reservation(attempt)
         return LoginResult(LoginOutcome.NEED_TOTP, user.id)
     _clear_pair(attempt)
-    _start_session(user)
+    start_session(user)
     return LoginResult(LoginOutcome.OK, user.id)
 
 
@@ -671,11 +678,11 @@ def authenticate_totp(
         _attempt_failed(attempt, now)
         return LoginResult(LoginOutcome.REFUSED)
     _clear_pair(attempt)
-    _start_session(user)
+    start_session(user)
     return LoginResult(LoginOutcome.OK, user.id)
 
 
-def _start_session(user: StaffUser) -> None:
+def start_session(user: StaffUser) -> None:
     """A new server-side session token: the sign-in view reads it from the user row."""
     user.session_token = secrets.token_urlsafe(32)
     user.last_login_at = utcnow()
@@ -731,7 +738,7 @@ def accept_totp(user: StaffUser, code: str) -> bool:
 @write_transaction
 def begin_totp_enrolment(user_id: int) -> str:
     """A fresh secret, kept but not active until a code from it is confirmed."""
-    user = _get_or_error(user_id)
+    user = get_or_error(user_id)
     if user.totp_enabled:
         raise StaffError("Two-factor sign-in is already on.")
     if not user.totp_secret:
@@ -741,26 +748,26 @@ def begin_totp_enrolment(user_id: int) -> str:
 
 @write_transaction
 def confirm_totp_enrolment(user_id: int, code: str, actor: Actor) -> None:
-    user = _get_or_error(user_id)
+    user = get_or_error(user_id)
     if user.totp_enabled:
         return
     if not accept_totp(user, code):
         raise StaffError("That code is not right. Check the time on your phone and try again.")
-    before = _snapshot(user)
+    before = snapshot(user)
     user.totp_enabled = True
     _record_staff(actor, "staff_totp_enabled", user, before)
 
 
 @write_transaction
 def disable_totp(user_id: int, code: str, actor: Actor) -> None:
-    user = _get_or_error(user_id)
+    user = get_or_error(user_id)
     if totp_required_for(user):
         raise StaffError("Admins must keep two-factor sign-in on.")
     if not user.totp_enabled:
         return
     if not accept_totp(user, code):
         raise StaffError("That code is not right.")
-    before = _snapshot(user)
+    before = snapshot(user)
     user.totp_enabled = False
     user.totp_secret = None
     user.totp_last_step = None

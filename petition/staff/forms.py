@@ -87,3 +87,24 @@ class RoleForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     reset_totp = BooleanField("Also turn off two-factor sign-in (lost phone)")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        "Email address of your staff account",
+        validators=[InputRequired("Enter your email address."), Length(max=254)],
+        render_kw={"autocomplete": "username", "spellcheck": "false"},
+    )
+
+
+class SetPasswordForm(FlaskForm):
+    new = PasswordField(
+        "New password (at least 12 characters)",
+        validators=[InputRequired("Choose a password."), Length(max=1024)],
+        render_kw={"autocomplete": "new-password", "minlength": 12},
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[EqualTo("new", "The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -10,23 +10,25 @@ from flask_login import current_user, login_user, logout_user
 from ..core.forms import ButtonForm
 from ..extensions import db, limiter
 from ..models import StaffRole, StaffUser
-from . import accounts, bp
+from . import accounts, bp, invitations
 from .access import actor, admin_only, mark_seen, safe_next
 from .auth import StaffIdentity
 from .forms import (
     CodeForm,
     DigestForm,
+    ForgotPasswordForm,
     LoginForm,
     PasswordChangeForm,
     ResetPasswordForm,
     RoleForm,
+    SetPasswordForm,
     UserCreateForm,
 )
 
 REFUSED_MESSAGE = (
     "Sign-in failed. Either the email address or the password is not right, or there were "
     "too many attempts and signing in has to wait a while. Check and try again in a few "
-    "minutes; an admin can reset your password."
+    "minutes, or ask for a link to choose a new password."
 )
 CODE_REFUSED_MESSAGE = (
     "That code was not accepted, or there were too many attempts and signing in has to wait "
@@ -278,7 +280,7 @@ def totp_disable():
 # ---------------------------------------------------------------- staff accounts (admins)
 
 
-def _users_page(status: int = 200, *, form=None, new_password=None, for_user=None):
+def _users_page(status: int = 200, *, form=None):
     return render_template(
         "staff/users.html",
         users=accounts.list_staff(),
@@ -287,8 +289,8 @@ def _users_page(status: int = 200, *, form=None, new_password=None, for_user=Non
         reset_form=ResetPasswordForm(formdata=None),
         role_form=RoleForm(formdata=None),
         roles=[r.value for r in StaffRole],
-        new_password=new_password,
-        for_user=for_user,
+        is_invited=invitations.is_invited,
+        invite_hours=current_app.config["STAFF_INVITE_HOURS"],
     ), status
 
 
@@ -301,29 +303,106 @@ def users():
 @bp.post("/users")
 @admin_only
 def create_user():
+    """Invite: the account exists at once, its owner chooses the password from the email."""
     form = UserCreateForm()
     if form.validate_on_submit():
-        password = accounts.generate_password()
         try:
-            user = accounts.create_staff(form.email.data, password, form.role.data, actor())
+            user = invitations.invite(form.email.data, form.role.data, actor())
         except accounts.StaffError as exc:
             form.email.errors = [*form.email.errors, str(exc)]
         else:
-            # Shown once, on this response only (no-store); never stored or logged in clear.
-            return _users_page(new_password=password, for_user=user.email)
+            flash(
+                f"Invitation sent to {user.email}. The link in it works for "
+                f"{current_app.config['STAFF_INVITE_HOURS']} hours; you can send a new one here.",
+                "success",
+            )
+            return redirect(url_for("staff.users"), 303)
     return _users_page(422, form=form)
+
+
+@bp.post("/users/<id:user_id>/invite")
+@admin_only
+def resend_invitation(user_id: int):
+    db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        user = invitations.resend_invitation(user_id, actor())
+    except accounts.StaffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(
+            f"A new invitation was sent to {user.email}; earlier links no longer work.", "success"
+        )
+    return redirect(url_for("staff.users"), 303)
 
 
 @bp.post("/users/<id:user_id>/reset-password")
 @admin_only
 def reset_user_password(user_id: int):
-    user = db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
+    db.get_or_404(StaffUser, user_id, description=NO_ACCOUNT)
     form = ResetPasswordForm()
     if not form.validate_on_submit():
         abort(400)
-    password = accounts.generate_password()
-    accounts.set_password(user.id, password, actor(), reset_totp=bool(form.reset_totp.data))
-    return _users_page(new_password=password, for_user=user.email)
+    try:
+        user = invitations.send_reset(user_id, actor(), reset_totp=bool(form.reset_totp.data))
+    except accounts.StaffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(
+            f"A link to choose a new password was sent to {user.email}"
+            + (" and two-factor sign-in is off" if form.reset_totp.data else "")
+            + ". Their current password works until they choose the new one.",
+            "success",
+        )
+    return redirect(url_for("staff.users"), 303)
+
+
+# ---------------------------------------------------------------- set-password links (public)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def password_forgot():
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.account"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        invitations.request_reset(form.email.data)
+        # The same answer for every address: nobody learns who has an account.
+        return render_template("staff/password_forgot.html", form=None, sent=True)
+    status = 422 if request.method == "POST" else 200
+    return render_template("staff/password_forgot.html", form=form, sent=False), status
+
+
+@bp.route("/password/set/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def password_set(token: str):
+    # GET only shows the form (a mail scanner that opens the link uses nothing up).
+    found = invitations.valid_link(token)
+    if found is None:
+        return render_template("staff/password_set.html", form=None, expired=True), 410
+    link, user = found
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user, signed_in = invitations.set_password_with_link(token, form.new.data)
+        except accounts.StaffError as exc:
+            form.new.errors = [*form.new.errors, str(exc)]
+        else:
+            if signed_in:
+                flash("Your password is set. Welcome to the staff console.", "success")
+                return _begin_session(user.id, None)
+            flash("Your password is set. Sign in with it and your two-factor code.", "success")
+            return redirect(url_for("staff.login"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "staff/password_set.html",
+        form=form,
+        expired=False,
+        email=user.email,
+        invited=link.purpose == invitations.INVITE,
+    ), status
 
 
 @bp.post("/users/<id:user_id>/<any(enable, disable):action>")
