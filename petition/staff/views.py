@@ -391,8 +391,9 @@ def password_set(token: str):
             form.new.errors = [*form.new.errors, str(exc)]
         else:
             if signed_in:
+                response = _begin_session(user.id, None)  # a fresh session: flash after it
                 flash("Your password is set. Welcome to the staff console.", "success")
-                return _begin_session(user.id, None)
+                return response
             flash("Your password is set. Sign in with it and your two-factor code.", "success")
             return redirect(url_for("staff.login"), 303)
     status = 422 if request.method == "POST" else 200
