@@ -55,8 +55,14 @@ ACTION_LABELS: dict[str, str] = {
     "campaign_identity_changed": "Campaign identity changed",
     "campaign_logo_changed": "Logo changed",
     "campaign_logo_removed": "Logo removed",
+    "pdf_version_delivered": "PDF version marked delivered",
+    "pdf_version_delivery_cleared": "PDF delivery mark removed",
     # Staff accounts
     "staff_created": "Staff account created",
+    "staff_invited": "Staff member invited",
+    "staff_invitation_resent": "Staff invitation sent again",
+    "staff_password_reset_sent": "Password link sent by an admin",
+    "staff_password_reset_requested": "Password link asked for",
     "staff_password_set": "Staff password set",
     "staff_password_changed": "Own password changed",
     "staff_enabled": "Staff account enabled",
@@ -77,6 +83,8 @@ MAIL_KIND_LABELS: dict[str, str] = {
     "approved": "Approval notice",
     "rejected": "Rejection notice",
     "staff_digest": "Staff digest",
+    "staff_invite": "Staff invitation",
+    "staff_reset": "Staff password link",
 }
 
 OUTBOX_STATUS_LABELS: dict[str, str] = {
