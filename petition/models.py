@@ -247,6 +247,14 @@ class Signature(Base):
             "organisation_name_key",
         ),
         CheckConstraint("length(country) = 2", name="country_alpha2"),
+        # Search is "contains": on PostgreSQL a trigram index answers it without reading every
+        # row (a plain index on SQLite, where the scan of one short column stays quick).
+        Index(
+            "ix_signatures_search_key",
+            "search_key",
+            postgresql_using="gin",
+            postgresql_ops={"search_key": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -272,6 +280,9 @@ class Signature(Base):
     city: Mapped[str] = mapped_column(String(100), default="")
     # Accent- and case-folded city for search (SQLite's lower() only folds ASCII).
     city_key: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # "name|city", each folded for search (accents, case, hyphens, apostrophes): what the public
+    # and staff search match; kept in sync by the service layer (validation.derived_columns).
+    search_key: Mapped[str] = mapped_column(String(320), default="", server_default="")
     website: Mapped[str] = mapped_column(String(300), default="")
     comment: Mapped[str] = mapped_column(String(1000), default="")
 

@@ -129,10 +129,15 @@ def test_sort_options(client, listed):
 def test_search_and_filters(client, listed, query, expected):
     response = client.get(f"/statements/{listed}/signatories", query_string=query)
     assert names_on(response) == expected
-    noun = "signatory" if len(expected) == 1 else "signatories"
-    assert f"{len(expected)} {noun} match." in response.text
-    if not expected:
-        assert "No signatory matches." in response.text
+    status = " ".join(parse(response.text).find("p", class_="result-count").text.split())
+    if len(expected) == 1:
+        assert status.startswith("1 signatory matches.")
+    elif expected:
+        assert status.startswith(f"{len(expected)} signatories match.")
+    else:  # one message, not a count of nought and a second sentence below it
+        assert status.startswith("No signatory matches.")
+        assert response.text.count("No signatory matches") == 1
+        assert "0 signatories" not in response.text
 
 
 def test_filter_choices_show_counts(client, listed):

@@ -192,7 +192,7 @@ def test_contact_details_are_never_public(app, client, seeded):
         assert '"email"' not in body and ",email" not in body and "@" not in body, url
     # Searching by a contact's name finds nothing.
     assert (
-        "0 signatories match"
+        "No signatory matches."
         in client.get(f"/statements/{seeded}/signatories", query_string={"q": "Zbigniew"}).text
     )
 

@@ -462,7 +462,7 @@ def test_query_string_filters_are_sanitised_before_use(client, seeded):
         ).text
     )
     assert (
-        "0 signatories match"
+        "No signatory matches."
         in client.get(f"/statements/{seeded}/signatories", query_string={"country": "PL"}).text
     )
     assert (

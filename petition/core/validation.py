@@ -210,6 +210,30 @@ def name_key(name: str) -> str:
     return _SPACES.sub(" ", stripped).strip().casefold()
 
 
+# Letters that Unicode does not decompose into a base letter and an accent, as people type them.
+_LETTERS = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h"}
+)
+_NOT_ALNUM = re.compile(r"[^\w]|_")
+#: Separates the name from the city in the stored search key; never in a folded query.
+SEARCH_KEY_SEPARATOR = "|"
+SEARCH_KEY_LENGTH = 320
+
+
+def search_fold(text: str) -> str:
+    """Search form of a text: name_key, then every run of punctuation, hyphens, apostrophes and
+    spaces made one space ("Île-de-France" → "ile de france", "d’Aragon" → "d aragon")."""
+    folded = name_key(text).translate(_LETTERS)
+    return " ".join(_NOT_ALNUM.sub(" ", folded).split())
+
+
+def search_key(organisation_name: str, city: str) -> str:
+    """The stored key that public and staff search match a folded query against (a substring
+    of the name's fold or of the city's, never across the two)."""
+    key = f"{search_fold(organisation_name)}{SEARCH_KEY_SEPARATOR}{search_fold(city)}"
+    return key[:SEARCH_KEY_LENGTH]
+
+
 def derived_columns(
     organisation_name: str, organisation_type: str, country: str, city: str
 ) -> dict:
@@ -219,6 +243,7 @@ def derived_columns(
         "organisation_type_order": OrganisationType(organisation_type).order,
         "country_name": country_display_name(country),
         "city_key": name_key(city)[:100],
+        "search_key": search_key(organisation_name, city),
     }
 
 

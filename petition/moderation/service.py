@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -13,7 +14,7 @@ from sqlalchemy import Select, func, or_, select, update
 from ..core import events, outbox
 from ..core.audit import Actor, record
 from ..core.db import after_write, compare_and_set, paginate, rowcount, write_transaction
-from ..core.validation import OrganisationFields, derived_columns, name_key
+from ..core.validation import OrganisationFields, derived_columns, name_key, search_fold
 from ..core.wording import state_label
 from ..extensions import db
 from ..models import OrganisationType, Signature, SignatureState, utcnow
@@ -449,17 +450,27 @@ def _console_query(flt: ConsoleFilter) -> Select:
     elif flt.age == "older":
         query = query.where(Signature.created_at < now - timedelta(days=7))
     if flt.q:
-        text = flt.q.strip()
-        key = name_key(text)[:100]
-        conditions = [
-            Signature.organisation_name_key.contains(key, autoescape=True),
-            Signature.email_normalised.contains(key, autoescape=True),
-            Signature.city_key.contains(key, autoescape=True),
-        ]
-        if text.isascii() and text.isdigit() and len(text) < 10:
-            conditions.append(Signature.id == int(text))
-        query = query.where(or_(*conditions))
+        query = query.where(_search_condition(flt.q))
     return query
+
+
+_BY_ID = re.compile(r"#\s*(\d{1,9})")
+
+
+def _search_condition(q: str):
+    """ "#5" is signature 5 and nothing else; other text is looked for in the name and city
+    (folded: accents, case, hyphens, apostrophes), the email, and as a bare number the id."""
+    text = q.strip()
+    by_id = _BY_ID.fullmatch(text)
+    if by_id:
+        return Signature.id == int(by_id.group(1))
+    conditions = [Signature.email_normalised.contains(name_key(text)[:100], autoescape=True)]
+    key = search_fold(text)[:100]
+    if key:
+        conditions.append(Signature.search_key.contains(key, autoescape=True))
+    if text.isascii() and text.isdigit() and len(text) < 10:
+        conditions.append(Signature.id == int(text))
+    return or_(*conditions)
 
 
 def console_page(flt: ConsoleFilter) -> Pagination:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, select
 
 from ..core import events, validation
 from ..core.audit import Actor, record
@@ -170,23 +170,30 @@ class ListPage:
         return self.pagination.pages if self.pagination else 0
 
 
+def matching(query: str):
+    """The condition "name or city contains the query", both folded (accents, case, hyphens,
+    apostrophes): "saint ouen" finds Saint-Ouen, "ile de france" Île-de-France."""
+    key = validation.search_fold(query)[:100]
+    # A query of nothing but punctuation ("%", "-") names nothing.
+    return Signature.search_key.contains(key, autoescape=True) if key else false()
+
+
+def filtered(query: Select, flt: ListFilter) -> Select:
+    """The public list's filters (search, country, type), shared by the page and the open data."""
+    if flt.q:
+        query = query.where(matching(flt.q))
+    if flt.country:
+        query = query.where(Signature.country == flt.country)
+    if flt.type:
+        query = query.where(Signature.organisation_type == flt.type)
+    return query
+
+
 def search(statement: Statement, flt: ListFilter) -> ListPage:
     """One page of the public list with facets; empty while the list is under embargo."""
     if not statement.is_list_public():
         return ListPage(None)
-    base = public_query(statement)
-    if flt.q:
-        key = validation.name_key(flt.q)[:100]
-        base = base.where(
-            or_(
-                Signature.organisation_name_key.contains(key, autoescape=True),
-                Signature.city_key.contains(key, autoescape=True),
-            )
-        )
-    if flt.country:
-        base = base.where(Signature.country == flt.country)
-    if flt.type:
-        base = base.where(Signature.organisation_type == flt.type)
+    base = filtered(public_query(statement), flt)
     if flt.sort == "country":
         base = base.order_by(None).order_by(
             Signature.country_name, Signature.organisation_name_key, Signature.id
@@ -237,15 +244,19 @@ def open_data_row(signature: Signature) -> dict:
     }
 
 
-def iter_public(statement: Statement) -> Iterator[Signature]:
+def iter_public(statement: Statement, flt: ListFilter | None = None) -> Iterator[Signature]:
+    """Approved signatories in the public order; only those `flt` keeps when one is given."""
     if not statement.is_list_public():
         return iter(())
-    return db.session.scalars(public_query(statement).execution_options(yield_per=1000))
+    query = public_query(statement)
+    if flt is not None:
+        query = filtered(query, flt)
+    return db.session.scalars(query.execution_options(yield_per=1000))
 
 
-def open_data_etag(statement: Statement) -> str:
+def open_data_etag(statement: Statement, flt: ListFilter | None = None) -> str:
     """Changes exactly when the open data can: the list (its version, the embargo), the
-    statement's current version, slug or title. Not with a PDF build, which changes none."""
+    statement's current version, slug or title, the filter. Not with a PDF build."""
     return etag_for(
         "open-data",
         statement.id,
@@ -254,11 +265,12 @@ def open_data_etag(statement: Statement) -> str:
         statement.list_version,
         statement.current_version_id,
         statement.is_list_public(),
+        *((flt.q, flt.country, flt.type) if flt is not None else ()),
     )
 
 
-def open_data(statement: Statement) -> dict:
-    rows = [open_data_row(s) for s in iter_public(statement)]
+def open_data(statement: Statement, flt: ListFilter | None = None) -> dict:
+    rows = [open_data_row(s) for s in iter_public(statement, flt)]
     updated = max((r["approved_at"] for r in rows if r["approved_at"]), default=None)
     return {
         "statement": {
@@ -288,8 +300,8 @@ def write_csv(rows: Iterable[dict], fields: Iterable[str]) -> Iterator[str]:
         yield buffer.getvalue()
 
 
-def open_data_csv(statement: Statement) -> Iterator[str]:
-    return write_csv((open_data_row(s) for s in iter_public(statement)), OPEN_DATA_FIELDS)
+def open_data_csv(statement: Statement, flt: ListFilter | None = None) -> Iterator[str]:
+    return write_csv((open_data_row(s) for s in iter_public(statement, flt)), OPEN_DATA_FIELDS)
 
 
 def staff_row(signature: Signature) -> dict:

@@ -50,6 +50,10 @@ def _render_list(statement):
         flt=flt,
         type_choices=[(t.value, t.label) for t in OrganisationType],
         country_names=dict(country_choices()),
+        filtered=bool(flt.q or flt.country or flt.type),
+        filter_args={
+            k: v for k, v in (("q", flt.q), ("country", flt.country), ("type", flt.type)) if v
+        },
     )
 
 
@@ -58,22 +62,31 @@ def _open_data(response: Response) -> Response:
     return response
 
 
+def _open_data_filter() -> signatories.ListFilter | None:
+    """The list page's search and filters (q, country, type), when the link carries any: the
+    open data is then the signatories the page shows, in the same format."""
+    flt = _list_filter()
+    return flt if (flt.q or flt.country or flt.type) else None
+
+
 @bp.get("/statements/<slug>/signatories.json")
 def signatories_json(slug: str):
     statement = statement_or_404(slug)
-    etag = signatories.open_data_etag(statement)
-    return _open_data(public_page(etag, lambda: jsonify(signatories.open_data(statement))))
+    flt = _open_data_filter()
+    etag = signatories.open_data_etag(statement, flt)
+    return _open_data(public_page(etag, lambda: jsonify(signatories.open_data(statement, flt))))
 
 
 @bp.get("/statements/<slug>/signatories.csv")
 def signatories_csv(slug: str):
     statement = statement_or_404(slug)
-    etag = signatories.open_data_etag(statement)
-    return _open_data(public_page(etag, lambda: _csv(statement)))
+    flt = _open_data_filter()
+    etag = signatories.open_data_etag(statement, flt)
+    return _open_data(public_page(etag, lambda: _csv(statement, flt)))
 
 
-def _csv(statement) -> Response:
-    body = "".join(signatories.open_data_csv(statement))
+def _csv(statement, flt: signatories.ListFilter | None) -> Response:
+    body = "".join(signatories.open_data_csv(statement, flt))
     response = Response("\ufeff" + body, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = (
