@@ -1,7 +1,7 @@
 """signatures.search_key: name and city folded for search (accents, case, hyphens, apostrophes)
 
 Revision ID: d1f3a5c7e9b2
-Revises: c9e1a3b5d7f9
+Revises: d0f2b4c6e8a1
 Create Date: 2026-12-03 17:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = 'd1f3a5c7e9b2'
-down_revision = 'c9e1a3b5d7f9'
+down_revision = 'd0f2b4c6e8a1'
 branch_labels = None
 depends_on = None
 
