@@ -57,8 +57,6 @@ ACTION_LABELS: dict[str, str] = {
     "campaign_identity_changed": "Campaign identity changed",
     "campaign_logo_changed": "Logo changed",
     "campaign_logo_removed": "Logo removed",
-    "pdf_version_delivered": "PDF version marked delivered",
-    "pdf_version_delivery_cleared": "PDF delivery mark removed",
     # Staff accounts
     "staff_created": "Staff account created",
     "staff_invited": "Staff member invited",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import timedelta
 
@@ -473,14 +473,38 @@ def _search_condition(q: str):
     return or_(*conditions)
 
 
-def console_page(flt: ConsoleFilter) -> Pagination:
+def _ordered(flt: ConsoleFilter) -> Select:
     """The queue (verified, oldest first) or any state's list (most recently changed first)."""
     query = _console_query(flt)
     if flt.state is SignatureState.VERIFIED:
-        query = query.order_by(Signature.verified_at, Signature.id)
-    else:
-        query = query.order_by(Signature.updated_at.desc(), Signature.id.desc())
-    return paginate(query, page=flt.page, per_page=flt.per_page)
+        return query.order_by(Signature.verified_at, Signature.id)
+    return query.order_by(Signature.updated_at.desc(), Signature.id.desc())
+
+
+def console_page(flt: ConsoleFilter) -> Pagination:
+    return paginate(_ordered(flt), page=flt.page, per_page=flt.per_page)
+
+
+def console_rows(flt: ConsoleFilter) -> Iterator[Signature]:
+    """Every signature the filter selects, all pages, in the list's order, streamed (exports)."""
+    return db.session.scalars(_ordered(flt).execution_options(yield_per=1000))
+
+
+def describe_filter(flt: ConsoleFilter) -> str:
+    """The filter in words for the audit log: what an export contained."""
+    parts = [
+        f"{name} {value}"
+        for name, value in (
+            ("state", flt.state.value if flt.state else ""),
+            ("statement", flt.statement_id or ""),
+            ("country", flt.country),
+            ("type", flt.type),
+            ("age", flt.age),
+            ("search", repr(flt.q) if flt.q else ""),
+        )
+        if value
+    ]
+    return "the console's list: " + (", ".join(parts) if parts else "every signature")
 
 
 def facet_counts(flt: ConsoleFilter) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:

@@ -15,7 +15,10 @@ from ..models import (
     OutboxMessage,
     Signature,
     SignatureState,
+    Statement,
 )
+from ..reports import exports
+from ..signatories.service import STAFF_FIELDS, staff_row
 from ..staff.access import actor, safe_next
 from ..statements.service import all_statements
 from . import bp, signals
@@ -83,6 +86,8 @@ def _list_page(template_state: SignatureState | None, *, is_queue: bool):
         actions_by_state=ACTIONS_BY_STATE,
         reasons=REJECTION_REASONS,
         here=request.full_path.rstrip("?"),
+        # The export links carry the filter (not the page: an export has every page).
+        export_args={k: v for k, v in request.args.items() if k not in ("page", "per_page")},
     )
 
 
@@ -93,14 +98,38 @@ def queue():
 
 @bp.get("/signatures")
 def signatures():
+    return _list_page(_state_arg(), is_queue=False)
+
+
+def _state_arg() -> SignatureState | None:
     value = (request.args.get("state") or "").strip()
-    state = None
-    if value:
-        try:
-            state = SignatureState(value)
-        except ValueError:
-            abort(400, description="Unknown state.")
-    return _list_page(state, is_queue=False)
+    if not value:
+        return None
+    try:
+        return SignatureState(value)
+    except ValueError:
+        abort(400, description="Unknown state.")
+
+
+def _export(state: SignatureState | None, fmt: str, name: str):
+    """What the list shows, every page of it, with all fields (CSV or XLSX); audited."""
+    flt = _console_filter(state)
+    rows = (staff_row(s) for s in moderation.console_rows(flt))
+    body = exports.render(rows, STAFF_FIELDS, fmt, name)
+    statement = db.session.get(Statement, flt.statement_id) if flt.statement_id else None
+    exports.record_export(statement, moderation.describe_filter(flt), fmt, actor())
+    return exports.response(body, fmt, name)
+
+
+@bp.get("/queue.<any(csv, xlsx):fmt>")
+def queue_export(fmt: str):
+    return _export(SignatureState.VERIFIED, fmt, "queue")
+
+
+@bp.get("/signatures.<any(csv, xlsx):fmt>")
+def signatures_export(fmt: str):
+    state = _state_arg()
+    return _export(state, fmt, f"signatures-{state.value}" if state else "signatures")
 
 
 def _detail(signature: Signature, *, form: EditForm | None = None, status: int = 200):

@@ -11,7 +11,6 @@ from ..core.forms import ButtonForm
 from ..core.http import whole_number
 from ..extensions import db
 from ..models import Statement
-from ..signatories import service as signatories
 from ..staff.access import actor
 from ..statements.service import StatementNotFound, all_statements, get_statement
 from . import audit_log, bp, exports
@@ -110,24 +109,14 @@ def audit_csv():
 
 
 @bp.get("/export/<slug>.<any(csv, xlsx):fmt>")
-def export(slug: str, fmt: str):
+@bp.get("/export/<slug>/<any(all, approved, delivery):kind>.<any(csv, xlsx):fmt>")
+def export(slug: str, fmt: str, kind: str = "all"):
     try:
         statement = get_statement(slug)
     except StatementNotFound:
         abort(404, description="There is no statement with that name.")
-    if fmt == "xlsx":
-        body = exports.staff_xlsx(statement)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        body = ("\ufeff" + "".join(signatories.staff_csv(statement))).encode("utf-8")
-        mimetype = "text/csv"
-    exports.record_export(statement, fmt, actor())
-    response = Response(body, mimetype=mimetype)
-    if fmt == "csv":
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="signatures-{statement.slug}-all-fields.{fmt}"'
-    )
-    # Contact details: never kept by a browser or proxy cache.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    chosen = exports.EXPORT_SETS[kind]
+    body = exports.render(chosen.rows(statement), chosen.fields, fmt, kind)
+    exports.record_export(statement, chosen.title, fmt, actor())
+    suffix = {"all": "all-fields", "approved": "approved", "delivery": "delivery-list"}[kind]
+    return exports.response(body, fmt, f"signatures-{statement.slug}-{suffix}")
