@@ -31,6 +31,12 @@ REJECTION_REASONS = (
 )
 
 
+def parse_state(value: str | None) -> SignatureState | None:
+    """A state's code as sent (None when empty); ValueError for anything else."""
+    value = (value or "").strip()
+    return SignatureState(value) if value else None
+
+
 class _Routing:
     """Hidden fields every action form carries: what the moderator saw and where to go back."""
 
@@ -39,11 +45,8 @@ class _Routing:
     next = HiddenField()
 
     def expected(self) -> SignatureState | None:
-        value = (self.expected_state.data or "").strip()
-        if not value:
-            return None
         try:
-            return SignatureState(value)
+            return parse_state(self.expected_state.data)
         except ValueError:
             raise ValidationError("unknown state") from None
 

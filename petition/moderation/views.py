@@ -23,7 +23,7 @@ from ..staff.access import actor, safe_next
 from ..statements.service import all_statements
 from . import bp, signals
 from . import service as moderation
-from .forms import REJECTION_REASONS, ActionForm, BulkForm, EditForm
+from .forms import REJECTION_REASONS, ActionForm, BulkForm, EditForm, parse_state
 from .service import DecisionResult, EditResult
 
 ID = "<id:signature_id>"
@@ -102,11 +102,8 @@ def signatures():
 
 
 def _state_arg() -> SignatureState | None:
-    value = (request.args.get("state") or "").strip()
-    if not value:
-        return None
     try:
-        return SignatureState(value)
+        return parse_state(request.args.get("state"))
     except ValueError:
         abort(400, description="Unknown state.")
 
