@@ -107,6 +107,75 @@ def _argon2_slot() -> Iterator[None]:
         yield
 
 
+# The share of one core that password checks asked for by requests (sign-in, the Account page's
+# current password) may take in one process over time, whatever the rate limits do: those live in
+# Redis, and while it is down Flask-Limiter falls back to per-process limits that no longer bound
+# the argon2 work. With one process per core this is the share of the machine.
+ARGON2_CPU_SHARE = 0.15
+
+
+class PasswordChecksBusy(Exception):
+    """This process is checking a password already, or has used its share of argon2 time.
+
+    The try is answered at once (429) instead of queueing: queued tries would hold the threads
+    the public pages need, and nothing about the try has been counted yet.
+    """
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("password checks busy")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Gate:
+    busy: bool = False
+    open_at: float = 0.0  # time.monotonic() from which the next check is admitted
+
+
+_gates_lock = threading.Lock()
+
+
+def _gate() -> _Gate:
+    """This process's gate (a forked worker has its own), kept with the app. Call under the lock."""
+    gates = current_app.extensions.setdefault("staff_password_gates", {})
+    return gates.setdefault(os.getpid(), _Gate())
+
+
+def _cpu_share() -> float:
+    config = current_app.config
+    # Tests check passwords back to back; the share applies where it is configured.
+    share = config.get("STAFF_ARGON2_CPU_SHARE") or (
+        1.0 if current_app.testing else ARGON2_CPU_SHARE
+    )
+    return min(1.0, max(0.01, float(share)))
+
+
+@contextmanager
+def password_check_admitted() -> Iterator[None]:
+    """Admit the password check of one request, or raise PasswordChecksBusy.
+
+    One check at a time per process, and a check that took d seconds closes the gate for
+    d × (1/share − 1) after it: argon2 takes at most STAFF_ARGON2_CPU_SHARE of one core, per
+    process, however many tries get past the rate limits. A refused try was neither counted nor
+    checked, so it tells nothing about the account.
+    """
+    share = _cpu_share()
+    with _gates_lock:
+        gate = _gate()
+        now = time.monotonic()
+        if gate.busy or now < gate.open_at:
+            raise PasswordChecksBusy(max(gate.open_at - now, 1.0))
+        gate.busy = True
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        ended = time.monotonic()
+        with _gates_lock:
+            gate.busy = False
+            gate.open_at = ended + (ended - started) * (1 / share - 1)
+
+
 def _hash(password: str) -> str:
     with _argon2_slot():
         return _hasher().hash(password)

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from ..core.forms import ButtonForm
@@ -33,6 +46,9 @@ REFUSED_MESSAGE = (
 CODE_REFUSED_MESSAGE = (
     "That code was not accepted, or there were too many attempts and signing in has to wait "
     "a while."
+)
+BUSY_MESSAGE = (
+    "Too many sign-in attempts are being checked right now. Wait a few seconds, then try again."
 )
 #: Set when a sign-in succeeds: this browser is known to that account (see accounts.py).
 DEVICE_COOKIE = "jointly_staff_device"
@@ -76,6 +92,14 @@ def _remember_browser(response, user_id: int):
     return response
 
 
+def _busy(busy: accounts.PasswordChecksBusy, page: Callable[[], str]) -> Response:
+    """429 at once, with the form as it was: the try was not counted and can be sent again."""
+    flash(BUSY_MESSAGE, "error")
+    response = make_response(page(), 429)
+    response.headers["Retry-After"] = str(math.ceil(busy.retry_after))
+    return response
+
+
 def _dashboard() -> str:
     return url_for("reports.dashboard")
 
@@ -112,7 +136,11 @@ def login():
         form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
-        result = accounts.authenticate(form.email.data, form.password.data, _client())
+        try:
+            with accounts.password_check_admitted():
+                result = accounts.authenticate(form.email.data, form.password.data, _client())
+        except accounts.PasswordChecksBusy as busy:
+            return _busy(busy, lambda: render_template("staff/login.html", form=form))
         if result.outcome is accounts.LoginOutcome.OK:
             assert result.user_id is not None
             return _begin_session(result.user_id, form.next.data)
@@ -218,9 +246,12 @@ def account_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            token = accounts.change_own_password(
-                current_user.id, form.current.data, form.new.data, actor(), _client()
-            )
+            with accounts.password_check_admitted():
+                token = accounts.change_own_password(
+                    current_user.id, form.current.data, form.new.data, actor(), _client()
+                )
+        except accounts.PasswordChecksBusy as busy:
+            return _busy(busy, lambda: _account_page(password_form=form)[0])
         except accounts.WrongCurrentPassword as exc:
             form.current.errors = [*form.current.errors, str(exc)]
         except accounts.StaffError as exc:
