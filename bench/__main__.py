@@ -7,6 +7,9 @@ bench/results/pdf-<date>.md with the raw numbers and the machine in pdf-<date>.j
 and --quick runs add -postgres / -quick to the name). Arguments pass through, e.g. `python -m bench --quick` or
 `python -m bench --sizes 10000 100000 --skip-serve` (the PDF part only; --skip-peers leaves out
 the comparison). Exits 1 when a target fails.
+
+Then bench/login_bench.py (the public page beside failed staff sign-ins) writes its own
+bench/results/login-<date>.md and .json; `--login-only` runs it alone, `--skip-login` leaves it out.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import pdf_bench, pdf_render_bench, serve_bench
+from bench import login_bench, pdf_bench, pdf_render_bench, serve_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -92,6 +95,47 @@ def _write(path: Path, content: str) -> None:
     os.replace(tmp, path)
 
 
+def _machine(info: dict) -> str:
+    return (
+        f"{info['nproc']} cores ({info['cpu']}), Python {info['python']}, ReportLab "
+        f"{info['reportlab']}, SQLAlchemy {info['sqlalchemy']}, SQLite {info['sqlite']}"
+        + (f", PostgreSQL {info['postgresql']}" if "postgresql" in info else "")
+        + f", gunicorn {info['gunicorn']}, {info['wrk']}; commit {info['git_commit']}; "
+        f"load average at start {info['load_average_at_start']}, at end "
+        f"{info['load_average_at_end']}."
+    )
+
+
+def run_login(args: argparse.Namespace, argv: list[str], info: dict) -> list[str]:
+    """bench/login_bench.py, written to login-<date>.md / .json; returns the failed targets."""
+    started = time.perf_counter()
+    info = {**info, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    result = login_bench.run(args)
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    seconds = time.perf_counter() - started
+    today = datetime.now(UTC).date().isoformat()
+    command = shlex.join(["python", "-m", "bench", *argv])
+    report = "\n".join(
+        [
+            f"# Public pages beside failed staff sign-ins, {today}",
+            "",
+            f"`{command}`, login part {seconds / 60:.1f} min. {_machine(info)}",
+            "",
+            login_bench.format_results(result),
+        ]
+    )
+    print(report)
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        stem = f"login-{today}" + ("-postgres" if args.postgres else "")
+        stem += "-quick" if args.quick else ""
+        raw = {"date": today, "command": command, "machine": info, "login": result.to_json()}
+        _write(RESULTS / f"{stem}.md", report + "\n")
+        _write(RESULTS / f"{stem}.json", json.dumps(raw, indent=2, ensure_ascii=False) + "\n")
+        print(f"written: bench/results/{stem}.md, bench/results/{stem}.json", file=sys.stderr)
+    return login_bench.failed_targets(result)
+
+
 def render_markdown(
     today: str,
     command: str,
@@ -101,14 +145,7 @@ def render_markdown(
     serve: serve_bench.ServeResult | None,
     seconds: float,
 ) -> str:
-    machine = (
-        f"{info['nproc']} cores ({info['cpu']}), Python {info['python']}, ReportLab "
-        f"{info['reportlab']}, SQLAlchemy {info['sqlalchemy']}, SQLite {info['sqlite']}"
-        + (f", PostgreSQL {info['postgresql']}" if "postgresql" in info else "")
-        + f", gunicorn {info['gunicorn']}, {info['wrk']}; commit {info['git_commit']}; "
-        f"load average at start {info['load_average_at_start']}, at end "
-        f"{info['load_average_at_end']}."
-    )
+    machine = _machine(info)
     parts = [
         f"# Statement PDF benchmarks, {today}",
         "",
@@ -141,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-pdf", action="store_true", help="only the serving benchmark")
     parser.add_argument("--skip-serve", action="store_true", help="only the build benchmark")
     parser.add_argument("--no-write", action="store_true", help="print, write nothing")
+    login_bench.add_arguments(parser)
+    parser.add_argument("--login-only", action="store_true", help="only bench/login_bench.py")
+    parser.add_argument("--skip-login", action="store_true", help="no bench/login_bench.py")
     parser.add_argument(
         "--skip-peers", action="store_true", help="no fpdf2 / Typst / WeasyPrint comparison"
     )
@@ -149,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         args.duration = "3s" if args.quick else "10s"
     if args.rounds is None:
         args.rounds = 1 if args.quick else 2
+    if args.login_only:
+        failed_login = run_login(args, argv, machine_info(args.postgres))
+        if failed_login:
+            print(f"FAILED targets: {', '.join(failed_login)}", file=sys.stderr)
+        return 1 if failed_login else 0
 
     started = time.perf_counter()
     today = datetime.now(UTC).date().isoformat()
@@ -193,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"written: bench/results/{stem}.md, bench/results/{stem}.json", file=sys.stderr)
     targets = [*(pdf.targets if pdf else []), *(peers.targets() if peers else [])]
     failed = [t["target"] for t in targets if t["result"] == "FAIL"]
+    if not args.skip_login:
+        failed += run_login(args, argv, info)
     if failed:
         print(f"FAILED targets: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -81,13 +81,18 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
 class Gunicorn:
     """A gunicorn on a free loopback port, stopped (with its workers) when the block ends."""
 
-    def __init__(self, app: str, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
+    def __init__(
+        self, app: str, env: dict[str, str], log_path: Path, workers: int | None = 2
+    ) -> None:
+        """gunicorn.conf.py (read from the repository, as in production) with these overrides;
+        workers=None keeps its number of processes too."""
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         self._log = log_path.open("wb")
         gunicorn = Path(sys.executable).with_name("gunicorn")
         argv = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
-        argv += ["-w", str(workers), "-b", f"{HOST}:{self.port}", "--timeout", "120", app]
+        argv += ["-w", str(workers)] if workers else []
+        argv += ["-b", f"{HOST}:{self.port}", "--timeout", "120", app]
         # A session of its own, so stopping it reaches exactly its master and workers.
         self.proc = subprocess.Popen(
             argv,
@@ -130,11 +135,18 @@ class Gunicorn:
 
 
 def run_wrk(
-    url: str, duration: str, threads: int, connections: int, headers: dict[str, str]
+    url: str,
+    duration: str,
+    threads: int,
+    connections: int,
+    headers: dict[str, str],
+    percentiles: bool = False,
 ) -> dict:
+    """wrk's figures; with percentiles, also its latency distribution and maximum (ms)."""
     if not url.startswith(f"http://{HOST}:"):
         raise ValueError("wrk targets loopback only")
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--timeout", "30s"]
+    argv += ["--latency"] if percentiles else []
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
@@ -149,7 +161,7 @@ def run_wrk(
     errors = int(grab(r"Non-2xx or 3xx responses: (\d+)"))
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return {
+    numbers = {
         "requests_per_second": float(grab(r"Requests/sec:\s+([\d.]+)")),
         "transfer_per_second": grab(r"Transfer/sec:\s+(\S+)", ""),
         "latency_avg": grab(r"Latency\s+(\S+)", ""),
@@ -157,6 +169,23 @@ def run_wrk(
         "errors": errors,
         "raw": out,
     }
+    if percentiles:
+        numbers["latency_ms"] = {
+            f"p{p}": _milliseconds(value)
+            for p, value in re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.MULTILINE)
+        }
+        # "Latency  avg  stdev  max  +/- stdev"
+        numbers["latency_ms"]["max"] = _milliseconds(grab(r"Latency\s+\S+\s+\S+\s+(\S+)"))
+    return numbers
+
+
+def _milliseconds(wrk_time: str) -> float:
+    """wrk's "635.91us", "1.20ms", "2.01s", "1.00m" in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", wrk_time)
+    if match is None:
+        raise ValueError(f"not a wrk time: {wrk_time!r}")
+    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]
+    return float(match.group(1)) * factor
 
 
 @dataclass
