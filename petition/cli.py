@@ -74,7 +74,7 @@ def worker_command() -> None:
     """Run the background worker (RQ on REDIS_URL); it outlives Redis outages."""
     from flask import current_app
     from redis.exceptions import RedisError
-    from rq import Worker
+    from rq import SimpleWorker
     from rq.exceptions import StopRequested
 
     runner = jobs.runner()
@@ -85,7 +85,11 @@ def worker_command() -> None:
 
     stopping = threading.Event()
 
-    class AppWorker(Worker):
+    # Jobs run in this process, one after another: RQ's default forks a process per job, which
+    # held the mail queue to about six messages a second on two cores (bench/signon_bench.py). The
+    # jobs keep no state between runs (each has its own application context, its state is in
+    # the database), and a job that hangs is still stopped by its timeout (a signal here).
+    class AppWorker(SimpleWorker):
         # Back within seconds of Redis returning, not minutes: RQ's wait between reconnection
         # attempts is capped, and the worker leaves its blocking wait for jobs every few
         # seconds to run its maintenance, which restarts RQ's scheduler subprocess (delayed
