@@ -219,6 +219,9 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         # shared cache (nginx, a CDN), may keep them before asking again with their ETag.
         "PAGE_MAX_AGE_SECONDS": _int(env, "PAGE_MAX_AGE_SECONDS", 60, unit="seconds"),
         "PAGE_SHARED_MAX_AGE_SECONDS": _int(env, "PAGE_SHARED_MAX_AGE_SECONDS", 60, unit="seconds"),
+        # Rendered public pages (and the sign-on form around its CSRF token) each process keeps
+        # by URL and ETag, so that a version is rendered once (core/caching.py); 0 keeps none.
+        "PAGE_CACHE_ENTRIES": _int(env, "PAGE_CACHE_ENTRIES", 256),
         # A static file requested without its content fingerprint (?v=…); with it, a year.
         "STATIC_MAX_AGE_SECONDS": _int(env, "STATIC_MAX_AGE_SECONDS", 300, unit="seconds"),
         # Strict-Transport-Security on responses served over https; 0 sends none.

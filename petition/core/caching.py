@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, make_response, request
+from flask import Flask, Response, current_app, g, make_response, request, session
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
 
 from . import identity
 
@@ -41,6 +45,7 @@ def init_app(app: Flask) -> None:
         [Path(app.root_path), Path(app.root_path, app.template_folder or ""), static]
     )
     app.url_defaults(_fingerprint_static_urls)
+    app.extensions["page_cache"] = PageCache(app.config["PAGE_CACHE_ENTRIES"])
 
 
 # ---------------------------------------------------------------- public pages
@@ -76,18 +81,127 @@ def _matching_tag(etag: str) -> str | None:
 def public_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Response:
     """A GET that every visitor gets alike: 304 without rendering when the client has `etag`,
     else `render()` marked public. Templates rendered here show nothing of the visitor's own
-    (no flashed messages, no staff links): they must not read the session."""
+    (no flashed messages, no staff links): they must not read the session.
+
+    The rendered body is kept in this process under the URL and `etag` (`PageCache`), so the
+    next visitor of the same version gets it without rendering: a cache that revalidates with
+    the same cheap queries as a 304 on every request, and so is never staler than one."""
     g.shared_page = True
     matched = _matching_tag(etag)
     if matched is not None:
         response = current_app.response_class(status=304)
         response.set_etag(matched)
         return make_public(response)
-    response = make_response(render())
-    if response.status_code != 200:
-        return response
+    cache = page_cache()
+    key = (request.url, etag)
+    cached = cache.response(key)
+    if cached is not None:
+        response = cached
+    else:
+        response = make_response(render())
+        if response.status_code != 200:
+            return response
+        if not _read_the_session():
+            cache.keep(key, response)
     response.set_etag(etag)
     return make_public(response)
+
+
+def form_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Response:
+    """A GET of a form page that is the same for every visitor but its CSRF token: rendered
+    once per URL and `etag`, then served with this visitor's token in place. The page stays
+    private (the token ties it to the visitor's session cookie). A visitor whose session holds
+    more than a token (a staff login, a flashed message) gets a page rendered for them."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True) or set(session) - {"csrf_token"}:
+        return make_response(render())
+    cache = page_cache()
+    key = (request.url, etag)
+    token = generate_csrf()
+    cached = cache.response(key, replace=(_TOKEN_SLOT, token))
+    if cached is not None:
+        return cached
+    response = make_response(render())
+    if response.status_code == 200:
+        cache.keep(key, response, replace=(token, _TOKEN_SLOT))
+    return response
+
+
+#: What stands for the visitor's CSRF token in a kept form page: no page contains it.
+_TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
+
+
+def _read_the_session() -> bool:
+    opened = request_ctx._session  # noqa: SLF001 - see keep_visitors_apart
+    return opened is not None and opened.accessed
+
+
+def page_cache() -> PageCache:
+    return current_app.extensions["page_cache"]
+
+
+class PageCache:
+    """Rendered bodies of pages that every visitor gets alike, by (URL, ETag), least recently
+    used out first; `PAGE_CACHE_ENTRIES` of them per process (0: none kept).
+
+    The key names the page's version: a change anywhere in what the page is made of is a new
+    ETag, hence a miss and a fresh rendering; old versions fall out of use and then out of the
+    cache. Only plain bodies are kept (no files, no streams, no cookies).
+    """
+
+    #: A body larger than this is rendered every time (an open-data file of a huge list).
+    MAX_BODY_BYTES = 2_000_000
+    _HEADERS = ("Content-Type", "Content-Disposition")
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self._pages: OrderedDict[tuple[str, str], tuple[bytes, list[tuple[str, str]]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def response(
+        self, key: tuple[str, str], replace: tuple[str, str] | None = None
+    ) -> Response | None:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is not None:
+                self._pages.move_to_end(key)
+        if found is None:
+            return None
+        body, headers = found
+        if replace is not None:
+            body = body.replace(replace[0].encode(), replace[1].encode())
+        return current_app.response_class(body, headers=headers)
+
+    def keep(
+        self, key: tuple[str, str], response: Response, replace: tuple[str, str] | None = None
+    ) -> None:
+        if (
+            not self.entries
+            or response.direct_passthrough
+            or response.is_streamed
+            or response.headers.get("Set-Cookie")
+        ):
+            return
+        body = response.get_data()
+        if len(body) > self.MAX_BODY_BYTES:
+            return
+        if replace is not None:
+            if body.count(replace[0].encode()) == 0:
+                return  # the token is not where it was expected: nothing safe to keep
+            body = body.replace(replace[0].encode(), replace[1].encode())
+        headers = [
+            (name, response.headers[name]) for name in self._HEADERS if name in response.headers
+        ]
+        with self._lock:
+            self._pages[key] = (body, headers)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.entries:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
 
 
 def make_public(response: Response, *, must_revalidate: bool = False) -> Response:

@@ -249,11 +249,13 @@ def deliver(message_id: int, now: datetime | None = None) -> OutboxStatus | None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         return _record_failure(message_id, exc)
     with transaction("deliver"):
-        message = db.session.get_one(OutboxMessage, message_id)
-        message.status = OutboxStatus.SENT
-        message.sent_at = utcnow()
-        message.claimed_at = None
-        message.last_error = ""
+        # One UPDATE, without loading the row again (the claim's commit expired it).
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(status=OutboxStatus.SENT, sent_at=utcnow(), claimed_at=None, last_error="")
+            .execution_options(synchronize_session=False)
+        )
     return OutboxStatus.SENT
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core import events, outbox
@@ -26,7 +27,7 @@ from ..models import (
     TokenPurpose,
     utcnow,
 )
-from ..statements.service import bump_list_version
+from ..statements.service import bump_list_version, get_statement
 
 
 class SigningError(Exception):
@@ -116,9 +117,30 @@ def _apply_input(signature: Signature, data: SignatureInput) -> None:
 
 
 def _queue_confirmation(signature: Signature, statement: Statement) -> None:
-    confirm = _issue_token(signature, TokenPurpose.CONFIRM)
-    withdraw = _issue_token(signature, TokenPurpose.WITHDRAW)
-    signature.last_confirmation_sent_at = utcnow()
+    """Both links and the email, in the caller's transaction (which stamps
+    last_confirmation_sent_at: set on a new row before its INSERT, it costs no UPDATE)."""
+    (confirm, confirm_hash), (withdraw, withdraw_hash) = new_token(), new_token()
+    now = utcnow()
+    # One INSERT for both tokens: nothing reads them back in this transaction.
+    db.session.execute(
+        insert(cast(Table, SignatureToken.__table__)),
+        [
+            {
+                "signature_id": signature.id,
+                "purpose": TokenPurpose.CONFIRM,
+                "token_hash": confirm_hash,
+                "created_at": now,
+                "expires_at": now + _confirm_ttl(),
+            },
+            {
+                "signature_id": signature.id,
+                "purpose": TokenPurpose.WITHDRAW,
+                "token_hash": withdraw_hash,
+                "created_at": now,
+                "expires_at": None,
+            },
+        ],
+    )
     assert signature.email, "a signature from the form has an email"
     outbox.queue_email(
         "confirm",
@@ -154,6 +176,13 @@ def _claim_send_slot(signature_id: int, column) -> bool:
 
 
 @write_transaction
+def sign_statement(slug: str, data: SignatureInput, ip: str = "") -> SubmitOutcome:
+    """The sign-on form's POST: the statement at `slug` read once, inside the write transaction
+    (StatementNotFound when there is none), then `submit_signature`."""
+    return submit_signature(get_statement(slug), data, ip)
+
+
+@write_transaction
 def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -> SubmitOutcome:
     """Store a new endorsement as pending_email with its confirmation email, in one transaction.
 
@@ -164,13 +193,15 @@ def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -
     if not statement.is_accepting_signatures():
         raise StatementClosed(statement.slug)
     version_id = statement.current_version_id
+    now = utcnow()
     signature = Signature(
         statement_id=statement.id,
         statement_version_id=version_id,
         state=SignatureState.PENDING_EMAIL,
         source=SignatureSource.FORM,
-        consent_at=utcnow(),
+        consent_at=now,
         submitted_ip=ip[:64],
+        last_confirmation_sent_at=now,  # the confirmation is queued below
     )
     _apply_input(signature, data)
     try:
@@ -214,6 +245,7 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         existing.approved_at = None
         existing.decided_at = None
         existing.row_version += 1
+        existing.last_confirmation_sent_at = utcnow()
         record(
             Actor.signatory(),
             "resubmitted",

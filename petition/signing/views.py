@@ -6,10 +6,11 @@ import logging
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 
+from ..core.caching import etag_for, form_page
 from ..core.forms import ButtonForm
 from ..extensions import limiter
 from ..models import SignatureState
-from ..statements.service import statement_or_404, summary_of
+from ..statements.service import StatementNotFound, public_state, statement_or_404, summary_of
 from . import bp
 from . import service as signing
 from .forms import LostLinkForm, SignForm
@@ -24,29 +25,45 @@ def _sign_limit() -> str:
 @bp.route("/statements/<slug>/sign", methods=["GET", "POST"])
 @limiter.limit(_sign_limit, methods=["POST"])
 def sign(slug: str):
+    if request.method == "POST":
+        return _submit(slug)
     statement = statement_or_404(slug)
     if not statement.is_accepting_signatures():
-        return render_template("signing/closed.html", statement=statement), 410 if (
-            request.method == "POST"
-        ) else 200
+        return render_template("signing/closed.html", statement=statement)
+    from ..pdf import builds
+
+    # Alike for every visitor but the CSRF token: rendered once per version of the statement
+    # and its PDF (core/caching.py), the country list included.
+    etag = etag_for("sign", public_state(statement), builds.versions_state(statement.id))
+    return form_page(etag, lambda: _sign_page(statement, SignForm()))
+
+
+def _submit(slug: str):
+    """A valid form is stored with the statement read once, in the write transaction; an
+    invalid one, or one for a closed statement, gets the page with its errors."""
     form = SignForm()
     if form.validate_on_submit():
         if form.is_bot:
             log.info("honeypot filled on %s; dropped", slug)
+            if not statement_or_404(slug).is_accepting_signatures():
+                return _closed(slug)
             return redirect(url_for("signing.check_email", slug=slug))
         try:
-            outcome = signing.submit_signature(
-                statement, form.to_input(), request.remote_addr or ""
-            )
+            outcome = signing.sign_statement(slug, form.to_input(), request.remote_addr or "")
+        except StatementNotFound:
+            abort(404, description="There is no statement at this address.")
         except signing.StatementClosed:
-            return render_template("signing/closed.html", statement=statement), 410
+            return _closed(slug)
         except signing.SigningError:
             # A race with a deletion of the same row: nothing was stored; trying again works.
             form.form_errors.append("Your submission crossed another change. Please send it again.")
-            return _sign_page(statement, form), 409
+            return _sign_page(statement_or_404(slug), form), 409
         log.info("signature submission on %s: %s", slug, outcome.value)
         return redirect(url_for("signing.check_email", slug=slug))
-    return _sign_page(statement, form), 422 if request.method == "POST" else 200
+    statement = statement_or_404(slug)
+    if not statement.is_accepting_signatures():
+        return _closed(slug)
+    return _sign_page(statement, form), 422
 
 
 def _sign_page(statement, form: SignForm) -> str:
@@ -61,6 +78,10 @@ def _sign_page(statement, form: SignForm) -> str:
         summary=summary_of(version.body) if version else "",
         pdf=builds.latest_version(statement),
     )
+
+
+def _closed(slug: str):
+    return render_template("signing/closed.html", statement=statement_or_404(slug)), 410
 
 
 @bp.get("/statements/<slug>/sign/check-your-email")
