@@ -10,6 +10,9 @@ the comparison). Exits 1 when a target fails.
 
 Then bench/login_bench.py (the public page beside failed staff sign-ins) writes its own
 bench/results/login-<date>.md and .json; `--login-only` runs it alone, `--skip-login` leaves it out.
+Then bench/signon_bench.py (sign-on POSTs on SQLite and on PostgreSQL + Redis + worker, page views
+from gunicorn and through nginx) writes bench/results/signon-<date>.md and .json;
+`--signon-only` runs it alone, `--skip-signon` leaves it out.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import login_bench, pdf_bench, pdf_render_bench, serve_bench
+from bench import login_bench, pdf_bench, pdf_render_bench, serve_bench, signon_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -170,6 +173,51 @@ def render_markdown(
     return "\n".join(parts) + "\n"
 
 
+def run_signon(args: argparse.Namespace, argv: list[str]) -> list[str]:
+    """bench/signon_bench.py, written to bench/results/signon-<date>.md and .json; the failed
+    targets' names."""
+    started = time.perf_counter()
+    today = datetime.now(UTC).date().isoformat()
+    info = machine_info(postgres="postgres" in args.backends)
+    result = signon_bench.run(args)
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    seconds = time.perf_counter() - started
+    command = shlex.join(["python", "-m", "bench", *argv])
+    machine = (
+        f"{info['nproc']} cores ({info['cpu']}), Python {info['python']}, Flask {info['flask']}, "
+        f"SQLAlchemy {info['sqlalchemy']}, SQLite {info['sqlite']}"
+        + (f", PostgreSQL {info['postgresql']}" if "postgresql" in info else "")
+        + f", gunicorn {info['gunicorn']}, {info['wrk']}; commit {info['git_commit']}; "
+        f"load average at start {info['load_average_at_start']}, at end "
+        f"{info['load_average_at_end']}."
+    )
+    report = "\n".join(
+        [
+            f"# Sign-on throughput and page views, {today}",
+            "",
+            f"`{command}`, {seconds / 60:.1f} min. {machine}",
+            "",
+            signon_bench.format_results(result),
+            "",
+        ]
+    )
+    print(report)
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        stem = f"signon-{today}" + ("-quick" if args.quick else "")
+        raw = {
+            "date": today,
+            "command": command,
+            "seconds": seconds,
+            "machine": info,
+            "signon": result.to_json(),
+        }
+        _write(RESULTS / f"{stem}.md", report)
+        _write(RESULTS / f"{stem}.json", json.dumps(raw, indent=2, ensure_ascii=False) + "\n")
+        print(f"written: bench/results/{stem}.md, bench/results/{stem}.json", file=sys.stderr)
+    return [t["target"] for t in result.targets if t["result"] == "FAIL"]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
@@ -181,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     login_bench.add_arguments(parser)
     parser.add_argument("--login-only", action="store_true", help="only bench/login_bench.py")
     parser.add_argument("--skip-login", action="store_true", help="no bench/login_bench.py")
+    signon_bench.add_arguments(parser)
+    parser.add_argument("--signon-only", action="store_true", help="only bench/signon_bench.py")
+    parser.add_argument("--skip-signon", action="store_true", help="no bench/signon_bench.py")
     parser.add_argument(
         "--skip-peers", action="store_true", help="no fpdf2 / Typst / WeasyPrint comparison"
     )
@@ -189,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         args.duration = "3s" if args.quick else "10s"
     if args.rounds is None:
         args.rounds = 1 if args.quick else 2
+    if args.signon_only:
+        failed_signon = run_signon(args, argv)
+        if failed_signon:
+            print(f"FAILED targets: {', '.join(failed_signon)}", file=sys.stderr)
+        return 1 if failed_signon else 0
     if args.login_only:
         failed_login = run_login(args, argv, machine_info(args.postgres))
         if failed_login:
@@ -240,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [t["target"] for t in targets if t["result"] == "FAIL"]
     if not args.skip_login:
         failed += run_login(args, argv, info)
+    if not args.skip_signon:
+        failed += run_signon(args, argv)
     if failed:
         print(f"FAILED targets: {', '.join(failed)}", file=sys.stderr)
         return 1
