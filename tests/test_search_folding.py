@@ -152,3 +152,33 @@ def test_open_data_links_carry_the_filter_and_the_endpoints_honour_it(client, pl
     plain = open_data_links(client, slug)
     assert all("?" not in href for href in plain.values())
     assert len(read_csv(client.get(plain["CSV"]).get_data())) == everything["count"]
+
+
+def test_the_search_key_follows_every_write(app, client, seeded, moderator):
+    """Signed on the form, corrected by staff: the search finds what is stored now, not before."""
+    from tests.conftest import valid_form
+    from tests.flows import confirm, post_form
+    from tests.staff_helpers import get_signature, post
+
+    form = valid_form(email="key@example.org", organisation_name="Ville d’Évry-Courcouronnes")
+    assert post_form(client, seeded, form).status_code == 302
+    sid = confirm(app, client, "key@example.org")
+    assert staff_rows(moderator, "evry courcouronnes") == [f"row-{sid}"]
+    response = post(
+        moderator,
+        f"/staff/signatures/{sid}/edit",
+        {
+            "organisation_name": "Communauté d’agglomération Grand Paris Sud",
+            "organisation_type": form["organisation_type"],
+            "country": form["country"],
+            "city": "Saint-Denis",
+            "website": form["website"],
+            "comment": "",
+            "note": "",
+            "row_version": str(get_signature(app, sid).row_version),
+        },
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert staff_rows(moderator, "evry courcouronnes") == []
+    assert staff_rows(moderator, "communaute d agglomeration") == [f"row-{sid}"]
+    assert staff_rows(moderator, "saint denis") == [f"row-{sid}"]
