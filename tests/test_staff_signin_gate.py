@@ -189,3 +189,24 @@ def test_the_account_page_password_check_takes_its_turn_too(app, seeded, monkeyp
     assert pair(app, B) is None
     # Nothing changed: the old password still signs in.
     assert login(client_at(app, B), EMAIL, PASSWORD).status_code == 302
+
+
+@pytest.mark.config(STAFF_ARGON2_CPU_SHARE=0.2)
+def test_a_browser_that_signed_in_before_is_not_kept_out_by_strangers_tries(
+    app, seeded, monkeypatch
+):
+    make_staff(app, EMAIL)
+    staff = client_at(app, B)
+    assert login(staff, EMAIL, PASSWORD).status_code == 302  # this browser is known from now on
+    assert (
+        staff.post("/staff/logout", data={"csrf_token": page_token(staff, "/staff/")}).status_code
+        == 302
+    )
+    slow_verify(monkeypatch, seconds=0.3)
+    attacker = client_at(app, A)
+    assert login(attacker, EMAIL, "a wrong guess").status_code == 401
+    assert login(attacker, EMAIL, "another guess").status_code == 429  # the gate is closed …
+    assert login(client_at(app, B), EMAIL, PASSWORD).status_code == 429  # … to strangers
+    assert login(staff, EMAIL, PASSWORD).status_code == 302  # but not to the known browser
+    # Its check counted: the gate stays closed to the others.
+    assert login(attacker, EMAIL, "a third guess").status_code == 429

@@ -128,7 +128,7 @@ class PasswordChecksBusy(Exception):
 
 @dataclass
 class _Gate:
-    busy: bool = False
+    in_flight: int = 0
     open_at: float = 0.0  # time.monotonic() from which the next check is admitted
 
 
@@ -151,29 +151,32 @@ def _cpu_share() -> float:
 
 
 @contextmanager
-def password_check_admitted() -> Iterator[None]:
+def password_check_admitted(known_browser: bool = False) -> Iterator[None]:
     """Admit the password check of one request, or raise PasswordChecksBusy.
 
     One check at a time per process, and a check that took d seconds closes the gate for
     d × (1/share − 1) after it: argon2 takes at most STAFF_ARGON2_CPU_SHARE of one core, per
     process, however many tries get past the rate limits. A refused try was neither counted nor
-    checked, so it tells nothing about the account.
+    checked, so it tells nothing about the account. A browser that signed in to the account before
+    (its device cookie, which no stranger has) is admitted at any time, as the global rate limit
+    lets it through: a flood of tries from elsewhere does not keep staff out; its check still
+    counts towards the cool-down.
     """
     share = _cpu_share()
     with _gates_lock:
         gate = _gate()
         now = time.monotonic()
-        if gate.busy or now < gate.open_at:
+        if not known_browser and (gate.in_flight or now < gate.open_at):
             raise PasswordChecksBusy(max(gate.open_at - now, 1.0))
-        gate.busy = True
+        gate.in_flight += 1
     started = time.monotonic()
     try:
         yield
     finally:
         ended = time.monotonic()
         with _gates_lock:
-            gate.busy = False
-            gate.open_at = ended + (ended - started) * (1 / share - 1)
+            gate.in_flight -= 1
+            gate.open_at = max(gate.open_at, ended + (ended - started) * (1 / share - 1))
 
 
 def _hash(password: str) -> str:

@@ -137,7 +137,7 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            with accounts.password_check_admitted():
+            with accounts.password_check_admitted(known_browser=_from_known_browser()):
                 result = accounts.authenticate(form.email.data, form.password.data, _client())
         except accounts.PasswordChecksBusy as busy:
             return _busy(busy, lambda: render_template("staff/login.html", form=form))
