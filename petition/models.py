@@ -147,6 +147,14 @@ class UpdateKind(enum.StrEnum):
     EVENT = "event"
 
 
+def split_initiators(text: str | None) -> list[str]:
+    """The "An initiative of" names, in order: one a line (statements loaded before that kept
+    them comma-separated on one line)."""
+    text = text or ""
+    names = text.splitlines() if "\n" in text else text.split(",")
+    return [name.strip() for name in names if name.strip()]
+
+
 class Statement(Base):
     __tablename__ = "statements"
 
@@ -193,7 +201,7 @@ class Statement(Base):
 
     @property
     def initiator_list(self) -> list[str]:
-        return [name.strip() for name in self.initiators.split(",") if name.strip()]
+        return split_initiators(self.initiators)
 
     def is_accepting_signatures(self, now: datetime | None = None) -> bool:
         now = now or utcnow()

@@ -322,7 +322,7 @@ def test_etags_change_with_the_statement_and_campaign_content(app, seeded, tmp_p
     assert "Signed in Brussels" in app.test_client().get(f"/statements/{seeded}").text
 
     # Closing signing: every page of the statement (the sign button), not the open data.
-    post(admin, f"/staff/statements/{sid}/close")
+    post(admin, f"/staff/statements/{sid}/close", {"confirm": "yes"})
     closed = etags(app, seeded)
     assert changed(published, closed) == {"statement", "home", "list", "versions"}
 

@@ -328,6 +328,7 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
         post(admin, f"/staff/statements/{statement_id}", {"signing_opens_at": "soon"}),
         422,
     )
+    render_statement_editor(admin, pages, statement_id)
     delivery = f"/staff/pdf/{statement_id}/versions/1"
     pages.add(f"staff GET {delivery}/delivery", admin.get(f"{delivery}/delivery"))
     pages.add(
@@ -374,6 +375,24 @@ def first_update(app, statement_id: int) -> int:
         )
     assert update_id, "the seed has campaign updates"
     return update_id
+
+
+def render_statement_editor(admin, pages: Pages, statement_id: int) -> None:
+    """The statement pages: new (and its errors), the text editor with a preview, closing."""
+    pages.add("staff GET /staff/statements/new", admin.get("/staff/statements/new"))
+    pages.add(
+        "staff POST /staff/statements/new: errors",
+        post(admin, "/staff/statements/new", {"title": "x", "slug": "Bad slug", "body": ""}),
+        422,
+    )
+    text = f"/staff/statements/{statement_id}/text"
+    pages.add(f"staff GET {text}", admin.get(text))
+    edited = {"body": "# Changed\n\nA new text.\n", "based_on": "", "action": "preview"}
+    pages.add(f"staff POST {text}: preview", post(admin, text, edited))
+    unconfirmed = {**edited, "action": "publish"}
+    pages.add(f"staff POST {text}: unconfirmed", post(admin, text, unconfirmed), 422)
+    close = f"/staff/statements/{statement_id}/close"
+    pages.add(f"staff GET {close}", admin.get(close))
 
 
 def render_password_links(app, pages: Pages) -> None:

@@ -43,7 +43,7 @@ def test_embargo_change_bumps_the_list_version_and_emits(app, seeded, admin, lis
 
 def test_close_and_open_signing(app, seeded, admin):
     sid = statement_id(app, seeded)
-    post(admin, f"/staff/statements/{sid}/close")
+    post(admin, f"/staff/statements/{sid}/close", {"confirm": "yes"})
     assert "closed to new signatures" in app.test_client().get(f"/statements/{seeded}").get_data(
         as_text=True
     )

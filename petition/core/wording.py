@@ -45,6 +45,7 @@ ACTION_LABELS: dict[str, str] = {
     "statement_created": "Statement created",
     "statement_version_added": "New version of the statement",
     "statement_settings": "Statement settings changed",
+    "statement_initiators_changed": "Initiators changed",
     "update_created": "Campaign update drafted",
     "update_edited": "Campaign update edited",
     "update_deleted": "Campaign update deleted",

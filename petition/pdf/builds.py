@@ -40,6 +40,7 @@ from ..models import (
     SignatureState,
     Statement,
     StatementVersion,
+    split_initiators,
     utcnow,
 )
 from ..signatories.service import PUBLIC_ORDER
@@ -630,7 +631,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
                     .order_by(StatementVersion.number.desc())
                 )
             }
-        initiators = [n.strip() for n in (found.initiators or "").split(",") if n.strip()]
+        initiators = split_initiators(found.initiators)
         doc = StatementDoc(
             title=found.title,
             subtitle=found.subtitle,

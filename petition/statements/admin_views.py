@@ -9,9 +9,22 @@ from ..extensions import db
 from ..models import CampaignUpdate, Statement, UpdateKind
 from ..staff.access import actor, admin_only
 from . import admin_bp as bp
-from . import campaign
-from .forms import StatementSettingsForm, UpdateForm
-from .service import all_statements
+from . import campaign, editor
+from .forms import (
+    InitiatorsForm,
+    StatementCreateForm,
+    StatementSettingsForm,
+    StatementTextForm,
+    UpdateForm,
+)
+from .service import (
+    StatementError,
+    StatementFile,
+    all_statements,
+    clean_language,
+    clean_slug,
+    render_markdown,
+)
 
 SID = "<id:statement_id>"
 UID = "<id:update_id>"
@@ -63,6 +76,13 @@ def statement_settings(statement_id: int):
 @admin_only
 def statement_open_close(statement_id: int, action: str):
     statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if action == "close" and request.form.get("confirm") != "yes":
+        # Closing turns signers away: it is confirmed on its own page first.
+        return redirect(
+            url_for("statements_admin.statement_close_confirm", statement_id=statement.id), 303
+        )
     changed = campaign.set_open(statement.id, action == "open", actor())
     state = "open for signing" if action == "open" else "closed to new signatures"
     flash(f"{statement.title} is {state}." if changed else f"Already {state}.", "success")
@@ -152,4 +172,137 @@ def update_preview(update_id: int):
         update=update,
         statement=db.session.get_one(Statement, update.statement_id),
         needs_link=campaign.needs_link(update),
+    )
+
+
+# ---------------------------------------------------------------- statements and their text
+
+
+@bp.route("/statements/new", methods=["GET", "POST"])
+@admin_only
+def statement_new():
+    form = StatementCreateForm(formdata=None if request.method == "GET" else request.form)
+    if request.method == "GET" or not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        status = 200 if request.method == "GET" else 422
+        return render_template("staff/statement_new.html", form=form), status
+    try:
+        slug = clean_slug(form.slug.data)
+    except StatementError:
+        form.slug.errors = ["Use lower-case letters, digits and hyphens, e.g. eu-recovery-2027."]
+    try:
+        language = clean_language(form.language.data)
+    except StatementError:
+        form.language.errors = ["Use a language code such as en, de or pt-BR."]
+    if form.slug.errors or form.language.errors:
+        return render_template("staff/statement_new.html", form=form), 422
+    fields = StatementFile(
+        slug=slug,
+        title=form.title.clean,
+        subtitle=form.subtitle.clean,
+        language=language,
+        campaign=form.campaign.clean,
+        initiators=(form.initiators.data or "").splitlines(),
+        body=form.body.data,
+    )
+    try:
+        statement = editor.create_statement(fields, actor())
+    except StatementError as exc:
+        target = form.slug if "address" in str(exc) else form.body
+        target.errors = [str(exc)]
+        return render_template("staff/statement_new.html", form=form), 422
+    flash(
+        f"“{statement.title}” is created, closed for signing: set its dates and embargo, "
+        "then open it.",
+        "success",
+    )
+    return redirect(url_for("statements_admin.statement_settings", statement_id=statement.id), 303)
+
+
+def _text_page(statement: Statement, form: StatementTextForm, status: int = 200, **extra):
+    return render_template(
+        "staff/statement_text.html",
+        statement=statement,
+        form=form,
+        initiators_form=InitiatorsForm(formdata=None, names="\n".join(statement.initiator_list)),
+        by_version=editor.signatures_by_version(statement),
+        **extra,
+    ), status
+
+
+@bp.route(f"/statements/{SID}/text", methods=["GET", "POST"])
+@admin_only
+def statement_text(statement_id: int):
+    """Edit the text: preview it with the changes marked, then publish it as a new version."""
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    current = statement.current_version
+    if request.method == "GET":
+        form = StatementTextForm(formdata=None)
+        form.body.data = current.body if current else ""
+        form.based_on.data = current.sha256 if current else ""
+        return _text_page(statement, form)
+    form = StatementTextForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _text_page(statement, form, 422)
+    try:
+        body = editor.clean_body(form.body.data)
+    except StatementError as exc:
+        form.body.errors = [str(exc)]
+        return _text_page(statement, form, 422)
+    if request.form.get("action") == "publish":
+        if not form.confirm.data:
+            form.confirm.errors = ["Tick the box to publish a new version."]
+        else:
+            try:
+                result = editor.publish_text(statement.id, body, form.based_on.data or "", actor())
+            except StatementError as exc:
+                form.body.errors = [str(exc)]
+            else:
+                published = result.statement.current_version
+                number = published.number if published else "?"
+                flash(
+                    f"Version {number} is published. Earlier signatures stay, marked as "
+                    "endorsing the version they signed; the PDF is rebuilt.",
+                    "success",
+                )
+                return redirect(
+                    url_for("statements_admin.statement_text", statement_id=statement.id), 303
+                )
+    preview = render_markdown(body)
+    diff = editor.diff_lines(current.body if current else "", body)
+    status = 422 if form.confirm.errors or form.body.errors else 200
+    return _text_page(statement, form, status, preview=preview, diff=diff)
+
+
+@bp.post(f"/statements/{SID}/initiators")
+@admin_only
+def statement_initiators(statement_id: int):
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    form = InitiatorsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        changed = editor.set_initiators(statement.id, (form.names.data or "").splitlines(), actor())
+    except StatementError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(
+            "The initiators are saved; the PDF is rebuilt." if changed else "Nothing was changed.",
+            "success" if changed else "info",
+        )
+    return redirect(url_for("statements_admin.statement_text", statement_id=statement.id), 303)
+
+
+@bp.get(f"/statements/{SID}/close")
+@admin_only
+def statement_close_confirm(statement_id: int):
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    return render_template(
+        "staff/statement_close.html",
+        statement=statement,
+        button=ButtonForm(formdata=None),
+        by_version=editor.signatures_by_version(statement),
     )

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Optional
+from wtforms.validators import InputRequired, Optional
 
 from ..core import validation
 from ..core.forms import MachineDateField, MachineDateTimeLocalField, validated_by
@@ -117,3 +118,52 @@ class UpdateForm(FlaskForm):
             event_date=self.event_date.data,
             place=self.place.clean,
         )
+
+
+class StatementCreateForm(FlaskForm):
+    title = StringField(
+        "Title",
+        validators=[validated_by(validation.clean_line, field="title", min_len=3, max_len=300)],
+        render_kw={"maxlength": 300},
+    )
+    slug = StringField(
+        "Web address",
+        validators=[InputRequired("Choose the web address.")],
+        render_kw={"maxlength": 100, "spellcheck": "false", "placeholder": "eu-innovation-2027"},
+    )
+    subtitle = StringField(
+        "Subtitle",
+        validators=[validated_by(validation.clean_line, field="subtitle", max_len=500)],
+        render_kw={"maxlength": 500},
+    )
+    language = StringField(
+        "Language of the text",
+        default="en",
+        validators=[InputRequired("Give the language of the text, e.g. en.")],
+        render_kw={"maxlength": 16, "spellcheck": "false"},
+    )
+    campaign = StringField(
+        "Campaign",
+        validators=[validated_by(validation.clean_line, field="campaign", max_len=300)],
+        render_kw={"maxlength": 300},
+    )
+    initiators = TextAreaField("Initiators (“An initiative of …”)", render_kw={"rows": 4})
+    body = TextAreaField(
+        "Text (Markdown)",
+        validators=[InputRequired("Write the statement's text.")],
+        render_kw={"rows": 18, "class": "markdown-editor"},
+    )
+
+
+class StatementTextForm(FlaskForm):
+    body = TextAreaField(
+        "Text (Markdown)",
+        validators=[InputRequired("The statement text is empty.")],
+        render_kw={"rows": 24, "class": "markdown-editor"},
+    )
+    based_on = HiddenField()
+    confirm = BooleanField("I understand: this publishes a new version of the statement")
+
+
+class InitiatorsForm(FlaskForm):
+    names = TextAreaField("Initiators, one a line, in order", render_kw={"rows": 6})

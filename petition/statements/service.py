@@ -135,6 +135,27 @@ _TEXT_LIMITS = {"title": 300, "subtitle": 500, "campaign": 300}
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 
 
+def clean_slug(value: str) -> str:
+    """The statement's part of its web address: letters, digits and hyphens (lower-cased)."""
+    slug = (value or "").strip()
+    if (
+        not slug
+        or not slug.replace("-", "").isalnum()
+        or not slug.isascii()
+        or len(slug) > 100
+        or slug.startswith("-")
+    ):
+        raise StatementError(f"slug {slug!r}: use lower-case letters, digits and hyphens")
+    return slug.lower()
+
+
+def clean_language(value: str) -> str:
+    language = (value or "").strip()
+    if not _LANGUAGE_TAG.match(language) or len(language) > 16:
+        raise StatementError(f"language {language!r}: use a language tag such as en or pt-BR")
+    return language
+
+
 def parse_statement_file(text: str) -> StatementFile:
     """Split '---' YAML front matter from the Markdown body, which is kept byte for byte."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n")
@@ -166,19 +187,15 @@ def parse_statement_file(text: str) -> StatementFile:
             raise StatementError(f"published: not a date: {published!r}") from exc
     if isinstance(published, datetime):
         published = published.date()
-    slug = str(meta["slug"]).strip()
-    if not slug.replace("-", "").isalnum() or not slug.isascii() or len(slug) > 100:
-        raise StatementError(f"slug {slug!r}: use lower-case letters, digits and hyphens")
+    slug = clean_slug(str(meta["slug"]))
     texts = {key: str(meta.get(key) or "").strip() for key in _TEXT_LIMITS}
     for key, limit in _TEXT_LIMITS.items():
         # The columns are bounded; PostgreSQL would refuse a longer value with a traceback.
         if len(texts[key]) > limit:
             raise StatementError(f"{key}: at most {limit} characters, not {len(texts[key])}")
-    language = str(meta.get("language") or "en").strip()
-    if not _LANGUAGE_TAG.match(language):
-        raise StatementError(f"language {language!r}: use a language tag such as en or pt-BR")
+    language = clean_language(str(meta.get("language") or "en"))
     return StatementFile(
-        slug=slug.lower(),
+        slug=slug,
         title=texts["title"],
         subtitle=texts["subtitle"],
         language=language,
@@ -205,7 +222,6 @@ def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
     """Create a statement, or add a version when its body changed; unchanged files change nothing."""
     actor = actor or Actor.cli()
     parsed = parse_statement_file(text)
-    sha = body_sha256(parsed.body)
     statement = db.session.scalar(select(Statement).where(Statement.slug == parsed.slug))
     created = statement is None
     if statement is None:
@@ -215,12 +231,25 @@ def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
     statement.subtitle = parsed.subtitle
     statement.language = parsed.language
     statement.campaign = parsed.campaign
-    statement.initiators = ", ".join(parsed.initiators)
+    statement.initiators = join_initiators(parsed.initiators)
     statement.published_on = parsed.published_on
     statement.signing_closes_at = parsed.signing_closes_at
     statement.list_public_from = parsed.list_public_from
     db.session.flush()
+    return make_current(statement, parsed.body, actor, created=created)
 
+
+def join_initiators(names: list[str]) -> str:
+    """One name a line (a name may hold a comma: "Region of Łódź, Poland")."""
+    return "\n".join(" ".join(str(name).split()) for name in names if str(name).strip())
+
+
+def make_current(statement: Statement, body: str, actor: Actor, *, created: bool) -> LoadResult:
+    """Make `body` the statement's current text: a new version when no earlier one has it.
+
+    Signatures keep the version they endorsed; a change of the current text rebuilds the PDF.
+    """
+    sha = body_sha256(body)
     version = db.session.scalar(
         select(StatementVersion).where(
             StatementVersion.statement_id == statement.id, StatementVersion.sha256 == sha
@@ -236,9 +265,7 @@ def load_statement(text: str, actor: Actor | None = None) -> LoadResult:
             )
             or 0
         ) + 1
-        version = StatementVersion(
-            statement_id=statement.id, number=number, body=parsed.body, sha256=sha
-        )
+        version = StatementVersion(statement_id=statement.id, number=number, body=body, sha256=sha)
         db.session.add(version)
         db.session.flush()
         record(
