@@ -123,7 +123,7 @@ def test_staff_see_versions_and_build_log_and_can_queue_a_rebuild(app, seeded, m
     page = staff_client.get("/staff/pdf").get_data(as_text=True)
     assert "Failed" in page
     assert "disk quota &lt;exceeded&gt;" in page  # escaped, never raw markup
-    assert "staff asked for a rebuild" in page
+    assert "Staff asked for a rebuild" in page
     [first] = versions(app)
     assert first.file_sha256 in page
     assert "/staff/pdf/1/versions/1.pdf" in page  # staff download (also withdrawn, delivered ones)

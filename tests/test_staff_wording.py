@@ -194,3 +194,32 @@ def test_more_countries_is_a_link_to_all_of_them(app, seeded, moderator):
     assert len(all_rows) == 15 + shown
     linked = {tr.find("a").text for tr in all_rows}
     assert {"Lithuania", "Latvia", "Austria"} <= linked
+
+
+def test_pdf_build_log_says_why_in_words(app, seeded, admin):
+    from petition.extensions import db
+    from petition.models import PdfBuildLog
+    from tests.staff_helpers import statement_id
+
+    triggers = ["approve", "statement_version", "staff asked for a rebuild (a-b@example.org)"]
+    sid = statement_id(app, seeded)
+    with app.app_context():
+        for trigger in triggers:
+            db.session.add(PdfBuildLog(statement_id=sid, trigger=trigger, ok=True))
+        db.session.commit()
+    page = admin.get("/staff/pdf").get_data(as_text=True)
+    cells = [" ".join(td.text.split()) for td in parse(page).find_all("td")]
+    assert "An endorsement was approved" in cells
+    assert "New version of the statement" in cells
+    assert "Staff asked for a rebuild (a-b@example.org)" in cells
+    assert "approve" not in cells and "statement_version" not in cells
+    # Every reason the code announces a list change with has its words.
+    reasons = set()
+    for path in PETITION.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if getattr(getattr(node, "func", None), "attr", "") == "signatory_list_changed":
+                for kw in getattr(node, "keywords", []):
+                    if kw.arg == "reason" and isinstance(kw.value, ast.Constant):
+                        reasons.add(kw.value.value)
+    assert {"edit", "import", "embargo ended"} <= reasons
+    assert reasons - set(wording.BUILD_TRIGGER_LABELS) == set()

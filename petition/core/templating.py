@@ -50,6 +50,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["mail_kind_label"] = wording.mail_kind_label
     app.jinja_env.filters["outbox_status_label"] = wording.outbox_status_label
     app.jinja_env.filters["field_label"] = wording.field_label
+    app.jinja_env.filters["build_trigger_label"] = wording.build_trigger_label
     app.jinja_env.globals["actor_words"] = wording.actor_words
     app.jinja_env.globals["change_value"] = wording.change_value
 

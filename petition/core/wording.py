@@ -116,6 +116,24 @@ FIELD_LABELS: dict[str, str] = {
     "body": "Text",
 }
 
+#: Why the PDF was rebuilt (the reason a list change was announced with), for its build log.
+BUILD_TRIGGER_LABELS: dict[str, str] = {
+    "approve": "An endorsement was approved",
+    "unpublish": "An endorsement was unpublished",
+    "reject": "An endorsement was rejected",
+    "reopen": "An endorsement was reopened",
+    "edit": "A listed endorsement was corrected",
+    "withdrawal": "An endorsement was withdrawn",
+    "import": "Signatories were imported",
+    "statement_version": "New version of the statement",
+    "embargo": "The embargo date changed",
+    "embargo ended": "The embargo ended",
+    "initiators": "The initiators changed",
+    "list changed": "The list changed",
+    "forced": "Rebuild requested",
+    "seed": "First build",
+}
+
 ACTOR_KIND_LABELS: dict[str, str] = {
     "signatory": "The signatory",
     "staff": "Staff",
@@ -157,6 +175,14 @@ def outbox_status_label(value) -> str:
 def field_label(value) -> str:
     code = _code(value)
     return FIELD_LABELS.get(code) or humanise(code)
+
+
+def build_trigger_label(value) -> str:
+    """A build's trigger: a reason code in words, or a sentence already ("staff asked for …")."""
+    code = _code(value)
+    if code in BUILD_TRIGGER_LABELS:
+        return BUILD_TRIGGER_LABELS[code]
+    return humanise(code) if " " not in code else code[:1].upper() + code[1:]
 
 
 def actor_words(actor_type: str, label: str) -> tuple[str, str]:
