@@ -100,10 +100,12 @@ def run_migrations_online():
 
     connectable = get_engine()
 
+    from petition.core.db import schema_migration
+
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
+        with schema_migration(), context.begin_transaction():
             context.run_migrations()
 
 

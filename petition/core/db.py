@@ -46,6 +46,19 @@ def in_write_transaction() -> bool:
     return _writing.get() > 0
 
 
+@contextmanager
+def schema_migration() -> Iterator[None]:
+    """Migrations begin as writers (SQLite: BEGIN IMMEDIATE). A process using the database
+    meanwhile (a scheduler, a web worker) then makes the migration wait its busy timeout at the
+    start, instead of failing halfway with 'database is locked' when the read snapshot it began
+    with cannot become a write."""
+    token = _writing.set(_writing.get() + 1)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
 class SQLiteWriters:
     """The turn to write to one SQLite database, taken before BEGIN IMMEDIATE.
 
