@@ -4,6 +4,7 @@ letterhead and logo, reading measure, count in words, no empty page. Checked wit
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import subprocess
@@ -45,6 +46,7 @@ def make_rows(total: int) -> list[SignatoryRow]:
     return rows
 
 
+@functools.lru_cache(maxsize=4)  # the order and the orphan checks read the same crops
 def column_text(path: Path, column: int) -> list[str]:
     """pdftotext of one list column on every page (72 dpi: pixels are points), pages split.
 
@@ -188,6 +190,20 @@ def test_two_columns_read_in_order_at_30k(big: tuple[Path, list[SignatoryRow]]) 
     path, rows = big
     assert_list_reads_in_order(path, rows)
     assert_no_orphaned_headings(path)
+
+
+def test_the_long_document_passes_the_structure_and_font_checks(
+    big: tuple[Path, list[SignatoryRow]],
+) -> None:
+    """The archive checks of test_pdf_archival hold at 30,000 names too (many font subsets)."""
+    path, _ = big
+    check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-2000:] + check.stderr
+    assert "No syntax or stream encoding errors" in check.stdout
+    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True)
+    rows = fonts.stdout.splitlines()[2:]
+    assert len(rows) >= 4
+    assert all(row.split()[-5:-3] == ["yes", "yes"] for row in rows), fonts.stdout  # emb, sub
 
 
 def test_outline_has_the_statement_each_group_and_the_colophon(
