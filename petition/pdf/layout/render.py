@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import BinaryIO, cast
 from reportlab import rl_config
 from reportlab.lib.colors import Color
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFStream
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -296,6 +298,19 @@ def _pdf_date_formatter(when: datetime) -> Callable[..., str]:
     return lambda *_: stamp
 
 
+class _FlateDone:
+    """A stream filter whose encoding has already been applied: names FlateDecode, changes nothing."""
+
+    pdfname = "FlateDecode"
+
+    @staticmethod
+    def encode(data: bytes) -> bytes:
+        return data
+
+
+_FLATE_DONE = _FlateDone()
+
+
 class _PagedCanvas(Canvas):
     """A canvas whose footers say "of Y" before Y is known: Y is a form defined at save time."""
 
@@ -307,6 +322,15 @@ class _PagedCanvas(Canvas):
     def showPage(self) -> None:
         self.page_count += 1
         super().showPage()
+        # ReportLab keeps every page's operators as text until save() and compresses them then;
+        # compressing each page as it is finished (the same bytes) keeps only the compressed form
+        # in memory: about 15 MB less at 100,000 signatories.
+        page = self._doc.Pages.pages[-1]  # type: ignore[attr-defined]
+        if page.compression and page.stream and not page.Contents and not rl_config.useA85:
+            content = zlib.compress(page.stream.encode("utf-8"))
+            page.Contents = PDFStream(content=content, filters=[_FLATE_DONE])
+            page.Contents.__Comment__ = "page stream"
+            page.stream = None
 
     def save(self) -> None:
         self.beginForm(_PAGE_TOTAL_FORM)
