@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, text
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -123,7 +123,18 @@ class SignatureSource(enum.StrEnum):
 
 class TokenPurpose(enum.StrEnum):
     CONFIRM = "confirm"
-    WITHDRAW = "withdraw"
+    WITHDRAW = "withdraw"  # the withdrawal links of emails sent before the manage link
+    MANAGE = "manage"  # the signatory's own page: see, correct, withdraw (never expires)
+    NEW_EMAIL = "new_email"  # confirms a new address given on the manage page
+
+
+class ChangeState(enum.StrEnum):
+    """A correction of a published endorsement, proposed by its signatory, decided by staff."""
+
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # a later proposal, or the endorsement left the list
 
 
 class OutboxStatus(enum.StrEnum):
@@ -310,7 +321,12 @@ class Signature(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a link to this endorsement (manage link, formerly withdrawal link) was last mailed
+    # on someone's request: at most one per MAIL_RESEND_INTERVAL_SECONDS.
     last_withdraw_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A new address given on the manage page, replacing `email` once confirmed at that address.
+    new_email: Mapped[str | None] = mapped_column(String(320))
+    new_email_normalised: Mapped[str | None] = mapped_column(String(320))
     # Bumped by every change; an edit form carries it so a stale form is refused, not applied.
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -336,6 +352,43 @@ class SignatureToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    signature: Mapped[Signature] = relationship()
+
+
+class SignatureChange(Base):
+    """A signatory's correction of a published endorsement, waiting for staff.
+
+    The public list and the PDF keep the approved details until staff accept it. `before` and
+    `after` hold the changed public fields only; at most one change per signature is proposed
+    at a time (a later one supersedes it).
+    """
+
+    __tablename__ = "signature_changes"
+    __table_args__ = (
+        Index(
+            "uq_signature_changes_one_proposed",
+            "signature_id",
+            unique=True,
+            sqlite_where=text("state = 'proposed'"),
+            postgresql_where=text("state = 'proposed'"),
+        ),
+        Index("ix_signature_changes_state", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_id: Mapped[int] = mapped_column(
+        ForeignKey("signatures.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[ChangeState] = mapped_column(
+        _enum(ChangeState, "change_state"), default=ChangeState.PROPOSED
+    )
+    before: Mapped[dict] = mapped_column(JSON)
+    after: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(320), default="")
+    reason: Mapped[str] = mapped_column(String(1000), default="")
 
     signature: Mapped[Signature] = relationship()
 

@@ -363,11 +363,11 @@ def submit_sign(client, slug: str, **overrides):
     return client.post(url, data=data)
 
 
-LINK_RE = re.compile(r"http://localhost(/(?:confirm|withdraw)/[A-Za-z0-9_-]+)")
+LINK_RE = re.compile(r"http://localhost(/(?:confirm|withdraw|manage)/[A-Za-z0-9_-]+)")
 
 
 def links_in(message: EmailMessage) -> dict[str, str]:
-    """Paths of the confirm and withdraw links in a message's plain-text part."""
+    """Paths of the confirm, manage (and old withdraw) links in a message's plain-text part."""
     body = message.get_body(("plain",)).get_content()
     found = {}
     for path in LINK_RE.findall(body):

@@ -8,6 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
+from petition.core.tokens import new_token
 from petition.core.validation import country_display_name, name_key
 from petition.extensions import db
 from petition.models import (
@@ -18,8 +19,10 @@ from petition.models import (
     Signature,
     SignatureSource,
     SignatureState,
+    SignatureToken,
     Statement,
     StatementVersion,
+    TokenPurpose,
     utcnow,
 )
 from petition.signatories.service import import_signatories
@@ -56,6 +59,40 @@ def confirm_link(app, email: str) -> str:
         )
     assert body, f"no confirmation queued for {email}"
     return next(p for p in LINK_RE.findall(body) if p.startswith("/confirm/"))
+
+
+def manage_link(app, email: str) -> str:
+    """The manage link of the newest email queued for that address that carries one."""
+    with app.app_context():
+        bodies = db.session.scalars(
+            select(OutboxMessage.body_text)
+            .where(OutboxMessage.to_address == email)
+            .order_by(OutboxMessage.id.desc())
+        ).all()
+    for body in bodies:
+        for path in LINK_RE.findall(body):
+            if path.startswith("/manage/"):
+                return path
+    raise AssertionError(f"no manage link mailed to {email}")
+
+
+def legacy_withdraw_link(app, signature_id: int) -> str:
+    """A withdrawal link as the emails sent before the manage link carried them."""
+    token, token_hash = new_token()
+    with app.app_context():
+        db.session.add(
+            SignatureToken(
+                signature_id=signature_id, purpose=TokenPurpose.WITHDRAW, token_hash=token_hash
+            )
+        )
+        db.session.commit()
+    return f"/withdraw/{token}"
+
+
+def withdraw_by_manage_link(client, manage_path: str):
+    """Press "Withdraw the endorsement" on the manage page."""
+    token = CSRF_RE.search(client.get(manage_path).get_data(as_text=True)).group(1)
+    return client.post(f"{manage_path}/withdraw", data={"csrf_token": token})
 
 
 def confirm(app, client, email: str) -> int:

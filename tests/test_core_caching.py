@@ -21,12 +21,11 @@ from petition.extensions import db
 from tests.conftest import (
     CSRF_RE,
     links_in,
-    post_button,
     submit_sign,
     valid_form,
     wait_jobs,
 )
-from tests.flows import confirm, import_approved
+from tests.flows import confirm, import_approved, withdraw_by_manage_link
 from tests.staff_helpers import post, signed_in, statement_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +40,8 @@ NOT_SHARED = {
     "signing.lost_link_sent",
     "signing.confirm",
     "signing.withdraw",
+    "signing.manage",
+    "signing.confirm_address",
     "static",
     "identity.favicon",
     "identity.logo",
@@ -294,8 +295,8 @@ def test_etags_change_with_the_list_and_not_with_what_the_public_does_not_see(ap
     assert changed(approved, rebuilt) == {"statement", "home", "versions"}
 
     # Withdrawal by the emailed link.
-    withdraw_path = links_in(smtp.wait_for(1)[0])["withdraw"]
-    assert post_button(client, withdraw_path).status_code == 200
+    manage_path = links_in(smtp.wait_for(1)[0])["manage"]
+    assert withdraw_by_manage_link(client, manage_path).status_code == 200
     wait_jobs(app)
     withdrawn = etags(app, seeded)
     assert LIST_PAGES <= changed(rebuilt, withdrawn)
@@ -456,7 +457,12 @@ def test_robots_txt_keeps_crawlers_out_of_the_console_and_token_links(app, seede
     assert "/staff/" in disallowed
     # Every route that takes an emailed token, whatever it is called.
     token_routes = [r.rule for r in app.url_map.iter_rules() if "token" in r.arguments]
-    assert {"/confirm/<token>", "/withdraw/<token>"} <= set(token_routes)
+    assert {
+        "/confirm/<token>",
+        "/withdraw/<token>",
+        "/manage/<token>",
+        "/manage/email/<token>",
+    } <= set(token_routes)
     for rule in token_routes:
         assert any(rule.startswith(prefix) for prefix in disallowed), rule
     # Public pages stay open to crawlers.

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from petition.extensions import db
 from petition.models import OutboxMessage
+from petition.signing import manage as managing
 from petition.signing import service as signing
 from tests.conftest import links_in, submit_sign, wait_jobs
 
@@ -35,8 +36,10 @@ def test_an_unexpected_error_on_a_token_page_does_not_log_the_token(
 
     monkeypatch.setattr(signing, "signature_for_confirmation", broken)
     monkeypatch.setattr(signing, "signature_for_withdrawal", broken)
+    monkeypatch.setattr(managing, "signature_for_manage", broken)
     caplog.set_level(logging.INFO)
-    for path in (links["confirm"], links["withdraw"]):
+    withdraw = "/withdraw/" + "w" * 43  # an old email's withdrawal link
+    for path in (links["confirm"], links["manage"], withdraw):
         token = path.rsplit("/", 1)[1]
         caplog.clear()
         assert client.get(path).status_code == 500

@@ -64,9 +64,19 @@ def test_a_signing_journey_logs_no_address_name_or_token(app, live_url, caplog):
     confirm_path = _link_path(app, "confirm")
     page = _get(browser, base + confirm_path)
     _post(browser, base + confirm_path, {"csrf_token": CSRF_RE.search(page).group(1)})
-    withdraw_path = _link_path(app, "withdraw")
-    page = _get(browser, base + withdraw_path)
-    _post(browser, base + withdraw_path, {"csrf_token": CSRF_RE.search(page).group(1)})
+    manage_path = _link_path(app, "manage")
+    page = _get(browser, base + manage_path)
+    # A correction with a new address (the address page's link is a token too), then withdrawal.
+    version = re.search(r'name="row_version" type="hidden" value="(\d+)"', page).group(1)
+    correction = {k: v for k, v in form.items() if k != "consent"}
+    correction.update(email="new." + EMAIL, row_version=version)
+    _post(browser, base + manage_path, {**correction, "csrf_token": CSRF_RE.search(page).group(1)})
+    wait_jobs(app)
+    address_path = _link_path(app, "manage/email")
+    page = _get(browser, base + address_path)
+    _post(browser, base + address_path, {"csrf_token": CSRF_RE.search(page).group(1)})
+    page = _get(browser, base + manage_path)
+    _post(browser, base + manage_path + "/withdraw", {"csrf_token": CSRF_RE.search(page).group(1)})
     # A wrong token and a query string are logged masked as well.
     with pytest.raises(urllib.error.HTTPError):
         _get(browser, base + "/confirm/" + "x" * 43 + "?email=" + EMAIL)
@@ -75,9 +85,14 @@ def test_a_signing_journey_logs_no_address_name_or_token(app, live_url, caplog):
     logged = _logged_text(caplog)
     # The journey was logged (werkzeug's request lines reached the capture)...
     assert '"GET /confirm/[token]' in logged
-    assert '"POST /withdraw/[token]' in logged
+    assert '"POST /manage/[token]' in logged
     # ...and nothing personal or secret in any of it.
-    tokens = [confirm_path.rsplit("/", 1)[1], withdraw_path.rsplit("/", 1)[1], "x" * 43]
+    tokens = [
+        confirm_path.rsplit("/", 1)[1],
+        manage_path.rsplit("/", 1)[1],
+        address_path.rsplit("/", 1)[1],
+        "x" * 43,
+    ]
     for secret in [EMAIL, EMAIL.lower(), NAME, "Secretperson", *tokens]:
         assert secret.lower() not in logged.lower(), secret
     assert "@lodzkie.pl" not in logged

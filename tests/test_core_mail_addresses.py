@@ -54,10 +54,10 @@ def test_a_message_that_cannot_be_encoded_fails_after_one_attempt(app, seeded, s
             message = outbox.queue_email(
                 "test",
                 "jöhn@example.org",
-                "withdraw_link",
+                "manage_link",
                 statement=None,
                 signature=None,
-                withdraw_url="http://localhost/withdraw/x",
+                manage_url="http://localhost/manage/x",
             )
             message_id = message.id
     wait_jobs(app)
@@ -140,7 +140,7 @@ def test_with_mail_smtputf8_such_an_address_is_accepted_and_sent_with_smtputf8(
     assert message["To"] == "jöhn@exämple.org"
     assert message["Message-ID"] == row.message_id
     assert message["X-Jointly-Outbox-Id"] == str(row.id)
-    assert set(links_in(message)) == {"confirm", "withdraw"}
+    assert set(links_in(message)) == {"confirm", "manage"}
     assert "/confirm/" in message.get_body(("html",)).get_content()
     # The lost-link form takes the address too, and finds the endorsement.
     url = f"/statements/{seeded}/withdraw-link"

@@ -76,7 +76,7 @@ def test_mail_beyond_the_hourly_limit_per_domain_is_deferred_then_sent(
     assert _victim_mail(smtp) == sorted(e.lower() for e in VICTIMS[:3])
     assert sorted(m["To"] for m in smtp.to("other.example")) == OTHERS
     rows = _rows(app, "victim.example")
-    assert [r.kind for r in rows] == ["confirm"] * 5 + ["withdraw_link"]
+    assert [r.kind for r in rows] == ["confirm"] * 5 + ["manage_link"]
     deferred = [r for r in rows if r.status == OutboxStatus.QUEUED]
     assert [r.to_address.lower() for r in deferred] == [
         e.lower() for e in (*VICTIMS[3:], VICTIMS[0])

@@ -246,7 +246,7 @@ def test_a_second_anonymous_get_of_the_statement_page_is_a_cache_hit(proxied):
     assert first[0] == second[0] == 200
     assert first[1]["X-Cache-Status"] == "MISS"
     assert second[1]["X-Cache-Status"] == "HIT"
-    assert second[2] == first[2] and b"Lost your withdrawal link?" in second[2]
+    assert second[2] == first[2] and b"Lost your link?" in second[2]
     assert second[1]["ETag"] == first[1]["ETag"]
     assert "Set-Cookie" not in second[1]
     # The application rendered it once.

@@ -21,6 +21,8 @@ from flask import template_rendered
 from sqlalchemy import select, update
 
 from petition import create_app
+from petition.core import events
+from petition.core.audit import Actor
 from petition.extensions import db
 from petition.models import (
     OutboxMessage,
@@ -32,16 +34,16 @@ from petition.models import (
     Statement,
     utcnow,
 )
+from petition.moderation import service as moderation
 from tests.conftest import (
     CSRF_RE,
-    LINK_RE,
     _base_config,
     free_port,
     truncate_all,
     valid_form,
     wait_jobs,
 )
-from tests.flows import confirm_link, post_form
+from tests.flows import confirm_link, legacy_withdraw_link, manage_link, post_form
 from tests.pdf_helpers import fetch
 from tests.staff_helpers import (
     PASSWORD,
@@ -160,6 +162,7 @@ def render_pages(app, pages: Pages, tmp: Path) -> None:
     wait_jobs(app)
     render_public(app, pages, slug)
     render_signing(app, pages, slug)
+    render_manage(app, pages, slug)
     render_staff(app, pages, slug, statement_id)
     render_pdf_pages(app, pages, slug)
     render_closed_and_several_statements(app, pages, slug, statement_id)
@@ -208,7 +211,9 @@ def render_signing(app, pages: Pages, slug: str) -> None:
     pages.add("email POST /confirm", client.post(confirm, data={"csrf_token": token}))
     pages.add("email GET /confirm (already confirmed)", client.get(confirm))
     pages.add("email GET /confirm (unknown token)", client.get("/confirm/unknown-token"), 404)
-    withdraw = withdraw_link(app, email)
+    with app.app_context():
+        signature_id = db.session.scalar(select(Signature.id).where(Signature.email == email))
+    withdraw = legacy_withdraw_link(app, signature_id)
     pages.add("email GET /withdraw", client.get(withdraw))
     token = CSRF_RE.search(client.get(withdraw).text).group(1)
     pages.add("email POST /withdraw", client.post(withdraw, data={"csrf_token": token}))
@@ -227,14 +232,93 @@ def render_signing(app, pages: Pages, slug: str) -> None:
     pages.add("email POST /confirm/resend", resent)
 
 
-def withdraw_link(app, email: str) -> str:
+def _manage_form(client, path: str, **changes) -> dict:
+    page = client.get(path).text
+    data = {**valid_form(**changes), "csrf_token": CSRF_RE.search(page).group(1)}
+    data["row_version"] = re.search(r'name="row_version" type="hidden" value="(\d+)"', page)[1]
+    data.pop("consent")
+    return data
+
+
+def render_manage(app, pages: Pages, slug: str) -> None:
+    """The manage link's pages in each state, its forms with errors, a new address, staff's side."""
+    client = app.test_client()
+    email = "manage@lodzkie.pl"
+    assert post_form(client, slug, valid_form(email=email)).status_code == 302
+    manage = manage_link(app, email)
+    pages.add("email GET /manage (pending)", client.get(manage))
+    token = CSRF_RE.search(client.get(manage).text).group(1)
+    resent = client.post(f"{manage}/resend", data={"csrf_token": token})
+    pages.add("email POST /manage/resend", client.get(resent.headers["Location"]))
+    bad = _manage_form(client, manage, organisation_name="", website="ftp://x", email="nope")
+    pages.add("email POST /manage: invalid fields", client.post(manage, data=bad), 422)
+    moved = _manage_form(client, manage, email="moved@lodzkie.pl", city="Kraków")
+    saved = client.post(manage, data=moved)
+    pages.add(
+        "email GET /manage (saved, new address waiting)", client.get(saved.headers["Location"])
+    )
+    with app.app_context():
+        body = db.session.scalar(
+            select(OutboxMessage.body_text).where(OutboxMessage.kind == "new_email")
+        )
+    address = re.search(r"http://localhost(/manage/email/\S+)", body)[1]
+    pages.add("email GET /manage/email", client.get(address))
+    token = CSRF_RE.search(client.get(address).text).group(1)
+    pages.add("email POST /manage/email", client.post(address, data={"csrf_token": token}))
+    pages.add("email GET /manage/email (used)", client.get(address), 404)
+    pages.add(
+        "email GET /manage (unknown token)", client.get("/manage/unknown-token-0123456789"), 404
+    )
+
+    link = confirm_link(app, email)  # mailed to the address before it moved
+    token = CSRF_RE.search(client.get(link).text).group(1)
+    assert client.post(link, data={"csrf_token": token}).status_code == 200
+    pages.add("email GET /manage (verified)", client.get(manage))
+    with app.app_context():
+        signature_id = db.session.scalar(
+            select(Signature.id).where(Signature.email == "moved@lodzkie.pl")
+        )
+    with events.list_changed.muted(), app.app_context():  # no PDF builds: see render_pdf_pages
+        moderation.decide(signature_id, "approve", Actor.cli("test"))
+    wait_jobs(app)
+    proposal = _manage_form(client, manage, email="moved@lodzkie.pl", organisation_name="Region Ł")
+    client.post(manage, data=proposal)
+    pages.add("email GET /manage (approved, change proposed)", client.get(manage))
+    staff = signed_in(app, "changes@example.org")
+    pages.add("staff GET /staff/changes", staff.get("/staff/changes"))
+    pages.add(
+        f"staff GET /staff/signatures/{signature_id} (change proposed)",
+        staff.get(f"/staff/signatures/{signature_id}"),
+    )
+    with events.list_changed.muted(), app.app_context():
+        moderation.decide(signature_id, "unpublish", Actor.cli("test"), reason="x")
+    wait_jobs(app)
+    pages.add("email GET /manage (rejected)", client.get(manage))
+
+    other = valid_form(email="other@lodzkie.pl", organisation_name="Other Region")
+    assert post_form(client, slug, other).status_code == 302
+    other_manage = manage_link(app, "other@lodzkie.pl")
+    taken = _manage_form(
+        client, other_manage, email="moved@lodzkie.pl", organisation_name="Other Region"
+    )
+    client.post(other_manage, data=taken)
     with app.app_context():
         body = db.session.scalar(
             select(OutboxMessage.body_text)
-            .where(OutboxMessage.to_address == email)
+            .where(OutboxMessage.kind == "new_email")
             .order_by(OutboxMessage.id.desc())
         )
-    return next(p for p in LINK_RE.findall(body) if p.startswith("/withdraw/"))
+    address = re.search(r"http://localhost(/manage/email/\S+)", body)[1]
+    token = CSRF_RE.search(client.get(address).text).group(1)
+    pages.add(
+        "email POST /manage/email (address taken)",
+        client.post(address, data={"csrf_token": token}),
+        409,
+    )
+    token = CSRF_RE.search(client.get(other_manage).text).group(1)
+    done = client.post(f"{other_manage}/withdraw", data={"csrf_token": token})
+    pages.add("email POST /manage/withdraw", done)
+    pages.add("email GET /manage (withdrawn)", client.get(other_manage))
 
 
 def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:

@@ -132,7 +132,7 @@ def test_every_page_reachable_from_an_email_carries_the_campaign(app, client, se
     links = links_in(message)
     pages = {
         "confirm": client.get(links["confirm"]),
-        "withdraw": client.get(links["withdraw"]),
+        "manage": client.get(links["manage"]),
         "unknown token": client.get("/confirm/no-such-token"),
         "not found": client.get("/no-such-page"),
         "privacy": client.get("/privacy"),

@@ -143,7 +143,7 @@ def test_every_sign_form_control_has_a_label_and_fits_a_phone(page, live_url):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-def test_a_lost_withdrawal_link_is_asked_for_from_the_statement_page(page, live_url, smtp, app):
+def test_a_lost_link_is_asked_for_from_the_statement_page(page, live_url, smtp, app):
     from tests.staff_helpers import make_signature
 
     make_signature(app, live_url.rsplit("/", 1)[1], email="olena@kpi.ua")
@@ -151,21 +151,23 @@ def test_a_lost_withdrawal_link_is_asked_for_from_the_statement_page(page, live_
     # The statement page carries no form and sets no cookie: it links to the form's own page.
     assert page.context.cookies() == []
     assert page.locator("#withdraw form").count() == 0
-    page.get_by_role("link", name="Get a new withdrawal link").click()
+    page.get_by_role("link", name="Get a new link").click()
     page.wait_for_url(f"{live_url}/withdraw-link")
-    assert page.get_by_role("heading", level=1).inner_text() == "Get a new withdrawal link"
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        "Get a new link to your endorsement"
+    )
 
     page.get_by_label("Email address used to sign").fill("Olena@KPI.ua")
     page.get_by_role("button", name="Send me a link").press("Enter")
     page.wait_for_url(f"{live_url}/withdraw-link/sent")
-    assert "a withdrawal link is on its way" in page.locator("main").inner_text()
+    assert "a link to manage the endorsement is on its way" in page.locator("main").inner_text()
 
     [message] = smtp.wait_for(1)
     assert message["To"] == "olena@kpi.ua"
-    withdraw = re.search(
-        r"http://127\.0\.0\.1:\d+/withdraw/[A-Za-z0-9_-]+",
+    manage = re.search(
+        r"http://127\.0\.0\.1:\d+/manage/[A-Za-z0-9_-]+",
         message.get_body(("plain",)).get_content(),
     ).group(0)
-    page.goto(withdraw)
+    page.goto(manage)
     page.get_by_role("button", name="Withdraw the endorsement").press("Enter")
     page.get_by_role("heading", name=re.compile("withdrawn", re.IGNORECASE)).wait_for()

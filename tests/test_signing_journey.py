@@ -19,6 +19,7 @@ from petition.models import (
     utcnow,
 )
 from tests.conftest import links_in, post_button, submit_sign, wait_jobs
+from tests.flows import legacy_withdraw_link
 
 
 def signature_by_email(app, email: str) -> Signature:
@@ -51,7 +52,7 @@ def test_sign_confirm_journey(app, client, seeded, smtp):
     html = message.get_body(("html",)).get_content()
     assert "Łódzkie Region" in html
     links = links_in(message)
-    assert set(links) == {"confirm", "withdraw"}
+    assert set(links) == {"confirm", "manage"}
 
     sig = signature_by_email(app, "anna.nowak@lodzkie.pl")
     assert sig.state == SignatureState.PENDING_EMAIL
@@ -353,17 +354,19 @@ def test_withdraw_journey(app, client, seeded, smtp):
     listing = client.get(f"/statements/{seeded}/signatories.json").get_json()
     assert "Łódzkie Region" in [s["organisation_name"] for s in listing["signatories"]]
 
-    page = client.get(links["withdraw"])
+    # A withdrawal link of an email sent before the manage link keeps working.
+    withdraw = legacy_withdraw_link(app, sig.id)
+    page = client.get(withdraw)
     assert page.status_code == 200
     assert "Withdraw the endorsement" in page.get_data(as_text=True)
     assert signature_by_email(app, "anna.nowak@lodzkie.pl").state == SignatureState.APPROVED
 
-    done = post_button(client, links["withdraw"])
+    done = post_button(client, withdraw)
     assert "The endorsement is withdrawn" in done.get_data(as_text=True)
     assert signature_by_email(app, "anna.nowak@lodzkie.pl").state == SignatureState.WITHDRAWN
     listing = client.get(f"/statements/{seeded}/signatories.json").get_json()
     assert "Łódzkie Region" not in [s["organisation_name"] for s in listing["signatories"]]
-    assert "already withdrawn" in client.get(links["withdraw"]).get_data(as_text=True)
+    assert "already withdrawn" in client.get(withdraw).get_data(as_text=True)
     with app.app_context():
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "withdrawn"))
         assert (event.from_state, event.to_state) == ("approved", "withdrawn")
@@ -376,7 +379,7 @@ def test_withdraw_journey(app, client, seeded, smtp):
     assert again.state == SignatureState.PENDING_EMAIL
 
 
-def test_lost_withdrawal_link_is_sent_only_to_that_address(app, client, seeded, smtp):
+def test_lost_link_is_sent_only_to_that_address(app, client, seeded, smtp):
     from tests.conftest import csrf_token
 
     submit_sign(client, seeded)
@@ -392,18 +395,18 @@ def test_lost_withdrawal_link_is_sent_only_to_that_address(app, client, seeded, 
     assert (
         client.get(known.headers["Location"])
         .get_data(as_text=True)
-        .count("a withdrawal link is on its way")
+        .count("a link to manage the endorsement is on its way")
         == 1
     )
     messages = smtp.wait_for(2)
     wait_jobs(app)
     assert len(smtp.messages) == 2
     assert messages[1]["To"] == "anna.nowak@lodzkie.pl"
-    link = links_in(messages[1])["withdraw"]
+    link = links_in(messages[1])["manage"]
     assert "Withdraw the endorsement" in client.get(link).get_data(as_text=True)
 
 
-def test_rejected_resubmission_changes_nothing(app, client, seeded, smtp):
+def test_rejected_resubmission_mails_the_manage_link_and_changes_nothing(app, client, seeded, smtp):
     submit_sign(client, seeded)
     post_button(client, links_in(smtp.wait_for(1)[0])["confirm"])
     sig = signature_by_email(app, "anna.nowak@lodzkie.pl")
@@ -412,9 +415,12 @@ def test_rejected_resubmission_changes_nothing(app, client, seeded, smtp):
     )
     sent_before = len(smtp.wait_for(2))
     again = submit_sign(client, seeded, organisation_name="Changed Name")
-    assert again.status_code == 302
+    assert again.status_code == 302 and again.headers["Location"].endswith("/check-your-email")
     wait_jobs(app)
-    assert len(smtp.messages) == sent_before
+    [mail] = smtp.messages[sent_before:]
+    assert mail["To"] == "anna.nowak@lodzkie.pl"
+    page = client.get(links_in(mail)["manage"]).get_data(as_text=True)
+    assert "Not published" in page and "Changed Name" not in page
     after = signature_by_email(app, "anna.nowak@lodzkie.pl")
     assert after.state == SignatureState.REJECTED
     assert after.organisation_name == "Łódzkie Region"

@@ -16,7 +16,7 @@ from petition.extensions import db
 from petition.models import OutboxMessage, Signature, StaffUser
 from petition.moderation import service as moderation
 from petition.staff import digest
-from tests.conftest import csrf_token, links_in, post_button, submit_sign, wait_jobs
+from tests.conftest import csrf_token, links_in, post_button, submit_sign, valid_form, wait_jobs
 from tests.staff_helpers import make_signature, make_staff
 
 # What autolinkers pick up: a scheme, www., a dotted name ending in a top-level domain, an address.
@@ -26,7 +26,15 @@ OURS = re.compile(r"http://localhost/\S*")  # the site's own links, which must s
 ORGANISATION = "Prizes at evil.example.com or http://evil.example/win"
 CONTACT = "See www.evil.example"
 REASON = "Appeal at https://evil.example/appeal or appeal@evil.example"
-EVERY_KIND = {"confirm", "already_signed", "withdraw_link", "approved", "rejected", "staff_digest"}
+EVERY_KIND = {
+    "confirm",
+    "already_signed",
+    "manage_link",
+    "new_email",
+    "approved",
+    "rejected",
+    "staff_digest",
+}
 
 
 class _Text(HTMLParser):
@@ -56,6 +64,12 @@ def _collect_every_kind(app, client, seeded, smtp) -> dict[str, EmailMessage]:
     assert submit_sign(client, seeded, email="victim@example.net", **evil).status_code == 302
     [first] = smtp.wait_for(1)
     assert post_button(client, links_in(first)["confirm"]).status_code == 200
+    # A new address given on the manage page: the email that asks to confirm it.
+    manage = links_in(first)["manage"]
+    form = {**valid_form(email="victim.new@example.net", **evil), "row_version": "2"}
+    form.pop("consent")
+    form["csrf_token"] = csrf_token(client, manage)
+    assert client.post(manage, data=form).status_code == 303
     # Signing again with a confirmed address: the "already endorsed" email.
     assert submit_sign(client, seeded, email="victim@example.net", **evil).status_code == 302
     # The lost-link form.
@@ -83,7 +97,7 @@ def _collect_every_kind(app, client, seeded, smtp) -> dict[str, EmailMessage]:
         moderation.decide(victim_id, "approve", Actor.cli("test"))
         moderation.decide(rejected_id, "reject", Actor.cli("test"), reason=REASON, notify=True)
     wait_jobs(app)
-    messages = smtp.wait_for(6)
+    messages = smtp.wait_for(7)
     with app.app_context():
         kinds = dict(
             db.session.execute(select(OutboxMessage.id, OutboxMessage.kind)).tuples().all()
@@ -119,4 +133,4 @@ def test_typed_text_is_not_link_like_in_either_part_of_any_email(app, client, se
     ):
         assert "https[:]//evil[.]example/appeal or appeal[at]evil[.]example" in text
     # The site's own links stay links.
-    assert set(links_in(by_kind["confirm"])) == {"confirm", "withdraw"}
+    assert set(links_in(by_kind["confirm"])) == {"confirm", "manage"}

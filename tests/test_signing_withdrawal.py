@@ -5,23 +5,19 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from petition.extensions import db
-from petition.models import OutboxMessage, PdfVersion, Signature, SignatureState, Statement
-from tests.conftest import LINK_RE, post_button, valid_form, wait_jobs
-from tests.flows import confirm, post_form, sign_confirm_approve
+from petition.models import PdfVersion, Signature, SignatureState, Statement
+from tests.conftest import valid_form, wait_jobs
+from tests.flows import (
+    confirm,
+    manage_link,
+    post_form,
+    sign_confirm_approve,
+    withdraw_by_manage_link,
+)
 from tests.pdf_helpers import latest_pdf, pdf_text
 
 NAME = "Withdrawn Before Long Ltd"
 EMAIL = "press@withdrawn.example.org"
-
-
-def _withdraw_link(app, email: str) -> str:
-    with app.app_context():
-        body = db.session.scalar(
-            select(OutboxMessage.body_text)
-            .where(OutboxMessage.to_address == email, OutboxMessage.kind == "confirm")
-            .order_by(OutboxMessage.id.desc())
-        )
-    return next(path for path in LINK_RE.findall(body) if path.startswith("/withdraw/"))
 
 
 def _signature(app, signature_id: int) -> Signature:
@@ -46,7 +42,7 @@ def _versions(app) -> list[tuple[int, int]]:
 
 
 def _withdraw(app, client, email: str) -> None:
-    done = post_button(client, _withdraw_link(app, email))
+    done = withdraw_by_manage_link(client, manage_link(app, email))
     assert "The endorsement is withdrawn" in done.get_data(as_text=True)
 
 

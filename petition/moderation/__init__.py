@@ -4,4 +4,4 @@ from ..staff.access import staff_blueprint
 
 bp = staff_blueprint("moderation", __name__)
 
-from . import views  # noqa: E402,F401
+from . import change_views, views  # noqa: E402,F401

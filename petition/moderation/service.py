@@ -18,7 +18,13 @@ from ..core.validation import OrganisationFields, derived_columns, name_key, sea
 from ..core.wording import state_label
 from ..extensions import db
 from ..models import OrganisationType, Signature, SignatureState, utcnow
-from ..signing.service import NotWithdrawable, public_url, withdraw
+from ..signing.service import (
+    NotWithdrawable,
+    close_proposed_changes,
+    manage_url,
+    public_url,
+    withdraw,
+)
 from ..statements.service import bump_list_version
 
 
@@ -122,6 +128,8 @@ def decide(
     list_changed = SignatureState.APPROVED in (current, target)
     if list_changed:
         bump_list_version(signature.statement_id)
+    if current is SignatureState.APPROVED:
+        close_proposed_changes(signature_id)  # off the list: nothing left to correct there
     record(
         actor,
         action,
@@ -142,6 +150,7 @@ def decide(
                 statement=signature.statement,
                 list_url=public_url(f"/statements/{signature.statement.slug}/signatories"),
                 pdf_url=public_url(f"/statements/{signature.statement.slug}/statement.pdf"),
+                manage_url=manage_url(signature),
             )
         elif action == "reject" and notify:
             outbox.queue_email(
@@ -152,6 +161,7 @@ def decide(
                 signature=signature,
                 statement=signature.statement,
                 reason=reason,
+                manage_url=manage_url(signature),
             )
     if list_changed:
         changed_id = signature.statement_id

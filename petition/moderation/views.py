@@ -19,9 +19,10 @@ from ..models import (
 )
 from ..reports import exports
 from ..signatories.service import STAFF_FIELDS, staff_row
+from ..signing.manage import change_rows, proposed_change
 from ..staff.access import actor, safe_next
 from ..statements.service import all_statements
-from . import bp, signals
+from . import bp, changes, signals
 from . import service as moderation
 from .forms import REJECTION_REASONS, ActionForm, BulkForm, EditForm, parse_state
 from .service import DecisionResult, EditResult
@@ -88,6 +89,7 @@ def _list_page(template_state: SignatureState | None, *, is_queue: bool):
         here=request.full_path.rstrip("?"),
         # The export links carry the filter (not the page: an export has every page).
         export_args={k: v for k, v in request.args.items() if k not in ("page", "per_page")},
+        proposed=changes.proposed_count() if is_queue else 0,
     )
 
 
@@ -139,6 +141,7 @@ def _detail(signature: Signature, *, form: EditForm | None = None, status: int =
         .where(AuditEvent.signature_id == signature.id)
         .order_by(AuditEvent.id.desc())
     ).all()
+    change = proposed_change(signature.id)
     mails = db.session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.signature_id == signature.id)
@@ -154,6 +157,8 @@ def _detail(signature: Signature, *, form: EditForm | None = None, status: int =
         actions=ACTIONS_BY_STATE[SignatureState(signature.state)],
         reasons=REJECTION_REASONS,
         here=url_for("moderation.signature", signature_id=signature.id),
+        change=change,
+        change_rows=change_rows(change) if change else [],
     ), status
 
 

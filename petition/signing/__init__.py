@@ -1,7 +1,7 @@
-"""Signing blueprint: the sign-on form, email confirmation and withdrawal."""
+"""Signing blueprint: the sign-on form, email confirmation, withdrawal and the manage link."""
 
 from flask import Blueprint
 
 bp = Blueprint("signing", __name__)
 
-from . import views  # noqa: E402,F401
+from . import manage_views, views  # noqa: E402,F401

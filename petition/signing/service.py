@@ -1,4 +1,5 @@
-"""Signing: submission, email confirmation, withdrawal, and their emails — one transaction each."""
+"""Signing: submission, email confirmation, withdrawal, the manage link, and their emails — one
+transaction each."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from ..core.tokens import hash_token, looks_like_token, new_token
 from ..core.validation import OrganisationFields, derived_columns, normalise_email
 from ..extensions import db
 from ..models import (
+    ChangeState,
     OrganisationType,
     Signature,
+    SignatureChange,
     SignatureSource,
     SignatureState,
     SignatureToken,
@@ -74,9 +77,9 @@ class SignatureInput(OrganisationFields):
 class SubmitOutcome(enum.Enum):
     CREATED = "created"
     RESTARTED = "restarted"  # after a withdrawal, the same row starts over
-    RESENT = "resent"
-    NOTIFIED = "notified"  # already confirmed: a reminder with a withdrawal link
-    UNCHANGED = "unchanged"  # throttled, or rejected: nothing sent
+    RESENT = "resent"  # still unconfirmed: the confirmation again, with the stored details
+    NOTIFIED = "notified"  # confirmed or decided: the manage link, to the stored address
+    UNCHANGED = "unchanged"  # throttled: sent moments ago, nothing sent now
 
 
 def _confirm_ttl() -> timedelta:
@@ -87,9 +90,13 @@ def _resend_interval() -> timedelta:
     return timedelta(seconds=current_app.config["MAIL_RESEND_INTERVAL_SECONDS"])
 
 
+#: Links that prove the address still works expire; the manage and withdrawal links do not.
+_EXPIRING = (TokenPurpose.CONFIRM, TokenPurpose.NEW_EMAIL)
+
+
 def _issue_token(signature: Signature, purpose: TokenPurpose) -> str:
     token, token_hash = new_token()
-    expires = utcnow() + _confirm_ttl() if purpose is TokenPurpose.CONFIRM else None
+    expires = utcnow() + _confirm_ttl() if purpose in _EXPIRING else None
     db.session.add(
         SignatureToken(
             signature_id=signature.id, purpose=purpose, token_hash=token_hash, expires_at=expires
@@ -116,10 +123,17 @@ def _apply_input(signature: Signature, data: SignatureInput) -> None:
     signature.comment = data.comment
 
 
-def _queue_confirmation(signature: Signature, statement: Statement) -> None:
-    """Both links and the email, in the caller's transaction (which stamps
-    last_confirmation_sent_at: set on a new row before its INSERT, it costs no UPDATE)."""
-    (confirm, confirm_hash), (withdraw, withdraw_hash) = new_token(), new_token()
+def manage_url(signature: Signature) -> str:
+    """A new manage link for the signature's emails (every one issued stays valid)."""
+    return public_url(f"/manage/{_issue_token(signature, TokenPurpose.MANAGE)}")
+
+
+def _queue_confirmation(
+    signature: Signature, statement: Statement, *, resubmitted: bool = False
+) -> None:
+    """The confirmation and manage links and the email, in the caller's transaction (which
+    stamps last_confirmation_sent_at: set on a new row before its INSERT, it costs no UPDATE)."""
+    (confirm, confirm_hash), (manage, manage_hash) = new_token(), new_token()
     now = utcnow()
     # One INSERT for both tokens: nothing reads them back in this transaction.
     db.session.execute(
@@ -134,8 +148,8 @@ def _queue_confirmation(signature: Signature, statement: Statement) -> None:
             },
             {
                 "signature_id": signature.id,
-                "purpose": TokenPurpose.WITHDRAW,
-                "token_hash": withdraw_hash,
+                "purpose": TokenPurpose.MANAGE,
+                "token_hash": manage_hash,
                 "created_at": now,
                 "expires_at": None,
             },
@@ -151,8 +165,9 @@ def _queue_confirmation(signature: Signature, statement: Statement) -> None:
         signature=signature,
         statement=statement,
         confirm_url=public_url(f"/confirm/{confirm}"),
-        withdraw_url=public_url(f"/withdraw/{withdraw}"),
+        manage_url=public_url(f"/manage/{manage}"),
         expires_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
+        resubmitted=resubmitted,
     )
 
 
@@ -188,7 +203,8 @@ def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -
 
     A second submission with the same email never creates a second row: the unique
     constraint decides, and the existing row is handled by its state. Unless the row was
-    withdrawn, a second submission changes no stored detail.
+    withdrawn, a second submission changes no stored detail: the stored address gets the
+    manage link (or, still unconfirmed, the confirmation again), and corrections are made there.
     """
     if not statement.is_accepting_signatures():
         raise StatementClosed(statement.slug)
@@ -261,16 +277,16 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         db.session.refresh(existing)
         # Whoever knows an address can submit it: a second submission only re-sends the
         # stored details to that address, it never replaces them (the first link would
-        # otherwise confirm someone else's data). Corrections go through the signatory.
-        _queue_confirmation(existing, statement)
+        # otherwise confirm someone else's data). Corrections go through the manage link.
+        _queue_confirmation(existing, statement, resubmitted=True)
         record(Actor.signatory(), "confirmation_resent", signature=existing)
         return SubmitOutcome.RESENT
-    if state in (SignatureState.VERIFIED, SignatureState.APPROVED):
-        if not _mail_withdraw_link(existing, statement, "already_signed"):
-            return SubmitOutcome.UNCHANGED
-        return SubmitOutcome.NOTIFIED
-    # Rejected: the same neutral page, nothing sent, nothing changed.
-    return SubmitOutcome.UNCHANGED
+    # Verified, approved or rejected: the stored address gets the manage link, where the
+    # signatory sees the endorsement's state and corrects it; nothing is changed here.
+    if not _mail_manage_link(existing, statement, "already_signed"):
+        return SubmitOutcome.UNCHANGED
+    record(Actor.signatory(), "manage_link_sent", signature=existing, detail="signed again")
+    return SubmitOutcome.NOTIFIED
 
 
 def _revoke_tokens(signature_id: int, purpose: TokenPurpose) -> None:
@@ -381,6 +397,7 @@ def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
         db.session.refresh(signature)
         raise NotWithdrawable(signature)
     _revoke_tokens(signature.id, TokenPurpose.CONFIRM)
+    close_proposed_changes(signature.id)
     was_public = before is SignatureState.APPROVED
     if was_public:
         bump_list_version(signature.statement_id)
@@ -399,30 +416,45 @@ def withdraw(signature: Signature, actor: Actor, reason: str = "") -> Signature:
     return signature
 
 
+def close_proposed_changes(signature_id: int) -> None:
+    """A correction waiting for staff lapses when its endorsement leaves the public list."""
+    db.session.execute(
+        update(SignatureChange)
+        .where(
+            SignatureChange.signature_id == signature_id,
+            SignatureChange.state == ChangeState.PROPOSED,
+        )
+        .values(state=ChangeState.SUPERSEDED, decided_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 @write_transaction
-def request_withdrawal_link(statement: Statement, email: str) -> None:
-    """Mail a fresh withdrawal link to that address if it signed; the caller says the same either way."""
+def request_manage_link(statement: Statement, email: str) -> None:
+    """Mail a fresh manage link to that address if it signed; the caller says the same either way.
+
+    A withdrawn endorsement has nothing left to manage: signing again starts it over.
+    """
     signature = db.session.scalar(
         select(Signature).where(
             Signature.statement_id == statement.id,
             Signature.email_normalised == normalise_email(email),
         )
     )
-    if signature is None or SignatureState(signature.state) not in _WITHDRAWABLE:
+    if signature is None or SignatureState(signature.state) is SignatureState.WITHDRAWN:
         return
-    if _mail_withdraw_link(signature, statement, "withdraw_link"):
-        record(Actor.signatory(), "withdraw_link_sent", signature=signature)
+    if _mail_manage_link(signature, statement, "manage_link"):
+        record(Actor.signatory(), "manage_link_sent", signature=signature, detail="asked for")
 
 
-def _mail_withdraw_link(signature: Signature, statement: Statement, template: str) -> bool:
-    """Mail a fresh withdrawal link with `template`, at most once per send interval.
+def _mail_manage_link(signature: Signature, statement: Statement, template: str) -> bool:
+    """Mail a fresh manage link with `template`, at most once per send interval.
 
     False when a link was sent to this address moments ago (nothing is queued then).
     """
     if not _claim_send_slot(signature.id, Signature.last_withdraw_link_sent_at):
         return False
     db.session.refresh(signature)
-    withdraw_token = _issue_token(signature, TokenPurpose.WITHDRAW)
     assert signature.email, "found by its email"
     outbox.queue_email(
         template,
@@ -432,6 +464,6 @@ def _mail_withdraw_link(signature: Signature, statement: Statement, template: st
         cap_per_domain=True,  # a stranger's form submission can trigger it
         signature=signature,
         statement=statement,
-        withdraw_url=public_url(f"/withdraw/{withdraw_token}"),
+        manage_url=manage_url(signature),
     )
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 
 from ..core.caching import etag_for, form_page
 from ..core.forms import ButtonForm
@@ -16,6 +16,8 @@ from . import service as signing
 from .forms import LostLinkForm, SignForm
 
 log = logging.getLogger(__name__)
+#: The address just submitted, for the "check your email" page (never in its URL).
+SUBMITTED_EMAIL = "submitted_email"
 
 
 def _sign_limit() -> str:
@@ -43,6 +45,8 @@ def _submit(slug: str):
     invalid one, or one for a closed statement, gets the page with its errors."""
     form = SignForm()
     if form.validate_on_submit():
+        # The page after it shows the address typed, whatever happens to the submission.
+        session[SUBMITTED_EMAIL] = form.email.clean[0]
         if form.is_bot:
             log.info("honeypot filled on %s; dropped", slug)
             if not statement_or_404(slug).is_accepting_signatures():
@@ -87,7 +91,9 @@ def _closed(slug: str):
 @bp.get("/statements/<slug>/sign/check-your-email")
 def check_email(slug: str):
     statement = statement_or_404(slug)
-    return render_template("signing/check_email.html", statement=statement)
+    return render_template(
+        "signing/check_email.html", statement=statement, email=session.get(SUBMITTED_EMAIL)
+    )
 
 
 # The button forms are made only where a page shows one: a form's CSRF token is kept in the
@@ -153,7 +159,7 @@ def lost_link(slug: str):
     statement = statement_or_404(slug)
     form = LostLinkForm()
     if form.validate_on_submit():
-        signing.request_withdrawal_link(statement, form.email.clean[0])
+        signing.request_manage_link(statement, form.email.clean[0])
         return redirect(url_for("signing.lost_link_sent", slug=slug))
     return render_template("signing/lost_link.html", statement=statement, form=form), 422
 
