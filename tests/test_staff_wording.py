@@ -151,7 +151,7 @@ def test_every_state_mail_kind_and_status_has_words():
                 if isinstance(node.args[0], ast.Constant):
                     kinds.add(node.args[0].value)
     # passed on as the template's name
-    kinds |= {"already_signed", "withdraw_link", "staff_invite", "staff_reset"}
+    kinds |= {"already_signed", "manage_link", "staff_invite", "staff_reset"}
     assert kinds - set(wording.MAIL_KIND_LABELS) == set()
     # A code nobody named yet still reads as words.
     assert wording.action_label("mail_bounced") == "Mail bounced"

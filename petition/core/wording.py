@@ -32,7 +32,15 @@ ACTION_LABELS: dict[str, str] = {
     "reopen": "Reopened",
     "withdrawn": "Withdrawn",
     "withdraw_link_sent": "Withdrawal link sent",
+    "manage_link_sent": "Link to manage the endorsement sent",
     "edited": "Corrected",
+    # The signatory's own corrections (the manage link)
+    "corrected": "Corrected by the signatory",
+    "change_proposed": "Correction proposed by the signatory",
+    "change_accepted": "Proposed correction accepted",
+    "change_rejected": "Proposed correction rejected",
+    "address_change_requested": "New email address given (not yet confirmed)",
+    "address_changed": "Email address changed",
     "imported": "Imported",
     "exported": "Exported",
     # Mail
@@ -79,8 +87,10 @@ ACTION_LABELS: dict[str, str] = {
 
 MAIL_KIND_LABELS: dict[str, str] = {
     "confirm": "Confirmation link",
-    "already_signed": "Already signed (with a withdrawal link)",
+    "already_signed": "Already signed (with the link to manage it)",
     "withdraw_link": "Withdrawal link",
+    "manage_link": "Link to manage the endorsement",
+    "new_email": "Confirmation of a new email address",
     "approved": "Approval notice",
     "rejected": "Rejection notice",
     "staff_digest": "Staff digest",
