@@ -18,6 +18,7 @@ from .models import (
     SignatureState,
     SignatureToken,
     Statement,
+    TokenPurpose,
     utcnow,
 )
 
@@ -76,15 +77,26 @@ def erase_old_contacts(now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     _erase_audit_addresses(of_closed)
+    # A new address still waiting for confirmation goes too, with the link that would set it.
+    db.session.execute(
+        delete(SignatureToken).where(
+            SignatureToken.signature_id.in_(of_closed),
+            SignatureToken.purpose == TokenPurpose.NEW_EMAIL,
+        )
+    )
     result = db.session.execute(
         update(Signature)
         .where(
             Signature.statement_id.in_(closed),
-            (Signature.email.is_not(None)) | (Signature.contact_name != ""),
+            (Signature.email.is_not(None))
+            | (Signature.contact_name != "")
+            | (Signature.new_email.is_not(None)),
         )
         .values(
             email=None,
             email_normalised=None,
+            new_email=None,
+            new_email_normalised=None,
             contact_name="",
             contact_role="",
             submitted_ip="",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -16,9 +17,11 @@ from petition.models import (
     SignatureState,
     SignatureToken,
     Statement,
+    TokenPurpose,
     utcnow,
 )
-from tests.conftest import submit_sign, wait_jobs
+from tests.conftest import CSRF_RE, submit_sign, valid_form, wait_jobs
+from tests.flows import manage_link
 from tests.staff_helpers import audit_rows, make_signature
 
 
@@ -109,6 +112,15 @@ def test_erasing_contact_details_also_erases_them_from_sent_mail_and_the_audit_i
     # the network address noted on the submission stayed.
     submit_sign(client, seeded, email="kept.too.long@example.org", contact_name="Zofia Kowalska")
     wait_jobs(app)
+    # A new address given on the manage page, never confirmed.
+    manage = manage_link(app, "kept.too.long@example.org")
+    page = client.get(manage).get_data(as_text=True)
+    form = valid_form(email="moved.too@example.org", contact_name="Zofia Kowalska")
+    form.pop("consent")
+    form["csrf_token"] = CSRF_RE.search(page).group(1)
+    form["row_version"] = re.search(r'name="row_version" type="hidden" value="(\d+)"', page)[1]
+    assert client.post(manage, data=form).status_code == 303
+    wait_jobs(app)
     with app.app_context():
         signature_id = db.session.scalar(
             select(Signature.id).where(Signature.email == "kept.too.long@example.org")
@@ -125,7 +137,13 @@ def test_erasing_contact_details_also_erases_them_from_sent_mail_and_the_audit_i
         for mail in mails:
             text = " ".join([mail.to_address, mail.subject, mail.body_text, mail.body_html])
             assert "kept.too.long@example.org" not in text  # … without the details
-            assert "Zofia" not in text and "/withdraw/" not in text
+            assert "moved.too@example.org" not in text
+            assert "Zofia" not in text and "/manage/" not in text
+        row = db.session.get(Signature, signature_id)
+        assert (row.email, row.new_email, row.new_email_normalised) == (None, None, None)
+        assert not db.session.scalar(
+            select(SignatureToken.id).where(SignatureToken.purpose == TokenPurpose.NEW_EMAIL)
+        )
         details = [e.detail for e in audit_rows(app, signature_id)]
         assert not any("ip=" in d or "127.0.0.1" in d for d in details)
 

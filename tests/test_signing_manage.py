@@ -24,7 +24,7 @@ from petition.models import (
 from tests.conftest import CSRF_RE, csrf_token, submit_sign, valid_form, wait_jobs
 from tests.flows import confirm, manage_link, sign_confirm_approve, text_of
 from tests.pdf_helpers import latest_pdf, pdf_text
-from tests.staff_helpers import post
+from tests.staff_helpers import post, signed_in
 from tests.test_identity import configure
 
 EMAIL = "anna.nowak@lodzkie.pl"
@@ -360,6 +360,9 @@ def test_a_new_address_is_confirmed_at_that_address_before_it_replaces_the_old_o
     done = _correct(client, link, email="Anna@Lodzkie.EU")
     assert "We have sent a link to Anna@lodzkie.eu" in client.get(done.headers["Location"]).text
     assert _row(app).email == EMAIL  # not yet
+    staff = signed_in(app, "mod@example.org")
+    detail = staff.get(f"/staff/signatures/{_row(app).id}").get_data(as_text=True)
+    assert "new address Anna@lodzkie.eu given by the signatory, not yet confirmed" in detail
     [mail] = _mails(app, "new_email")
     assert mail.to_address == "Anna@lodzkie.eu" and _mails(app, to=EMAIL)[-1].kind == "confirm"
     path = re.search(r"http://localhost(/manage/email/\S+)", mail.body_text)[1]
