@@ -66,6 +66,10 @@ def _close(change: SignatureChange, state: ChangeState, actor: Actor, reason: st
     return rowcount(result) == 1
 
 
+class _Conflict(Exception):
+    """The endorsement changed between reading it and writing the accepted values."""
+
+
 @write_transaction
 def accept_change(change_id: int, actor: Actor) -> ChangeDecision:
     """Apply the proposed values; the list and the PDF follow as after a staff edit."""
@@ -87,10 +91,6 @@ def accept_change(change_id: int, actor: Actor) -> ChangeDecision:
         statement_id = signature.statement_id
         after_write(lambda: events.signatory_list_changed(statement_id, reason="correction"))
     return ChangeDecision(ChangeResult.DONE, f"Accepted: {signature.organisation_name}.")
-
-
-class _Conflict(Exception):
-    pass
 
 
 def accept(change_id: int, actor: Actor) -> ChangeDecision:
