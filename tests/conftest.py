@@ -141,6 +141,9 @@ def _base_config(database_url: str, tmp: Path) -> dict:
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "MAIL_RESEND_INTERVAL_SECONDS": 300,
+        # Every request computes its page's ETag (tests change content and look at once);
+        # tests/test_core_page_cache.py covers the moment a page is taken as current.
+        "PAGE_FRESH_SECONDS": 0,
     }
 
 

@@ -67,6 +67,7 @@ def test_the_cli_refuses_to_start_with_a_value_that_does_not_parse(tmp_path):
         ("PAGE_SHARED_MAX_AGE_SECONDS", "-60", "at least 0"),
         ("HSTS_MAX_AGE_SECONDS", "1y", "whole number of seconds"),
         ("PAGE_CACHE_ENTRIES", "many", "whole number"),
+        ("PAGE_FRESH_SECONDS", "a moment", "number of seconds"),
     ],
 )
 def test_each_bad_value_is_named_with_the_form_expected(tmp_path, name, value, expected):

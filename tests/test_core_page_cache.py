@@ -7,9 +7,11 @@ import threading
 import time
 
 from flask import render_template_string, template_rendered
+from sqlalchemy import event
 
 from petition.core.caching import public_page
 from petition.core.db import SQLiteWriters
+from petition.extensions import db
 from tests.conftest import CSRF_RE, valid_form
 from tests.flows import import_approved
 
@@ -124,6 +126,69 @@ def test_no_page_is_kept_when_the_cache_has_no_room(app, seeded):
     with Rendered(app) as rendered:
         app.test_client().get(url)
     assert rendered == ["public/statement.html"]
+
+
+def _statements_sent(app, call) -> list[str]:
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return seen
+
+
+def test_for_a_moment_a_page_is_answered_without_a_query(app, seeded):
+    app.extensions["page_cache"].fresh_seconds = 0.5
+    url = f"/statements/{seeded}/signatories"
+    first = app.test_client().get(url)
+    answers = []
+    assert _statements_sent(app, lambda: answers.append(app.test_client().get(url))) == []
+    assert answers[0].data == first.data and answers[0].headers["ETag"] == first.headers["ETag"]
+    assert "public" in answers[0].headers["Cache-Control"]
+    revalidated = []
+    _statements_sent(
+        app,
+        lambda: revalidated.append(
+            app.test_client().get(url, headers={"If-None-Match": first.headers["ETag"]})
+        ),
+    )
+    assert revalidated[0].status_code == 304
+    import_approved(
+        app,
+        seeded,
+        [{"organisation_name": "Seen A Moment Later", "organisation_type": "ngo", "country": "DE"}],
+    )
+    # Within the moment: the page as it was (any cache in front may keep it for its max-age).
+    assert "Seen A Moment Later" not in app.test_client().get(url).text
+    time.sleep(0.6)
+    later = app.test_client().get(url)
+    assert "Seen A Moment Later" in later.text
+    assert later.headers["ETag"] != first.headers["ETag"]
+
+
+def test_for_a_moment_the_sign_on_form_needs_no_query_and_keeps_tokens_apart(app, seeded):
+    app.extensions["page_cache"].fresh_seconds = 5
+    url = f"/statements/{seeded}/sign"
+    first = app.test_client().get(url)
+    visitor = app.test_client()
+    pages = []
+    assert _statements_sent(app, lambda: pages.append(visitor.get(url))) == []
+    token = CSRF_RE.search(pages[0].text).group(1)
+    assert token != CSRF_RE.search(first.text).group(1)
+    assert pages[0].headers["Cache-Control"] == "private, no-store"
+    assert visitor.post(url, data={**valid_form(), "csrf_token": token}).status_code == 302
+    # A staff member's session holds more than a token: their page is rendered for them.
+    staff = app.test_client()
+    with staff.session_transaction() as stored:
+        stored["_flashes"] = [("message", "Only for this visitor")]
+    assert "Only for this visitor" in staff.get(url).text
 
 
 def test_sqlite_writers_take_turns_across_processes_and_threads(tmp_path):

@@ -14,6 +14,7 @@ import hashlib
 import os
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,11 @@ def init_app(app: Flask) -> None:
         [Path(app.root_path), Path(app.root_path, app.template_folder or ""), static]
     )
     app.url_defaults(_fingerprint_static_urls)
-    app.extensions["page_cache"] = PageCache(app.config["PAGE_CACHE_ENTRIES"])
+    app.extensions["page_cache"] = PageCache(
+        app.config["PAGE_CACHE_ENTRIES"], app.config["PAGE_FRESH_SECONDS"]
+    )
+    # First of the hooks: a page answered from the cache needs none of the others' work.
+    app.before_request_funcs.setdefault(None, []).insert(0, answer_from_cache)
 
 
 # ---------------------------------------------------------------- public pages
@@ -84,27 +89,35 @@ def public_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Respons
     (no flashed messages, no staff links): they must not read the session.
 
     The rendered body is kept in this process under the URL and `etag` (`PageCache`), so the
-    next visitor of the same version gets it without rendering: a cache that revalidates with
-    the same cheap queries as a 304 on every request, and so is never staler than one."""
+    next visitor of the same version gets it without rendering; for PAGE_FRESH_SECONDS after
+    that, without even the queries that make the ETag (`answer_from_cache`)."""
+    response = _public_from_cache(etag)
+    if response is not None:
+        return response
+    response = make_response(render())
+    if response.status_code != 200:
+        return response
+    if not _read_the_session():
+        page_cache().keep((request.url, etag), response, kind="public")
+    response.set_etag(etag)
+    return make_public(response)
+
+
+def _public_from_cache(etag: str) -> Response | None:
     g.shared_page = True
+    cache = page_cache()
     matched = _matching_tag(etag)
     if matched is not None:
+        cache.still_current(request.url, etag, "public")
         response = current_app.response_class(status=304)
         response.set_etag(matched)
         return make_public(response)
-    cache = page_cache()
-    key = (request.url, etag)
-    cached = cache.response(key)
-    if cached is not None:
-        response = cached
-    else:
-        response = make_response(render())
-        if response.status_code != 200:
-            return response
-        if not _read_the_session():
-            cache.keep(key, response)
-    response.set_etag(etag)
-    return make_public(response)
+    cached = cache.response((request.url, etag))
+    if cached is None:
+        return None
+    cache.still_current(request.url, etag, "public")
+    cached.set_etag(etag)
+    return make_public(cached)
 
 
 def form_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Response:
@@ -112,18 +125,47 @@ def form_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Response:
     once per URL and `etag`, then served with this visitor's token in place. The page stays
     private (the token ties it to the visitor's session cookie). A visitor whose session holds
     more than a token (a staff login, a flashed message) gets a page rendered for them."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True) or set(session) - {"csrf_token"}:
+    if not _form_page_is_theirs_alike():
         return make_response(render())
-    cache = page_cache()
-    key = (request.url, etag)
-    token = generate_csrf()
-    cached = cache.response(key, replace=(_TOKEN_SLOT, token))
+    cached = _form_from_cache(etag)
     if cached is not None:
         return cached
+    token = generate_csrf()
     response = make_response(render())
     if response.status_code == 200:
-        cache.keep(key, response, replace=(token, _TOKEN_SLOT))
+        page_cache().keep((request.url, etag), response, replace=(token, _TOKEN_SLOT), kind="form")
     return response
+
+
+def _form_page_is_theirs_alike() -> bool:
+    return bool(current_app.config.get("WTF_CSRF_ENABLED", True)) and not (
+        set(session) - {"csrf_token"}
+    )
+
+
+def _form_from_cache(etag: str) -> Response | None:
+    cache = page_cache()
+    cached = cache.response((request.url, etag), replace=(_TOKEN_SLOT, generate_csrf()))
+    if cached is not None:
+        cache.still_current(request.url, etag, "form")
+    return cached
+
+
+def answer_from_cache() -> Response | None:
+    """Before any view: a GET of a page whose ETag was computed less than PAGE_FRESH_SECONDS ago
+    is answered from the kept page, without the queries that make the ETag. Every cache in
+    front may keep a public page for its max-age already; this keeps it for a moment."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    found = page_cache().current(request.url)
+    if found is None:
+        return None
+    etag, kind = found
+    if kind == "public":
+        return _public_from_cache(etag)
+    if _form_page_is_theirs_alike():
+        return _form_from_cache(etag)
+    return None
 
 
 #: What stands for the visitor's CSRF token in a kept form page: no page contains it.
@@ -152,12 +194,32 @@ class PageCache:
     MAX_BODY_BYTES = 2_000_000
     _HEADERS = ("Content-Type", "Content-Disposition")
 
-    def __init__(self, entries: int) -> None:
+    def __init__(self, entries: int, fresh_seconds: float = 0.0) -> None:
         self.entries = entries
+        self.fresh_seconds = fresh_seconds
         self._pages: OrderedDict[tuple[str, str], tuple[bytes, list[tuple[str, str]]]] = (
             OrderedDict()
         )
+        # URL -> (until, ETag, kind): the ETag was computed moments ago, and is taken as current
+        # until then.
+        self._current: dict[str, tuple[float, str, str]] = {}
         self._lock = threading.Lock()
+
+    def still_current(self, url: str, etag: str, kind: str) -> None:
+        if self.fresh_seconds > 0:
+            until = time.monotonic() + self.fresh_seconds
+            with self._lock:
+                self._current[url] = (until, etag, kind)
+
+    def current(self, url: str) -> tuple[str, str] | None:
+        if self.fresh_seconds <= 0:
+            return None
+        with self._lock:
+            found = self._current.get(url)
+            if found is not None and found[0] <= time.monotonic():
+                del self._current[url]
+                found = None
+        return (found[1], found[2]) if found is not None else None
 
     def response(
         self, key: tuple[str, str], replace: tuple[str, str] | None = None
@@ -174,7 +236,11 @@ class PageCache:
         return current_app.response_class(body, headers=headers)
 
     def keep(
-        self, key: tuple[str, str], response: Response, replace: tuple[str, str] | None = None
+        self,
+        key: tuple[str, str],
+        response: Response,
+        replace: tuple[str, str] | None = None,
+        kind: str = "public",
     ) -> None:
         if (
             not self.entries
@@ -197,11 +263,14 @@ class PageCache:
             self._pages[key] = (body, headers)
             self._pages.move_to_end(key)
             while len(self._pages) > self.entries:
-                self._pages.popitem(last=False)
+                (url, _etag), _page = self._pages.popitem(last=False)
+                self._current.pop(url, None)
+        self.still_current(key[0], key[1], kind)
 
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+            self._current.clear()
 
 
 def make_public(response: Response, *, must_revalidate: bool = False) -> Response:
