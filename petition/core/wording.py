@@ -133,6 +133,7 @@ BUILD_TRIGGER_LABELS: dict[str, str] = {
     "reject": "An endorsement was rejected",
     "reopen": "An endorsement was reopened",
     "edit": "A listed endorsement was corrected",
+    "correction": "A signatory's correction was accepted",
     "withdrawal": "An endorsement was withdrawn",
     "import": "Signatories were imported",
     "statement_version": "New version of the statement",
