@@ -31,6 +31,7 @@ EVERY_KIND = {
     "already_signed",
     "manage_link",
     "new_email",
+    "address_changed",
     "approved",
     "rejected",
     "staff_digest",
@@ -97,7 +98,13 @@ def _collect_every_kind(app, client, seeded, smtp) -> dict[str, EmailMessage]:
         moderation.decide(victim_id, "approve", Actor.cli("test"))
         moderation.decide(rejected_id, "reject", Actor.cli("test"), reason=REASON, notify=True)
     wait_jobs(app)
-    messages = smtp.wait_for(7)
+    # The new address confirmed: the old one is told.
+    [new_email] = [m for m in smtp.wait_for(7) if m["To"] == "victim.new@example.net"]
+    plain = new_email.get_body(("plain",)).get_content()
+    address = re.search(r"http://localhost(/manage/email/\S+)", plain)[1]
+    assert post_button(client, address).status_code == 200
+    wait_jobs(app)
+    messages = smtp.wait_for(8)
     with app.app_context():
         kinds = dict(
             db.session.execute(select(OutboxMessage.id, OutboxMessage.kind)).tuples().all()

@@ -377,6 +377,9 @@ def test_a_new_address_is_confirmed_at_that_address_before_it_replaces_the_old_o
     row = _row(app, "anna@lodzkie.eu")
     assert (row.email, row.new_email, row.state) == ("Anna@lodzkie.eu", None, "verified")
     assert client.get(path).status_code == 404  # used
+    # The old address is told, once.
+    [notice] = _mails(app, "address_changed")
+    assert notice.to_address == EMAIL and "has been changed" in notice.body_text
     assert "address_changed" in [e.action for e in _actions(app, row.id)]
     # The manage link keeps working, and signing with the old address is a new endorsement.
     assert "Anna@lodzkie.eu" in client.get(link).get_data(as_text=True)

@@ -91,6 +91,7 @@ MAIL_KIND_LABELS: dict[str, str] = {
     "withdraw_link": "Withdrawal link",
     "manage_link": "Link to manage the endorsement",
     "new_email": "Confirmation of a new email address",
+    "address_changed": "Notice to the old address of a change of address",
     "approved": "Approval notice",
     "rejected": "Rejection notice",
     "staff_digest": "Staff digest",

@@ -268,6 +268,7 @@ def confirm_address_change(token: str) -> Signature:
     """
     signature = _address_change_token(token)
     assert signature.new_email and signature.new_email_normalised
+    old_email = signature.email
     try:
         with db.session.begin_nested():
             signature.email = signature.new_email
@@ -281,6 +282,18 @@ def confirm_address_change(token: str) -> Signature:
         raise AddressTaken(signature) from None
     _revoke_tokens(signature.id, TokenPurpose.NEW_EMAIL)
     record(Actor.signatory(), "address_changed", signature=signature)
+    if old_email:
+        # Whoever holds a manage link can move the endorsement's mail elsewhere: the old
+        # address hears of it, with the campaign's contact to turn to.
+        outbox.queue_email(
+            "address_changed",
+            old_email,
+            "address_changed",
+            signature_id=signature.id,
+            cap_per_domain=True,
+            signature=signature,
+            statement=signature.statement,
+        )
     return signature
 
 
