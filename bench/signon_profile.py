@@ -230,7 +230,8 @@ def render(cases: list[Case], one_signon: list[str], info: dict, command: str) -
         "",
         "CPU ms is this process's CPU time (the database server's is not in it on PostgreSQL). "
         "The mail's share of a submission is the `outbox.deliver` row: claim, build, write, "
-        "record (here to files; SMTP adds the relay's round trips).",
+        "record (here to files; SMTP adds the relay's round trips). The page views are repeats "
+        "of one URL: kept pages, within PAGE_FRESH_SECONDS of their ETag (no query).",
         "",
         "## The SQL of one sign-on POST",
         "",
