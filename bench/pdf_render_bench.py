@@ -222,6 +222,7 @@ class CaseResult:
     pages: int
     size_bytes: int
     peak_rss_mb: float
+    cpu_seconds: float = 0.0  # user + system of the measuring process, all its threads
 
     @property
     def rows_per_second(self) -> float:
@@ -281,12 +282,15 @@ def _run_case(renderer: str, rows: int) -> CaseResult:
     """Body of one measurement; runs inside a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "statement.pdf")
+        before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         pages = RENDERERS[renderer](rows, path)
         seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
         size = os.path.getsize(path)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return CaseResult(renderer, rows, seconds, pages, size, peak_kb / 1024)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    peak_kb = after.ru_maxrss  # KiB on Linux
+    return CaseResult(renderer, rows, seconds, pages, size, peak_kb / 1024, cpu)
 
 
 def measure(renderer: str, rows: int) -> CaseResult:
@@ -353,6 +357,7 @@ class PeerComparison:
             runs[0].pages,
             runs[0].size_bytes,
             max(r.peak_rss_mb for r in runs),
+            statistics.median(r.cpu_seconds for r in runs),
         )
 
     def speedup(self, rows: int) -> tuple[float, str] | None:
@@ -400,6 +405,7 @@ class PeerComparison:
             "renderer",
             "rows",
             "seconds",
+            "CPU s",
             "runs",
             "rows/s",
             "pages",
@@ -416,7 +422,7 @@ class PeerComparison:
                 failed = [f for f in self.failures if f[0] == renderer and f[1] == rows]
                 if m is None:
                     if failed:
-                        table.append([renderer, f"{rows:,}", "—", "", "", "", "", "", "", ""])
+                        table.append([renderer, f"{rows:,}", "—", "", "", "", "", "", "", "", ""])
                         table[-1][-1] = failed[0][2]
                     continue
                 runs = sum(1 for r in self.runs if r.renderer == renderer and r.rows == rows)
@@ -425,6 +431,7 @@ class PeerComparison:
                         renderer,
                         f"{rows:,}",
                         f"{m.seconds:.2f}",
+                        f"{m.cpu_seconds:.2f}",
                         str(runs),
                         f"{m.rows_per_second:,.0f}",
                         f"{m.pages:,}",
@@ -443,8 +450,9 @@ class PeerComparison:
             "The renderer alone (no database) and each peer lay out the same synthetic rows "
             "(15% Greek, Cyrillic or heavily accented names, 3% very long ones) in the same "
             "session, every run in a fresh interpreter, runs taking turns so that other load on "
-            "the machine falls on all of them alike; seconds are the median of the runs, peak "
-            "RSS the largest. The peers are given the same layout as far as each allows "
+            "the machine falls on all of them alike; seconds (wall) and CPU s (user + system, "
+            "all threads: Typst lays out on several) are the medians of the runs, peak RSS the "
+            "largest. The target is judged on wall time. The peers are given the same layout as far as each allows "
             "(bench/pdf_peers.py): statement text, two columns, groups with country "
             "subheadings, Noto Serif and Noto Sans embedded as subsets, compressed streams. "
             f"WeasyPrint runs to {PEER_MAX['weasyprint']:,} rows only. Load average before, "
@@ -475,7 +483,7 @@ def _load() -> list[float]:
 
 
 def compare_with_peers(
-    sizes: list[int], repeat: int = 3, peers: list[str] | None = None
+    sizes: list[int], repeat: int = 5, peers: list[str] | None = None
 ) -> PeerComparison:
     """Streaming and each peer at every size, interleaved: round r runs each renderer once."""
     peers = list(PEER_MAX) if peers is None else peers
@@ -517,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--peers", nargs="*", default=list(PEER_MAX), help="other renderers to compare with"
     )
-    parser.add_argument("--repeat", type=int, default=3, help="runs per renderer and size")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per renderer and size")
     args = parser.parse_args(argv)
 
     results: list[CaseResult | tuple[str, int, str]] = []
