@@ -110,6 +110,8 @@ class SignonResult:
 def app_env(database: pdf_bench.BenchDatabase, workdir: Path, backend: str) -> dict[str, str]:
     env = database.env()
     env["FLASK_RATELIMIT_ENABLED"] = "false"
+    # As deploy/jointly.env.example sets it for a production host (the default is 0).
+    env["PAGE_FRESH_SECONDS"] = "1"
     env["FLASK_MAIL_DIR"] = str(workdir / f"mail-{backend}")
     if backend == "postgres":
         env["REDIS_URL"] = BENCH_REDIS_URL

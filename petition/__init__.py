@@ -14,7 +14,7 @@ from . import check_config
 from .config import build_config, load_secret_key
 from .core import logging as log_redaction
 from .core.http import JointlyFlask
-from .extensions import compress, csrf, db, limiter, login_manager, mail, migrate
+from .extensions import babel, compress, csrf, db, limiter, login_manager, mail, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -87,6 +87,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
+    # Translations: petition/translations/<lang>/LC_MESSAGES/messages.po; `_()` in templates.
+    babel.init_app(app, locale_selector=_select_locale)
     # Public pages are cached for everyone, so they must not read the session (core/caching.py):
     # templates get current_user as a lazy proxy, read only where a page shows it, and
     # Flask-Login's remember-cookie hook, which reads the session on every response, goes (no
@@ -98,6 +100,18 @@ def register_extensions(app: Flask) -> None:
     jobs.init_app(app)
     caching.init_app(app)
     compress.init_app(app)  # brotli or gzip for text responses: COMPRESS_* in config.py
+
+
+def _select_locale() -> str:
+    from flask import g
+
+    return getattr(g, "lang", None) or app_default_locale()
+
+
+def app_default_locale() -> str:
+    from flask import current_app
+
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
 
 
 def register_blueprints(app: Flask) -> None:

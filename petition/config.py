@@ -225,7 +225,7 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         # For this long after a page's ETag was computed, the same URL is answered from the kept
         # page without the queries that make the ETag (a public page may be kept for its
         # max-age by any cache in front; this keeps it for a moment). 0: every request asks.
-        "PAGE_FRESH_SECONDS": _float(env, "PAGE_FRESH_SECONDS", 1.0, unit="seconds"),
+        "PAGE_FRESH_SECONDS": _float(env, "PAGE_FRESH_SECONDS", 0.0, unit="seconds"),
         # A static file requested without its content fingerprint (?v=…); with it, a year.
         "STATIC_MAX_AGE_SECONDS": _int(env, "STATIC_MAX_AGE_SECONDS", 300, unit="seconds"),
         # Strict-Transport-Security on responses served over https; 0 sends none.

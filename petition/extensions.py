@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and initialised in the application factory."""
 
+from flask_babel import Babel
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -37,4 +38,5 @@ csrf = CSRFProtect()
 compress = Compress()
 mail = Mail()
 login_manager = LoginManager()
+babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
