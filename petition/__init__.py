@@ -118,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     from . import (
         health,
         identity,
+        mailings,
         moderation,
         pdf,
         reports,
@@ -142,6 +143,8 @@ def register_blueprints(app: Flask) -> None:
         pdf.admin_bp,
         identity.bp,
         identity.admin_bp,
+        mailings.bp,
+        mailings.admin_bp,
     ):
         app.register_blueprint(bp)
     register_error_handlers(app)

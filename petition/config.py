@@ -156,6 +156,10 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         # (confirmation, already endorsed, lost link) goes to one recipient domain at most this
         # many times in any hour; more waits for the window (deferred, not dropped). 0: no cap.
         "MAIL_DOMAIN_HOURLY_LIMIT": _int(env, "MAIL_DOMAIN_HOURLY_LIMIT", 100),
+        # Campaign mailings (petition/mailings): messages per minute, sent in batches of this
+        # many a minute by the periodic sweep; and an address for List-Unsubscribe's mailto.
+        "MAILING_RATE_PER_MINUTE": _int(env, "MAILING_RATE_PER_MINUTE", 60, minimum=1),
+        "MAILING_UNSUBSCRIBE_MAILTO": env.get("MAILING_UNSUBSCRIBE_MAILTO") or None,
         # First wait after a temporary failure (doubled each attempt, capped at an hour).
         "MAIL_RETRY_BASE_SECONDS": _float(env, "MAIL_RETRY_BASE_SECONDS", 30.0),
         "TOKEN_MAX_AGE_DAYS": _int(env, "TOKEN_MAX_AGE_DAYS", 7, minimum=1, unit="days"),

@@ -329,6 +329,11 @@ class Signature(Base):
     new_email_normalised: Mapped[str | None] = mapped_column(String(320))
     # Bumped by every change; an edit form carries it so a stale form is refused, not applied.
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The contact asked to be kept informed about the statement (campaign mailings): an unticked
+    # box on the sign-on form and the manage page; endorsements from before it have not.
+    keep_informed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the contact last left the mailings (the unsubscribe link, or the box unticked).
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     statement: Mapped[Statement] = relationship(foreign_keys=[statement_id])
     statement_version: Mapped[StatementVersion] = relationship(foreign_keys=[statement_version_id])
@@ -429,6 +434,62 @@ class OutboxMessage(Base):
     signature_id: Mapped[int | None] = mapped_column(
         ForeignKey("signatures.id", ondelete="SET NULL"), index=True
     )
+    # A mailing's unsubscribe URL: sent as List-Unsubscribe with the one-click header (RFC 8058).
+    list_unsubscribe: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+
+class MailingStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"  # its outbox rows are written (each is delivered at its scheduled time)
+
+
+class Mailing(Base):
+    """A campaign update by email to the contacts of a statement's approved signatories who
+    asked to be kept informed; one text per language (`texts`: {lang: {subject, body}})."""
+
+    __tablename__ = "mailings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[MailingStatus] = mapped_column(
+        _enum(MailingStatus, "mailing_status"), default=MailingStatus.DRAFT
+    )
+    # The statement's language first: the text every recipient without one of their own gets.
+    texts: Mapped[dict] = mapped_column(JSON, default=dict)
+    composed_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_by: Mapped[str] = mapped_column(String(320), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    statement: Mapped[Statement] = relationship()
+
+
+class MailingRecipient(Base):
+    """One contact of one mailing: at most one per signature (the database refuses a second),
+    its outbox row and the hash of its unsubscribe token."""
+
+    __tablename__ = "mailing_recipients"
+    __table_args__ = (UniqueConstraint("mailing_id", "signature_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailing_id: Mapped[int] = mapped_column(ForeignKey("mailings.id", ondelete="CASCADE"))
+    signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signatures.id", ondelete="SET NULL"), index=True
+    )
+    outbox_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL")
+    )
+    lang: Mapped[str] = mapped_column(String(16), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    signature: Mapped[Signature | None] = relationship()
+    outbox_message: Mapped[OutboxMessage | None] = relationship()
 
 
 class StaffUser(Base):

@@ -42,6 +42,7 @@ NOT_SHARED = {
     "signing.withdraw",
     "signing.manage",
     "signing.confirm_address",
+    "mailings.unsubscribe",
     "static",
     "identity.favicon",
     "identity.logo",

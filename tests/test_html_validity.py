@@ -164,6 +164,7 @@ def render_pages(app, pages: Pages, tmp: Path) -> None:
     render_signing(app, pages, slug)
     render_manage(app, pages, slug)
     render_staff(app, pages, slug, statement_id)
+    render_mailings(app, pages, statement_id)
     render_pdf_pages(app, pages, slug)
     render_closed_and_several_statements(app, pages, slug, statement_id)
     render_outage(pages, slug, tmp)
@@ -448,6 +449,44 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
 
     moderator = signed_in(app, "mod@example.org", "moderator")
     pages.add("staff 403 page", moderator.get("/staff/users"), 403)
+
+
+def render_mailings(app, pages: Pages, statement_id: int) -> None:
+    """The mailing pages: list, compose (and its errors), draft with preview, confirmation,
+    delivery status; the unsubscribe link's pages."""
+    with app.app_context():
+        db.session.execute(
+            update(Signature)
+            .where(Signature.state == SignatureState.APPROVED, Signature.email.is_not(None))
+            .values(keep_informed=True)
+        )
+        db.session.commit()
+    admin = app.test_client()
+    assert login(admin, "admin@example.org").status_code == 302
+    new = f"/staff/mailings/new/{statement_id}"
+    pages.add("staff GET /staff/mailings", admin.get("/staff/mailings"))
+    pages.add(f"staff GET {new}", admin.get(new))
+    errors = post(admin, new, {"subject_en": "", "body_en": "", "subject_de": "x"}, new)
+    pages.add(f"staff POST {new}: errors", errors, 422)
+    created = post(admin, new, {"subject_en": "News", "body_en": "**Thanks**", "body_de": ""}, new)
+    assert created.status_code == 303
+    draft = created.headers["Location"]
+    pages.add(f"staff GET {draft}: draft", admin.get(draft))
+    pages.add(f"staff GET {draft}/send", admin.get(f"{draft}/send"))
+    pages.add(f"staff POST {draft}/send: unconfirmed", post(admin, f"{draft}/send", {}, draft), 422)
+    assert post(admin, f"{draft}/send", {"confirm": "y"}, draft).status_code == 303
+    pages.add(f"staff GET {draft}: sent", admin.get(draft))
+    pages.add("staff GET /staff/mailings: one sent", admin.get("/staff/mailings"))
+    with app.app_context():
+        body = db.session.scalar(
+            select(OutboxMessage.body_text).where(OutboxMessage.kind == "mailing")
+        )
+    path = re.search(r"http://localhost(/unsubscribe/\S+)", body).group(1)
+    visitor = app.test_client()
+    pages.add(f"email GET {path}", visitor.get(path))
+    pages.add(f"email POST {path}", visitor.post(path, data={"List-Unsubscribe": "One-Click"}))
+    pages.add(f"email GET {path}: unsubscribed", visitor.get(path))
+    pages.add("email GET /unsubscribe/<unknown>", visitor.get("/unsubscribe/" + "x" * 43), 404)
 
 
 def first_update(app, statement_id: int) -> int:

@@ -41,6 +41,10 @@ ADMIN_ENDPOINTS = {
     "identity_admin.logo_remove",
     "pdf_admin.pdf_delivery",
     "pdf_admin.pdf_delivered",
+    "mailings_admin.mailing_new",
+    "mailings_admin.mailing_save",
+    "mailings_admin.mailing_test",
+    "mailings_admin.mailing_send",
 }
 
 

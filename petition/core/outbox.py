@@ -111,6 +111,8 @@ def queue_email(
     *,
     signature_id: int | None = None,
     cap_per_domain: bool = False,
+    due: datetime | None = None,
+    list_unsubscribe: str = "",
     **context,
 ) -> OutboxMessage:
     """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction.
@@ -119,6 +121,8 @@ def queue_email(
     when the transaction commits; a rollback discards both. `cap_per_domain`: mail that a
     stranger's form submission triggers, sent to one recipient domain at most
     MAIL_DOMAIN_HOURLY_LIMIT times an hour (more is deferred to when the window frees).
+    `due`: not before then (a mailing's rate). `list_unsubscribe`: the List-Unsubscribe header
+    of mail one can unsubscribe from, sent with RFC 8058's one-click header.
     """
     plain = render_template(f"emails/{template}.txt", **context)
     html = render_template(f"emails/{template}.html", **context)
@@ -126,7 +130,10 @@ def queue_email(
     subject = first.removeprefix("Subject:").strip()
     now = utcnow()
     domain = registrable_domain(to_address.rpartition("@")[2]) if cap_per_domain else ""
-    due = _domain_slot(domain, now) if domain else now
+    if domain:
+        due = max(due or now, _domain_slot(domain, now))
+    elif due is None:
+        due = now
     message = OutboxMessage(
         kind=kind,
         to_address=to_address,
@@ -136,6 +143,7 @@ def queue_email(
         signature_id=signature_id,
         next_attempt_at=due,
         capped_domain=domain,
+        list_unsubscribe=list_unsubscribe,
     )
     db.session.add(message)
     db.session.flush()
@@ -308,6 +316,10 @@ def _build_message(
     if message.kind == "staff_digest":
         # A digest is a subscription (the signer emails are transactional): where to end it.
         headers["List-Unsubscribe"] = f"<{current_app.config['PUBLIC_BASE_URL']}/staff/account>"
+    elif message.list_unsubscribe:
+        # A campaign mailing: the one-click POST (RFC 8058) unsubscribes without a page.
+        headers["List-Unsubscribe"] = message.list_unsubscribe
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if _needs_smtputf8(message.to_address):
         return _smtputf8_message(message, sender, headers)
     msg = Message(

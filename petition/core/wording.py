@@ -43,6 +43,14 @@ ACTION_LABELS: dict[str, str] = {
     "address_changed": "Email address changed",
     "imported": "Imported",
     "exported": "Exported",
+    # Campaign mailings
+    "keep_informed_on": "Asked to be kept informed by email",
+    "keep_informed_off": "No longer wants to be kept informed by email",
+    "unsubscribed": "Unsubscribed from the campaign's emails",
+    "mailing_composed": "Mailing composed",
+    "mailing_edited": "Mailing edited",
+    "mailing_test_sent": "Mailing test sent",
+    "mailing_sent": "Mailing sent",
     # Mail
     "mail_sent_again": "Email sent again",
     "mail_marked_sent": "Email marked as sent",
@@ -97,6 +105,8 @@ MAIL_KIND_LABELS: dict[str, str] = {
     "staff_digest": "Staff digest",
     "staff_invite": "Staff invitation",
     "staff_reset": "Staff password link",
+    "mailing": "Campaign mailing",
+    "mailing_test": "Campaign mailing (test)",
 }
 
 OUTBOX_STATUS_LABELS: dict[str, str] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
@@ -82,6 +83,8 @@ class SignForm(FlaskForm):
         render_kw={"maxlength": 1000, "rows": 3},
     )
     consent = BooleanField("consent")
+    # Optional and unticked: campaign mailings go only to contacts who ask for them.
+    keep_informed = BooleanField(lazy_gettext("Keep me informed about this statement"))
     # Honeypot: hidden from people, irresistible to form-filling bots.
     fax_number = StringField(
         "Leave this field empty", render_kw={"autocomplete": "off", "tabindex": "-1"}
@@ -110,6 +113,7 @@ class SignForm(FlaskForm):
             email=email,
             email_normalised=email_key,
             comment=self.comment.clean,
+            keep_informed=bool(self.keep_informed.data),
         )
 
 

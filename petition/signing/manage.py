@@ -91,10 +91,11 @@ class Correction:
     applied: tuple[str, ...] = ()
     proposed: tuple[str, ...] = ()
     new_email: str = ""
+    keep_informed: bool | None = None  # the mailing opt-in, when it changed
 
     @property
     def nothing(self) -> bool:
-        return not (self.applied or self.proposed or self.new_email)
+        return not (self.applied or self.proposed or self.new_email) and self.keep_informed is None
 
 
 def _value(signature: Signature, name: str) -> str:
@@ -214,7 +215,25 @@ def correct_signature(token: str, data: SignatureInput, *, row_version: int) -> 
         _propose(signature, {k: public_before[k] for k in proposed}, proposed)
     if new_email:
         _start_address_change(signature, new_email, data.email_normalised)
-    return Correction(tuple(applied), tuple(proposed), new_email)
+    keep_informed = None
+    if data.keep_informed != signature.keep_informed:
+        keep_informed = set_keep_informed(signature, data.keep_informed, Actor.signatory())
+    return Correction(tuple(applied), tuple(proposed), new_email, keep_informed)
+
+
+def set_keep_informed(signature: Signature, wanted: bool, actor: Actor) -> bool:
+    """The contact's own choice, applied at once whatever the state (it is never public)."""
+    signature.keep_informed = wanted
+    if not wanted:
+        signature.unsubscribed_at = utcnow()
+    record(
+        actor,
+        "keep_informed_on" if wanted else "keep_informed_off",
+        signature=signature,
+        before={"keep_informed": not wanted},
+        after={"keep_informed": wanted},
+    )
+    return wanted
 
 
 def _propose(signature: Signature, before: dict[str, str], after: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..core.forms import ButtonForm
 from ..extensions import limiter
@@ -88,6 +89,15 @@ def _messages(done: managing.Correction) -> list[tuple[str, str]]:
                 "success",
                 "Your corrections are sent to the campaign team. The public list and the PDF "
                 "show them once the team accepts them.",
+            )
+        )
+    if done.keep_informed is not None:
+        messages.append(
+            (
+                "success",
+                _("You will be kept informed about this statement by email.")
+                if done.keep_informed
+                else _("You will no longer get emails about this statement from the campaign."),
             )
         )
     if done.new_email:

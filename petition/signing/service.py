@@ -72,6 +72,7 @@ class SignatureInput(OrganisationFields):
     email: str
     email_normalised: str
     comment: str = ""
+    keep_informed: bool = False
 
 
 class SubmitOutcome(enum.Enum):
@@ -121,6 +122,7 @@ def _apply_input(signature: Signature, data: SignatureInput) -> None:
     signature.email = data.email
     signature.email_normalised = data.email_normalised
     signature.comment = data.comment
+    signature.keep_informed = data.keep_informed
 
 
 def manage_url(signature: Signature) -> str:
