@@ -25,6 +25,8 @@ from petition.models import (
 from tests.conftest import CSRF_RE, submit_sign, valid_form, wait_jobs
 from tests.flows import text_of
 from tests.staff_helpers import make_signature, post, statement_id
+from tests.test_identity import configure
+from tests.test_identity_mail import SPAMASSASSIN, spam_score
 
 pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")
 
@@ -400,3 +402,37 @@ def test_the_console_lists_what_a_mailing_reaches(app, admin, seeded):
     page = text_of(admin.get("/staff/mailings").get_data(as_text=True))
     assert "No mailing yet." in page
     assert re.search(r"Interregional.*? 2 New mailing", page)
+
+
+CAMPAIGN_UPDATE = """Dear partners,
+
+On 30 November we handed the joint statement over to the European Commission, with the
+names of every organisation that endorsed it. Thank you for making this possible.
+
+## What happens next
+
+- The Commission answers in the spring.
+- We meet in Brussels on 12 March: [the programme](https://regions-network.eu/events/march).
+
+With best regards from the campaign team."""
+
+
+@pytest.mark.skipif(SPAMASSASSIN is None, reason="spamassassin is not installed (apt spamassassin)")
+def test_the_mailing_and_its_test_read_as_the_campaigns_and_score_below_one(app, seeded, smtp):
+    admin = configure(app)
+    _contact(app, seeded, "anna@lodzkie.pl")
+    mailing_id = _compose(
+        admin, app, seeded, subject="The statement is delivered", body=CAMPAIGN_UPDATE
+    )
+    url = f"/staff/mailings/{mailing_id}"
+    assert post(admin, f"{url}/test", token_from=url).status_code == 303
+    assert _send(admin, mailing_id).status_code == 303
+    test_mail, mail = smtp.wait_for(2)
+    for message in (test_mail, mail):
+        assert message["From"] == "Regions for Recovery team <statement@regions-network.eu>"
+        plain = message.get_body(("plain",)).get_content()
+        assert "Regions for Recovery" in plain and "/unsubscribe/" in plain
+        assert "<img" not in message.get_body(("html",)).get_content()
+    scores = {kind: spam_score(m.as_bytes()) for kind, m in (("test", test_mail), ("mail", mail))}
+    too_high = {kind: report for kind, (score, report) in scores.items() if score >= 1.0}
+    assert not too_high, "\n".join(f"{k}: {r}" for k, r in too_high.items())
