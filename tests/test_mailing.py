@@ -436,3 +436,19 @@ def test_the_mailing_and_its_test_read_as_the_campaigns_and_score_below_one(app,
     scores = {kind: spam_score(m.as_bytes()) for kind, m in (("test", test_mail), ("mail", mail))}
     too_high = {kind: report for kind, (score, report) in scores.items() if score >= 1.0}
     assert not too_high, "\n".join(f"{k}: {r}" for k, r in too_high.items())
+
+
+@pytest.mark.config(MAILING_RATE_PER_MINUTE=2)
+def test_the_console_shows_each_messages_delivery_status(app, admin, moderator, seeded, smtp):
+    for name in ("anna", "ben", "carl"):
+        _contact(app, seeded, f"{name}@example.org")
+    smtp.fail_next.append("550 5.1.1 No such user here")
+    mailing_id = _compose(admin, app, seeded)
+    assert _send(admin, mailing_id).status_code == 303
+    smtp.wait_for(1)
+    wait_jobs(app)
+    for client in (admin, moderator):
+        page = text_of(client.get(f"/staff/mailings/{mailing_id}").get_data(as_text=True))
+        assert "Queued: 1" in page and "Sent: 1" in page and "Failed: 1" in page, page
+        assert "No such user here" in page
+        assert "to 3 contact(s)" in page and "Composed by admin@example.org" in page
