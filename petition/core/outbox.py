@@ -111,8 +111,6 @@ def queue_email(
     *,
     signature_id: int | None = None,
     cap_per_domain: bool = False,
-    due: datetime | None = None,
-    list_unsubscribe: str = "",
     **context,
 ) -> OutboxMessage:
     """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction.
@@ -121,8 +119,6 @@ def queue_email(
     when the transaction commits; a rollback discards both. `cap_per_domain`: mail that a
     stranger's form submission triggers, sent to one recipient domain at most
     MAIL_DOMAIN_HOURLY_LIMIT times an hour (more is deferred to when the window frees).
-    `due`: not before then (a mailing's rate). `list_unsubscribe`: the List-Unsubscribe header
-    of mail one can unsubscribe from, sent with RFC 8058's one-click header.
     """
     plain = render_template(f"emails/{template}.txt", **context)
     html = render_template(f"emails/{template}.html", **context)
@@ -130,19 +126,45 @@ def queue_email(
     subject = first.removeprefix("Subject:").strip()
     now = utcnow()
     domain = registrable_domain(to_address.rpartition("@")[2]) if cap_per_domain else ""
-    if domain:
-        due = max(due or now, _domain_slot(domain, now))
-    elif due is None:
-        due = now
+    due = _domain_slot(domain, now) if domain else now
+    return queue_rendered(
+        kind,
+        to_address,
+        subject,
+        body.lstrip("\n"),
+        html,
+        signature_id=signature_id,
+        due=due,
+        capped_domain=domain,
+    )
+
+
+def queue_rendered(
+    kind: str,
+    to_address: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    *,
+    signature_id: int | None = None,
+    due: datetime | None = None,
+    capped_domain: str = "",
+    list_unsubscribe: str = "",
+) -> OutboxMessage:
+    """An outbox row for a message rendered already (a mailing renders each text once), due at
+    `due` (now by default); `list_unsubscribe`: the List-Unsubscribe header of mail one can
+    unsubscribe from, sent with RFC 8058's one-click header."""
+    now = utcnow()
+    due = due or now
     message = OutboxMessage(
         kind=kind,
         to_address=to_address,
         subject=subject,
-        body_text=body.lstrip("\n"),
-        body_html=html,
+        body_text=body_text,
+        body_html=body_html,
         signature_id=signature_id,
         next_attempt_at=due,
-        capped_domain=domain,
+        capped_domain=capped_domain,
         list_unsubscribe=list_unsubscribe,
     )
     db.session.add(message)

@@ -4,6 +4,7 @@ MAILING_RATE_PER_MINUTE, unsubscribe. One transaction per function."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -181,41 +182,52 @@ def list_unsubscribe_header(url: str) -> str:
     return header
 
 
-def _context(mailing: Mailing, lang: str, url: str, signature: Signature | None) -> dict:
+def _context(mailing: Mailing, lang: str, url: str) -> dict:
     used, text = text_for(mailing, lang)
     return {
         "subject": text.subject,
         "body_markdown": text.body,
         "body_html": render_markdown(text.body),
         "statement": mailing.statement,
-        "signature": signature,
         "unsubscribe_url": url,
         "lang": used,
     }
 
 
-def render(mailing: Mailing, lang: str, url: str | None = None) -> Rendered:
-    """The email as a recipient in `lang` gets it (the preview; the link goes nowhere)."""
-    url = url or unsubscribe_url("preview")
-    context = _context(mailing, lang, url, None)
+def render(mailing: Mailing, lang: str, url: str | None = None, *, test: bool = False) -> Rendered:
+    """The email as a recipient in `lang` gets it (for the preview, a link that goes nowhere)."""
+    context = _context(mailing, lang, url or unsubscribe_url("preview"))
     with force_locale(context["lang"]):
-        plain = render_template("emails/mailing.txt", **context)
-        html = render_template("emails/mailing.html", **context)
+        plain = render_template("emails/mailing.txt", test=test, **context)
+        html = render_template("emails/mailing.html", test=test, **context)
     first, _, body = plain.partition("\n")
     return Rendered(first.removeprefix("Subject:").strip(), body.lstrip("\n"), html)
 
 
-def _queue(mailing: Mailing, kind: str, to: str, lang: str, token: str, **extra):
-    url = unsubscribe_url(token)
-    context = _context(mailing, lang, url, extra.pop("signature", None))
-    with force_locale(context["lang"]):
-        return outbox.queue_email(
+class _Renderer:
+    """Each language's email rendered once, with a stand-in for the unsubscribe token that each
+    recipient's own replaces: a mailing to thousands renders a few templates, and its write
+    transaction stays short."""
+
+    def __init__(self, mailing: Mailing, *, test: bool = False) -> None:
+        self.mailing = mailing
+        self.test = test
+        self.stand_in = secrets.token_hex(16)
+        self._done: dict[str, Rendered] = {}
+
+    def queue(self, kind: str, to: str, lang: str, token: str, **row) -> OutboxMessage:
+        if lang not in self._done:
+            url = unsubscribe_url(self.stand_in)
+            self._done[lang] = render(self.mailing, lang, url, test=self.test)
+        email = self._done[lang]
+        return outbox.queue_rendered(
             kind,
             to,
-            "mailing",
-            list_unsubscribe=list_unsubscribe_header(url),
-            **extra,
-            **context,
+            email.subject,
+            email.text.replace(self.stand_in, token),
+            email.html.replace(self.stand_in, token),
+            list_unsubscribe=list_unsubscribe_header(unsubscribe_url(token)),
+            **row,
         )
 
 
@@ -224,9 +236,10 @@ def send_test(mailing_id: int, actor: Actor, to: str) -> int:
     """Each text of the mailing to the staff member alone (its unsubscribe link leads nowhere)."""
     mailing = db.session.get_one(Mailing, mailing_id)
     languages = sorted(texts_of(mailing))
+    renderer = _Renderer(mailing, test=True)
     for lang in languages:
         token, _hash = new_token()  # never stored: the test's link unsubscribes nobody
-        _queue(mailing, "mailing_test", to, lang, token, test=True)
+        renderer.queue("mailing_test", to, lang, token)
     record(
         actor,
         "mailing_test_sent",
@@ -275,19 +288,13 @@ def send_mailing(mailing_id: int, actor: Actor) -> int:
     statement = mailing.statement
     people = recipients(statement)
     rate = current_app.config["MAILING_RATE_PER_MINUTE"]
+    renderer = _Renderer(mailing)
     for signature, due in zip(people, schedule(len(people), _first_slot(now), rate), strict=True):
         token, token_hash = new_token()
         lang = recipient_language(signature, statement)
         assert signature.email, "recipients have an address"
-        message = _queue(
-            mailing,
-            "mailing",
-            signature.email,
-            lang,
-            token,
-            signature=signature,
-            signature_id=signature.id,
-            due=due,
+        message = renderer.queue(
+            "mailing", signature.email, lang, token, signature_id=signature.id, due=due
         )
         db.session.add(
             MailingRecipient(
