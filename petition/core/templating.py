@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from flask_babel import format_number
 
 from ..models import ORGANISATION_TYPE_LABELS, OrganisationType, utcnow
 from . import identity, wording
@@ -40,6 +41,7 @@ def inert(value: str | None) -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["inert"] = inert
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["number"] = format_number  # 1,234 (the locale's grouping)
     app.jinja_env.filters["datetime"] = format_timestamp
     app.jinja_env.filters["machine_datetime"] = machine_datetime
     app.jinja_env.filters["type_label"] = type_label

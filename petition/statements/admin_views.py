@@ -10,6 +10,7 @@ from ..models import CampaignUpdate, Statement, UpdateKind
 from ..staff.access import actor, admin_only
 from . import admin_bp as bp
 from . import campaign, editor
+from .embed import embed_snippet
 from .forms import (
     InitiatorsForm,
     StatementCreateForm,
@@ -69,7 +70,15 @@ def statement_settings(statement_id: int):
             if "csrf_token" in form.errors:
                 abort(400)
             status = 422
-    return render_template("staff/statement_settings.html", statement=statement, form=form), status
+    return (
+        render_template(
+            "staff/statement_settings.html",
+            statement=statement,
+            form=form,
+            embed_snippet=embed_snippet(statement),
+        ),
+        status,
+    )
 
 
 @bp.post(f"/statements/{SID}/<any(open, close):action>")
