@@ -38,6 +38,18 @@ def inert(value: str | None) -> str:
     return _DOT_IN_NAME.sub("[.]", text)
 
 
+def share_tags() -> dict | None:
+    """What a page's Open Graph and Twitter card tags name: its absolute URL (no query string), or
+    None where a page must not describe itself to link previews — the staff console and every
+    page of an emailed link (the token would be its canonical URL)."""
+    from flask import current_app, request
+
+    args = request.view_args or {}
+    if request.path.startswith("/staff") or "token" in args or request.endpoint is None:
+        return None
+    return {"url": current_app.config["PUBLIC_BASE_URL"] + request.path}
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["inert"] = inert
     app.jinja_env.filters["date"] = format_date
@@ -55,6 +67,12 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["build_trigger_label"] = wording.build_trigger_label
     app.jinja_env.globals["actor_words"] = wording.actor_words
     app.jinja_env.globals["change_value"] = wording.change_value
+
+    app.jinja_env.globals["share_tags"] = share_tags
+
+    from ..statements.sharing import share_links  # noqa: PLC0415 - the templates' share links
+
+    app.jinja_env.globals["share_links"] = share_links
 
     @app.context_processor
     def _now() -> dict:
