@@ -166,6 +166,23 @@ def split_initiators(text: str | None) -> list[str]:
     return [name.strip() for name in names if name.strip()]
 
 
+#: Licences staff may choose for a statement's open data: SPDX identifier → (name, URL).
+OPEN_DATA_LICENCES: dict[str, tuple[str, str]] = {
+    "CC0-1.0": (
+        "CC0 1.0 Universal (public domain dedication)",
+        "https://creativecommons.org/publicdomain/zero/1.0/",
+    ),
+    "CC-BY-4.0": (
+        "Creative Commons Attribution 4.0 International (CC BY 4.0)",
+        "https://creativecommons.org/licenses/by/4.0/",
+    ),
+    "ODbL-1.0": (
+        "Open Data Commons Open Database License (ODbL) 1.0",
+        "https://opendatacommons.org/licenses/odbl/1-0/",
+    ),
+}
+
+
 class Statement(Base):
     __tablename__ = "statements"
 
@@ -190,6 +207,10 @@ class Statement(Base):
         ForeignKey("statement_versions.id", use_alter=True, ondelete="SET NULL")
     )
     # Bumped on every change of the public list; the PDF job compares it to what it built.
+    #: The open data's licence (an OPEN_DATA_LICENCES key), chosen by staff.
+    data_licence: Mapped[str] = mapped_column(
+        String(32), default="CC0-1.0", server_default="CC0-1.0"
+    )
     list_version: Mapped[int] = mapped_column(Integer, default=0)
     list_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pdf_built_list_version: Mapped[int] = mapped_column(Integer, default=-1)

@@ -184,8 +184,18 @@ def render_public(app, pages: Pages, slug: str) -> None:
         f"{base}/sign",
         f"{base}/sign/check-your-email",
         f"{base}/withdraw-link",
+        f"{base}/data",
+        f"{base}/embed",
+        f"{base}/embed?theme=dark",
+        f"{base}/share/mastodon",
+        f"{base}/share/mastodon?instance=mastodon.social",
     ):
         pages.add(f"public GET {path}", client.get(path))
+    pages.add(
+        "public GET share/mastodon (bad server)",
+        client.get(f"{base}/share/mastodon?instance=a%20b"),
+        400,
+    )
     pages.add("public GET / (one statement)", client.get("/"))
     pages.add("public 404 page", client.get("/no-such-page"), 404)
     pages.add("public 404 statement", client.get("/statements/no-such-statement"), 404)

@@ -192,7 +192,7 @@ class PageCache:
 
     #: A body larger than this is rendered every time (an open-data file of a huge list).
     MAX_BODY_BYTES = 2_000_000
-    _HEADERS = ("Content-Type", "Content-Disposition")
+    _HEADERS = ("Content-Type", "Content-Disposition", "Link")
 
     def __init__(self, entries: int, fresh_seconds: float = 0.0) -> None:
         self.entries = entries

@@ -130,6 +130,7 @@ FIELD_LABELS: dict[str, str] = {
     "is_admin": "Admin",
     "totp_enabled": "Two-step sign-in",
     "list_public_from": "List public from",
+    "data_licence": "Licence of the open data",
     "signing_opens_at": "Signing opens",
     "signing_closes_at": "Signing closes",
     "sha256": "SHA-256",

@@ -17,6 +17,7 @@ from ..core.caching import etag_for
 from ..core.db import after_write, paginate, write_transaction
 from ..extensions import db
 from ..models import (
+    OPEN_DATA_LICENCES,
     ORGANISATION_TYPE_LABELS,
     OrganisationType,
     Signature,
@@ -265,6 +266,7 @@ def open_data_etag(statement: Statement, flt: ListFilter | None = None) -> str:
         statement.list_version,
         statement.current_version_id,
         statement.is_list_public(),
+        statement.data_licence,
         *((flt.q, flt.country, flt.type) if flt is not None else ()),
     )
 
@@ -284,6 +286,13 @@ def open_data(statement: Statement, flt: ListFilter | None = None) -> dict:
         "updated_at": updated,
         "signatories": rows,
     }
+
+
+def open_data_licence(statement: Statement) -> dict[str, str]:
+    """The licence staff chose for the open data: SPDX identifier, name and URL."""
+    code = statement.data_licence if statement.data_licence in OPEN_DATA_LICENCES else "CC0-1.0"
+    name, url = OPEN_DATA_LICENCES[code]
+    return {"id": code, "name": name, "url": url}
 
 
 def write_csv(rows: Iterable[dict], fields: Iterable[str]) -> Iterator[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, jsonify, render_template, request
+from flask_babel import lazy_gettext
 
 from ..core.caching import etag_for, public_page
 from ..core.http import whole_number
@@ -70,7 +71,9 @@ def signatories_json(slug: str):
     flt = _open_data_filter()
     etag = signatories.open_data_etag(statement, flt)
     # Any site may read it (CORS): core/security.py's OPEN_DATA_ENDPOINTS.
-    return public_page(etag, lambda: jsonify(signatories.open_data(statement, flt)))
+    return public_page(
+        etag, lambda: _licensed(jsonify(signatories.open_data(statement, flt)), statement)
+    )
 
 
 @bp.get("/statements/<slug>/signatories.csv")
@@ -78,7 +81,14 @@ def signatories_csv(slug: str):
     statement = statement_or_404(slug)
     flt = _open_data_filter()
     etag = signatories.open_data_etag(statement, flt)
-    return public_page(etag, lambda: _csv(statement, flt))
+    return public_page(etag, lambda: _licensed(_csv(statement, flt), statement))
+
+
+def _licensed(response: Response, statement) -> Response:
+    """The open data names its licence in a header (RFC 8288's registered "license" relation),
+    leaving the files' own format as it is."""
+    response.headers["Link"] = f'<{signatories.open_data_licence(statement)["url"]}>; rel="license"'
+    return response
 
 
 def _csv(statement, flt: signatories.ListFilter | None) -> Response:
@@ -89,3 +99,38 @@ def _csv(statement, flt: signatories.ListFilter | None) -> Response:
         f'attachment; filename="signatories-{statement.slug}.csv"'
     )
     return response
+
+
+#: What each open-data field holds, in the order of the files' columns.
+FIELD_MEANINGS = (
+    ("organisation_name", lazy_gettext("The organisation's name, as published.")),
+    ("organisation_type", lazy_gettext("Its type, as a code (see the list below).")),
+    ("organisation_type_label", lazy_gettext("Its type in words, as the PDF groups it.")),
+    ("country", lazy_gettext("Its country: ISO 3166-1 alpha-2 code (BE, PL, GR…).")),
+    ("country_name", lazy_gettext("The country's English name.")),
+    ("city", lazy_gettext("Its city or town (may be empty).")),
+    ("website", lazy_gettext("Its website (may be empty).")),
+    ("comment", lazy_gettext("A quote the organisation chose to publish (may be empty).")),
+    (
+        "approved_at",
+        lazy_gettext("When the campaign team approved the endorsement (ISO 8601, UTC)."),
+    ),
+)
+
+
+@bp.get("/statements/<slug>/data")
+def open_data_page(slug: str):
+    statement = statement_or_404(slug)
+    etag = etag_for("data-page", public_state(statement))
+    return public_page(
+        etag,
+        lambda: render_template(
+            "public/data.html",
+            statement=statement,
+            fields=FIELD_MEANINGS,
+            licence=signatories.open_data_licence(statement),
+            types=[(t.value, t.label) for t in OrganisationType],
+            count=signatories.public_count(statement),
+            base_url=current_app.config["PUBLIC_BASE_URL"],
+        ),
+    )

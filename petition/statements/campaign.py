@@ -31,6 +31,7 @@ class StatementSettings:
     signing_opens_at: datetime | None
     signing_closes_at: datetime | None
     list_public_from: datetime | None
+    data_licence: str = "CC0-1.0"
 
 
 def _settings_of(statement: Statement) -> StatementSettings:
@@ -39,6 +40,7 @@ def _settings_of(statement: Statement) -> StatementSettings:
         statement.signing_opens_at,
         statement.signing_closes_at,
         statement.list_public_from,
+        statement.data_licence,
     )
 
 
@@ -100,6 +102,7 @@ def set_open(statement_id: int, is_open: bool, actor: Actor) -> bool:
                 settings.signing_opens_at,
                 settings.signing_closes_at,
                 settings.list_public_from,
+                settings.data_licence,
             ),
             actor,
         )

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, Optional
 
 from ..core import validation
 from ..core.forms import MachineDateField, MachineDateTimeLocalField, validated_by
-from ..models import Statement, UpdateKind
+from ..models import OPEN_DATA_LICENCES, Statement, UpdateKind
 from .campaign import StatementSettings, UpdateInput, link_url
 
 
@@ -41,6 +41,12 @@ class StatementSettingsForm(FlaskForm):
     list_public_from = MachineDateTimeLocalField(
         "List and PDF published from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
+    data_licence = SelectField(
+        "Licence of the open data",
+        choices=[SelectChoice(code, name) for code, (name, _url) in OPEN_DATA_LICENCES.items()],
+        # Left out of a post, the statement's licence stays (the form is filled from it).
+        validators=[Optional()],
+    )
 
     @classmethod
     def for_statement(cls, statement: Statement, formdata=None) -> StatementSettingsForm:
@@ -52,6 +58,7 @@ class StatementSettingsForm(FlaskForm):
                 "signing_opens_at": _naive(statement.signing_opens_at),
                 "signing_closes_at": _naive(statement.signing_closes_at),
                 "list_public_from": _naive(statement.list_public_from),
+                "data_licence": statement.data_licence,
             },
         )
 
@@ -61,6 +68,7 @@ class StatementSettingsForm(FlaskForm):
             signing_opens_at=_aware(self.signing_opens_at.data),
             signing_closes_at=_aware(self.signing_closes_at.data),
             list_public_from=_aware(self.list_public_from.data),
+            data_licence=self.data_licence.data or "CC0-1.0",
         )
 
 
