@@ -41,6 +41,7 @@ def test_public_pages_have_no_accessibility_violations(browser, live_url):
         f"{live_url}/signatories?q=zzzz",
         f"{live_url}/versions",
         f"{live_url}/data",
+        f"{live_url}/changes",
         f"{live_url}/withdraw-link",
         f"{live_url}/withdraw-link/sent",
         f"{base}/privacy",

@@ -185,6 +185,7 @@ def render_public(app, pages: Pages, slug: str) -> None:
         f"{base}/sign/check-your-email",
         f"{base}/withdraw-link",
         f"{base}/data",
+        f"{base}/changes",
         f"{base}/embed",
         f"{base}/embed?theme=dark",
         f"{base}/share/mastodon",

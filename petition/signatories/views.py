@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, render_template, request
+from datetime import UTC, date, datetime, time
+
+from feedgen.feed import FeedGenerator
+from flask import Response, current_app, jsonify, render_template, request, url_for
 from flask_babel import lazy_gettext
 
+from ..core import identity
 from ..core.caching import etag_for, public_page
 from ..core.http import whole_number
 from ..core.validation import country_choices
 from ..models import OrganisationType
-from ..statements.service import public_state, statement_or_404
-from . import bp
+from ..statements.service import public_state, render_markdown, statement_or_404
+from . import bp, changes
 from . import service as signatories
 
 
@@ -134,3 +138,102 @@ def open_data_page(slug: str):
             base_url=current_app.config["PUBLIC_BASE_URL"],
         ),
     )
+
+
+# ---------------------------------------------------------------- the record of changes, feeds
+
+
+def _before_day() -> date | None:
+    raw = (request.args.get("before") or "").strip()[:10]
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@bp.get("/statements/<slug>/changes")
+def changes_page(slug: str):
+    statement = statement_or_404(slug)
+    before = _before_day()
+    etag = etag_for("changes", public_state(statement), changes.changes_state(statement), before)
+    return public_page(
+        etag,
+        lambda: render_template(
+            "public/changes.html", statement=statement, record=changes.changes(statement, before)
+        ),
+    )
+
+
+def _feed(statement, kind: str, title: str) -> FeedGenerator:
+    base = current_app.config["PUBLIC_BASE_URL"]
+    feed = FeedGenerator()
+    feed.id(f"{base}{url_for('signatories.' + kind + '_atom', slug=statement.slug)}")
+    feed.title(title)
+    feed.author({"name": identity.current().name})
+    feed.link(href=f"{base}{url_for('statements.statement', slug=statement.slug)}", rel="alternate")
+    feed.link(
+        href=f"{base}{url_for('signatories.' + kind + '_atom', slug=statement.slug)}", rel="self"
+    )
+    feed.language(statement.language or "en")
+    return feed
+
+
+def _atom(feed: FeedGenerator, fallback_updated) -> Response:
+    """The feed's own `updated` is its newest entry's (the same bytes for the same content)."""
+    feed.updated(max((e.updated() for e in feed.entry()), default=fallback_updated))
+    return Response(feed.atom_str(pretty=True), mimetype="application/atom+xml")
+
+
+@bp.get("/statements/<slug>/signatories.atom")
+def signatories_atom(slug: str):
+    statement = statement_or_404(slug)
+    etag = etag_for("signatories.atom", public_state(statement))
+
+    def render() -> Response:
+        base = current_app.config["PUBLIC_BASE_URL"]
+        feed = _feed(statement, "signatories", f"New signatories: {statement.title}")
+        feed.subtitle(f"Organisations that have endorsed “{statement.title}”, newest first.")
+        for signature in reversed(changes.newest_signatories(statement)):
+            entry = feed.add_entry()
+            entry.id(f"{base}/statements/{statement.slug}/signatories#signatory-{signature.id}")
+            entry.title(signature.organisation_name)
+            place = ", ".join(p for p in (signature.city, signature.country_name) if p)
+            entry.summary(f"{signature.organisation_type_label} · {place}")
+            entry.link(
+                href=base
+                + url_for(
+                    "signatories.signatory_list",
+                    slug=statement.slug,
+                    q=signature.organisation_name,
+                )
+            )
+            entry.updated(signature.approved_at)
+            entry.published(signature.approved_at)
+        return _atom(feed, statement.created_at)
+
+    return public_page(etag, render)
+
+
+@bp.get("/statements/<slug>/updates.atom")
+def updates_atom(slug: str):
+    statement = statement_or_404(slug)
+    etag = etag_for("updates.atom", public_state(statement), changes.changes_state(statement))
+
+    def render() -> Response:
+        base = current_app.config["PUBLIC_BASE_URL"]
+        page = f"{base}{url_for('statements.statement', slug=statement.slug)}"
+        feed = _feed(statement, "updates", f"Campaign updates: {statement.title}")
+        for update in reversed(changes.published_updates(statement)):
+            entry = feed.add_entry()
+            entry.id(f"{page}#update-{update.id}")
+            entry.title(update.title)
+            entry.link(href=update.link_url or f"{page}#updates-title")
+            text = "\n\n".join(p for p in (update.body, update.attribution) if p)
+            if text:
+                entry.content(render_markdown(text), type="html")
+            when = update.published_on or update.created_at.date()
+            entry.published(datetime.combine(when, time.min, tzinfo=UTC))
+            entry.updated(update.updated_at)
+        return _atom(feed, statement.created_at)
+
+    return public_page(etag, render)
