@@ -49,7 +49,7 @@ def test_sign_and_confirm_with_the_keyboard_on_a_phone(page, live_url, smtp):
     # From the first field, Tab walks the form in reading order (the honeypot is skipped).
     page.locator("#organisation_name").focus()
     order = [active_id(page)]
-    for _ in range(11):
+    for _ in range(12):
         page.keyboard.press("Tab")
         order.append(active_id(page) or page.evaluate("document.activeElement.textContent.trim()"))
     assert order == [
@@ -62,6 +62,7 @@ def test_sign_and_confirm_with_the_keyboard_on_a_phone(page, live_url, smtp):
         "contact_name",
         "contact_role",
         "email",
+        "keep_informed",
         "consent",
         "privacy notice",  # the link inside the consent label
         "Sign the statement",
@@ -87,6 +88,7 @@ def test_sign_and_confirm_with_the_keyboard_on_a_phone(page, live_url, smtp):
     keys.press("Tab")  # role is optional
     keys.type("olena@kpi.ua")
     keys.press("Tab")
+    keys.press("Tab")  # "keep me informed" stays unticked
     keys.press("Space")
     assert page.locator("#organisation_type").input_value() == "university"
     assert page.locator("#country").input_value() == "UA"
@@ -125,7 +127,7 @@ def test_every_sign_form_control_has_a_label_and_fits_a_phone(page, live_url):
     controls = page.locator(
         "form.sign-form input:not([type=hidden]), form.sign-form select, form.sign-form textarea"
     )
-    assert controls.count() == 11  # ten fields and the honeypot
+    assert controls.count() == 12  # eleven fields and the honeypot
     assert page.evaluate(LABEL_CHECK) == []
     assert (
         page.get_by_label("Name of the organisation").get_attribute("name") == "organisation_name"

@@ -24,7 +24,7 @@ OPEN_DATA_ENDPOINTS = frozenset(
 
 def apply_security_headers(response: Response) -> Response:
     headers = response.headers
-    if request.endpoint in FRAMEABLE_ENDPOINTS:
+    if request.endpoint in FRAMEABLE_ENDPOINTS and response.status_code < 400:
         headers.setdefault("Content-Security-Policy", FRAMEABLE_CSP)
     else:
         headers.setdefault("Content-Security-Policy", CSP)

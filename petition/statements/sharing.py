@@ -177,12 +177,17 @@ def share_mastodon(slug: str):
             target = f"https://{instance}/share?" + urlencode({"text": links["text"]})
         else:
             error = _("Write the address of your Mastodon server, for example mastodon.social.")
-    page = render_template(
-        "public/share_mastodon.html",
-        statement=statement,
-        links=links,
-        instance=instance,
-        target=target,
-        error=error,
-    )
-    return page, (400 if error else 200)
+
+    def render():
+        page = render_template(
+            "public/share_mastodon.html",
+            statement=statement,
+            links=links,
+            instance=instance,
+            target=target,
+            error=error,
+        )
+        return page, (400 if error else 200)
+
+    # The same page for everyone who names the same server (the URL keys every cache).
+    return public_page(etag_for("share-mastodon", public_state(statement), instance), render)
