@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..core.caching import etag_for, public_page
 from ..extensions import db
 from ..models import CampaignUpdate, SiteText
+from ..signatories import glance
 from ..signatories import service as signatories
 from . import bp, campaign, site_texts
 from .service import all_statements, public_state, render_markdown, statement_or_404
@@ -62,6 +63,8 @@ def _render_statement(statement, pdf):
         updates=updates,
         pdf=pdf,
         deliveries=builds.deliveries(statement),
+        glance=glance.glance(statement),
+        classes=glance.CLASSES,
     )
 
 
