@@ -22,7 +22,7 @@ from ..models import (
     Statement,
     StatementVersion,
 )
-from .service import PUBLIC_ORDER
+from .service import latest_public, public_query
 
 #: Days with something to show per page, and names shown per day (the rest is a count).
 DAYS_PER_PAGE = 30
@@ -121,19 +121,10 @@ def changes(statement: Statement, before: date | None = None) -> Record:
         )
         if entry.joined_count:
             start, end = _day_bounds(day)
-            entry.joined = list(
-                db.session.scalars(
-                    select(Signature)
-                    .where(
-                        Signature.statement_id == statement.id,
-                        Signature.state == SignatureState.APPROVED,
-                        Signature.approved_at >= start,
-                        Signature.approved_at < end,
-                    )
-                    .order_by(*PUBLIC_ORDER)
-                    .limit(NAMES_PER_DAY)
-                )
+            approved_that_day = public_query(statement).where(
+                Signature.approved_at >= start, Signature.approved_at < end
             )
+            entry.joined = list(db.session.scalars(approved_that_day.limit(NAMES_PER_DAY)))
         days.append(entry)
     return Record(days, shown[-1] if rest else None)
 
@@ -154,29 +145,4 @@ def changes_state(statement: Statement) -> tuple:
 
 
 def newest_signatories(statement: Statement, limit: int = FEED_ENTRIES) -> list[Signature]:
-    if not statement.is_list_public():
-        return []
-    return list(
-        db.session.scalars(
-            select(Signature)
-            .where(
-                Signature.statement_id == statement.id,
-                Signature.state == SignatureState.APPROVED,
-            )
-            .order_by(Signature.approved_at.desc(), Signature.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-def published_updates(statement: Statement) -> list[CampaignUpdate]:
-    return list(
-        db.session.scalars(
-            select(CampaignUpdate)
-            .where(
-                CampaignUpdate.statement_id == statement.id,
-                CampaignUpdate.is_published.is_(True),
-            )
-            .order_by(CampaignUpdate.published_on.desc(), CampaignUpdate.position)
-        )
-    )
+    return latest_public(statement, limit, with_initiators=True)

@@ -72,10 +72,14 @@ def _approved(statement: Statement, *columns):
 def glance(statement: Statement) -> Glance | None:
     if not statement.is_list_public():
         return None
-    countries = dict(db.session.execute(_approved(statement, Signature.country)).all())
+    countries: dict[str, int] = {
+        code: n for code, n in db.session.execute(_approved(statement, Signature.country))
+    }
     if not countries:
         return None
-    types = dict(db.session.execute(_approved(statement, Signature.organisation_type)).all())
+    types: dict[str, int] = {
+        code: n for code, n in db.session.execute(_approved(statement, Signature.organisation_type))
+    }
     day = _utc_day(Signature.approved_at)
     per_day = sorted(
         (_as_date(d), n) for d, n in db.session.execute(_approved(statement, day)).all() if d

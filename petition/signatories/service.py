@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, false, func, select, true
 
 from ..core import events, validation
 from ..core.audit import Actor, record
@@ -104,17 +104,21 @@ def public_count(statement: Statement) -> int:
     ).scalar_one()
 
 
-def latest_public(statement: Statement, limit: int = 8) -> list[Signature]:
+def latest_public(
+    statement: Statement, limit: int = 8, *, with_initiators: bool = False
+) -> list[Signature]:
+    """The newest approved signatories; without the initiators, who have their own box on the
+    statement page (the feed of new signatories has everyone)."""
     if not statement.is_list_public():
         return []
+    initiators_too = true() if with_initiators else Signature.is_initiator.is_(False)
     return list(
         db.session.scalars(
             select(Signature)
             .where(
                 Signature.statement_id == statement.id,
                 Signature.state == SignatureState.APPROVED,
-                # The initiators have their own box on the page.
-                Signature.is_initiator.is_(False),
+                initiators_too,
             )
             .order_by(Signature.approved_at.desc(), Signature.id.desc())
             .limit(limit)

@@ -13,6 +13,7 @@ from ..core.caching import etag_for, public_page
 from ..core.http import whole_number
 from ..core.validation import country_choices
 from ..models import OrganisationType
+from ..statements.campaign import published_updates
 from ..statements.service import public_state, render_markdown, statement_or_404
 from . import bp, changes
 from . import service as signatories
@@ -223,7 +224,7 @@ def updates_atom(slug: str):
         base = current_app.config["PUBLIC_BASE_URL"]
         page = f"{base}{url_for('statements.statement', slug=statement.slug)}"
         feed = _feed(statement, "updates", f"Campaign updates: {statement.title}")
-        for update in reversed(changes.published_updates(statement)):
+        for update in reversed(published_updates(statement)):
             entry = feed.add_entry()
             entry.id(f"{page}#update-{update.id}")
             entry.title(update.title)

@@ -298,3 +298,17 @@ def change_update(update_id: int, action: UpdateAction, actor: Actor) -> str:
         detail=f"update {update_id}",
     )
     return "Published on the statement page." if publish else "Taken off the statement page."
+
+
+def published_updates(statement: Statement) -> list[CampaignUpdate]:
+    """The updates the public sees, newest first (the statement page and its Atom feed)."""
+    return list(
+        db.session.scalars(
+            select(CampaignUpdate)
+            .where(
+                CampaignUpdate.statement_id == statement.id,
+                CampaignUpdate.is_published.is_(True),
+            )
+            .order_by(CampaignUpdate.published_on.desc(), CampaignUpdate.position)
+        )
+    )

@@ -52,7 +52,9 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     return lines
 
 
-def _fit_title(draw: ImageDraw.ImageDraw, title: str, width: int) -> tuple[object, list[str]]:
+def _fit_title(
+    draw: ImageDraw.ImageDraw, title: str, width: int
+) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """The largest size at which the title takes at most four lines (cut with … below 40 px)."""
     for size in (68, 60, 54, 48, 44, 40):
         font = _font(True, size)

@@ -6,11 +6,10 @@ with an ETag computed from a few cheap queries (core/caching.py), without render
 from __future__ import annotations
 
 from flask import current_app, render_template
-from sqlalchemy import select
 
 from ..core.caching import etag_for, public_page
 from ..extensions import db
-from ..models import CampaignUpdate, SiteText
+from ..models import SiteText
 from ..signatories import glance
 from ..signatories import service as signatories
 from . import bp, campaign, site_texts
@@ -47,11 +46,7 @@ def _render_statement(statement, pdf):
     from ..pdf import builds
 
     version = statement.current_version
-    updates = db.session.scalars(
-        select(CampaignUpdate)
-        .where(CampaignUpdate.statement_id == statement.id, CampaignUpdate.is_published.is_(True))
-        .order_by(CampaignUpdate.published_on.desc(), CampaignUpdate.position)
-    ).all()
+    updates = campaign.published_updates(statement)
     return render_template(
         "public/statement.html",
         statement=statement,
