@@ -118,11 +118,14 @@ def test_a_version_whose_bytes_are_gone_is_410_with_its_record_kept(app, client,
 
 
 def _age(app, number: int, days: float) -> None:
+    """Date version `number` back `days` days from today's noon (UTC), so that versions a
+    fraction of a day apart fall on the same calendar day whatever the hour the test runs."""
+    noon = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     with app.app_context(), db.engine.begin() as conn:
         conn.execute(
             update(PdfVersion)
             .where(PdfVersion.number == number)
-            .values(created_at=utcnow() - timedelta(days=days))
+            .values(created_at=noon - timedelta(days=days))
         )
 
 
