@@ -9,7 +9,7 @@ NPM ?= npm
 # Test processes (pytest-xdist); each has its own database. 0 runs the suite in this process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: run serve test test-faults lint format bench clean help
+.PHONY: run serve test test-faults lint format bench clean help translations
 
 help:
 	@echo "make run     set up .venv, migrate, seed and serve on http://127.0.0.1:$(PORT)"
@@ -76,3 +76,13 @@ bench: $(VENV)/.dev-deps
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+
+# Catalogues (docs: README, Languages): the strings of the code and templates into
+# petition/translations/messages.pot, merged into every language's messages.po, compiled to .mo.
+BABEL := $(BIN)/pybabel
+TRANSLATIONS := petition/translations
+translations: $(VENV)/.dev-deps
+	$(BABEL) --quiet extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-location \
+	  --sort-output --project=Jointly --msgid-bugs-address=- -o $(TRANSLATIONS)/messages.pot .
+	$(BABEL) --quiet update --no-fuzzy-matching -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	$(BABEL) compile --statistics -d $(TRANSLATIONS)

@@ -57,6 +57,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
 
+    from .core import i18n
+
+    # `/de/…` is `…` in German (core/i18n.py); inside ProxyFix, which reads the proxy's headers.
+    i18n.wrap_wsgi(app)
     if app.config["PROXY_FIX_HOPS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -77,7 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
-    from .core import caching, jobs
+    from .core import caching, i18n, jobs
     from .core.db import configure_engine
     from .staff import auth  # noqa: F401 - registers the Flask-Login user loader
 
@@ -99,6 +103,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     jobs.init_app(app)
     caching.init_app(app)
+    i18n.init_app(app)  # after caching: its hook runs first, the language is part of every page
     compress.init_app(app)  # brotli or gzip for text responses: COMPRESS_* in config.py
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false, text
 from sqlalchemy.types import TypeDecorator
 
+from .core.i18n import N_
 from .extensions import db
 
 if TYPE_CHECKING:
@@ -98,18 +99,19 @@ class OrganisationType(enum.StrEnum):
         return ORGANISATION_TYPE_ORDER[self]
 
 
+# English, as the open data and the PDF write them; pages show them translated (core/i18n).
 ORGANISATION_TYPE_LABELS: dict[OrganisationType, str] = {
-    OrganisationType.REGION: "Regions",
-    OrganisationType.PUBLIC_AUTHORITY: "Public authorities",
-    OrganisationType.CLUSTER: "Cluster organisations",
-    OrganisationType.RTO: "Research and technology organisations",
-    OrganisationType.UNIVERSITY: "Universities",
-    OrganisationType.COMPANY: "Companies",
-    OrganisationType.SME: "SMEs",
-    OrganisationType.STARTUP: "Start-ups",
-    OrganisationType.NETWORK: "Networks and associations",
-    OrganisationType.NGO: "NGOs and civil society",
-    OrganisationType.OTHER: "Other organisations",
+    OrganisationType.REGION: N_("Regions"),
+    OrganisationType.PUBLIC_AUTHORITY: N_("Public authorities"),
+    OrganisationType.CLUSTER: N_("Cluster organisations"),
+    OrganisationType.RTO: N_("Research and technology organisations"),
+    OrganisationType.UNIVERSITY: N_("Universities"),
+    OrganisationType.COMPANY: N_("Companies"),
+    OrganisationType.SME: N_("SMEs"),
+    OrganisationType.STARTUP: N_("Start-ups"),
+    OrganisationType.NETWORK: N_("Networks and associations"),
+    OrganisationType.NGO: N_("NGOs and civil society"),
+    OrganisationType.OTHER: N_("Other organisations"),
 }
 ORGANISATION_TYPE_ORDER: dict[OrganisationType, int] = {
     t: i for i, t in enumerate(OrganisationType)

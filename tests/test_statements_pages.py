@@ -133,7 +133,10 @@ def test_index_with_one_statement_is_its_page_and_with_two_a_list(app, client, s
     assert 'id="statement-title"' not in index.text
     links = {a.get("href") for a in parse(index.text).find_all("a")}
     assert {f"/statements/{seeded}", "/statements/second"} <= links
-    assert parse(client.get("/statements/second").text).find("html").get("lang") == "de"
+    page = parse(client.get("/statements/second").text)
+    # The page is in the visitor's language; the statement's text says it is German.
+    assert page.find("html").get("lang") == "en"
+    assert page.find(id="statement-title").get("lang") == "de"
 
 
 def test_markdown_is_sanitised(app, client, seeded):

@@ -25,6 +25,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from . import identity
+from .i18n import LANG_KEY
 
 #: Encodings whose compressed variants carry the page's ETag with a suffix ("tag:br"), as
 #: Flask-Compress writes them; a client revalidating such a variant sends that tag back.
@@ -35,7 +36,7 @@ IMMUTABLE_MAX_AGE = 31_536_000
 PRIVATE = "private, no-store"
 # The files whose content makes up a public page, besides the database: a deploy that changes
 # any of them changes every page's ETag.
-_BUILD_SUFFIXES = (".py", ".html", ".txt", ".md", ".csv", ".css", ".js", ".svg", ".ico")
+_BUILD_SUFFIXES = (".py", ".html", ".txt", ".md", ".csv", ".css", ".js", ".svg", ".ico", ".po")
 
 
 def init_app(app: Flask) -> None:
@@ -64,7 +65,8 @@ def etag_for(*parts: object) -> str:
     """
     campaign = identity.current()
     build = current_app.extensions["build_fingerprint"]
-    text = "\x1f".join(str(part) for part in (build, campaign.updated_at, *parts))
+    lang = request.environ.get(LANG_KEY, "") if request else ""
+    text = "\x1f".join(str(part) for part in (build, campaign.updated_at, lang, *parts))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -98,7 +100,7 @@ def public_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Respons
     if response.status_code != 200:
         return response
     if not _read_the_session():
-        page_cache().keep((request.url, etag), response, kind="public")
+        page_cache().keep((page_key(), etag), response, kind="public")
     response.set_etag(etag)
     return make_public(response)
 
@@ -108,14 +110,14 @@ def _public_from_cache(etag: str) -> Response | None:
     cache = page_cache()
     matched = _matching_tag(etag)
     if matched is not None:
-        cache.still_current(request.url, etag, "public")
+        cache.still_current(page_key(), etag, "public")
         response = current_app.response_class(status=304)
         response.set_etag(matched)
         return make_public(response)
-    cached = cache.response((request.url, etag))
+    cached = cache.response((page_key(), etag))
     if cached is None:
         return None
-    cache.still_current(request.url, etag, "public")
+    cache.still_current(page_key(), etag, "public")
     cached.set_etag(etag)
     return make_public(cached)
 
@@ -133,7 +135,7 @@ def form_page(etag: str, render: Callable[[], ResponseReturnValue]) -> Response:
     token = generate_csrf()
     response = make_response(render())
     if response.status_code == 200:
-        page_cache().keep((request.url, etag), response, replace=(token, _TOKEN_SLOT), kind="form")
+        page_cache().keep((page_key(), etag), response, replace=(token, _TOKEN_SLOT), kind="form")
     return response
 
 
@@ -145,9 +147,9 @@ def _form_page_is_theirs_alike() -> bool:
 
 def _form_from_cache(etag: str) -> Response | None:
     cache = page_cache()
-    cached = cache.response((request.url, etag), replace=(_TOKEN_SLOT, generate_csrf()))
+    cached = cache.response((page_key(), etag), replace=(_TOKEN_SLOT, generate_csrf()))
     if cached is not None:
-        cache.still_current(request.url, etag, "form")
+        cache.still_current(page_key(), etag, "form")
     return cached
 
 
@@ -157,7 +159,7 @@ def answer_from_cache() -> Response | None:
     front may keep a public page for its max-age already; this keeps it for a moment."""
     if request.method not in ("GET", "HEAD"):
         return None
-    found = page_cache().current(request.url)
+    found = page_cache().current(page_key())
     if found is None:
         return None
     etag, kind = found
@@ -170,6 +172,12 @@ def answer_from_cache() -> Response | None:
 
 #: What stands for the visitor's CSRF token in a kept form page: no page contains it.
 _TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
+
+
+def page_key() -> str:
+    """A page's key in the cache: its URL and its language (a URL without a language prefix
+    is in the language the browser asked for)."""
+    return f"{request.url}\x1f{request.environ.get(LANG_KEY, '')}"
 
 
 def _read_the_session() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -13,21 +14,22 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 
 from . import identity
 from .http import loggable_path
+from .i18n import N_
 
 log = logging.getLogger(__name__)
 
 _TITLES = {
-    400: "Bad request",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Method not allowed",
-    410: "No longer available",
-    413: "Request too large",
-    415: "Unsupported content",
-    422: "Please check the form",
-    429: "Too many requests",
-    500: "Something went wrong",
-    503: "Please try again in a minute",
+    400: N_("Bad request"),
+    403: N_("Not allowed"),
+    404: N_("Page not found"),
+    405: N_("Method not allowed"),
+    410: N_("No longer available"),
+    413: N_("Request too large"),
+    415: N_("Unsupported content"),
+    422: N_("Please check the form"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong"),
+    503: N_("Please try again in a minute"),
 }
 
 # Seconds a client is asked to wait after an outage answer (the Retry-After header).
@@ -45,10 +47,13 @@ def _wants_json() -> bool:
 
 
 def render_error(code: int, message: str):
-    title = _TITLES.get(code, "Error")
+    """The error page in the visitor's language (JSON in English, for programs)."""
+    title = _TITLES.get(code, N_("Error"))
     if _wants_json():
         return jsonify({"error": title, "message": message, "status": code}), code
-    return render_template("error.html", code=code, title=title, message=message), code
+    return render_template(
+        "error.html", code=code, title=gettext(title), message=gettext(message)
+    ), code
 
 
 def _outage(exc: BaseException) -> bool:
@@ -76,12 +81,14 @@ def render_unavailable():
     # this page touches no database.
     fields = _resendable_fields()
     if request.method == "POST":
-        message = (
+        message = N_(
             "This site could not reach its database just now, so nothing you sent was saved. "
             "Please try again in a minute."
         )
     else:
-        message = "This site could not reach its database just now. Please try again in a minute."
+        message = N_(
+            "This site could not reach its database just now. Please try again in a minute."
+        )
     body: Response | str
     if _wants_json():
         body = jsonify({"error": _TITLES[503], "message": message, "status": 503, "saved": False})
@@ -90,8 +97,8 @@ def render_unavailable():
         # account, which needs the very database that is unreachable.
         body = current_app.jinja_env.get_template("unavailable.html").render(
             code=503,
-            title=_TITLES[503],
-            message=message,
+            title=gettext(_TITLES[503]),
+            message=gettext(message),
             fields=fields,
             action=request.path,
             posted=request.method == "POST",
@@ -120,8 +127,10 @@ def register_error_handlers(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         return render_error(
             400,
-            "This form has expired or was not sent from this site. Go back, reload the page "
-            "and try again.",
+            N_(
+                "This form has expired or was not sent from this site. Go back, reload the "
+                "page and try again."
+            ),
         )
 
     @app.errorhandler(HTTPException)
@@ -130,13 +139,13 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         message = exc.description or ""
         if exc.code == 413:
-            message = "What was sent is larger than this site accepts."
+            message = N_("What was sent is larger than this site accepts.")
         elif exc.code == 429:
-            message = (
+            message = N_(
                 "Too many attempts from your network. Please wait a few minutes and try again."
             )
         elif exc.code == 404 and "requested URL was not found" in message:
-            message = "There is nothing at this address."
+            message = N_("There is nothing at this address.")
         response = render_error(exc.code, message)
         if isinstance(exc, MethodNotAllowed) and exc.response is None:
             resp, code = response
@@ -147,7 +156,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(UnicodeDecodeError)
     def bad_encoding(exc: UnicodeDecodeError):
-        return render_error(400, "What was sent is not valid UTF-8 text.")
+        return render_error(400, N_("What was sent is not valid UTF-8 text."))
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(RedisConnectionError)
@@ -171,4 +180,4 @@ def register_error_handlers(app: Flask) -> None:
             loggable_path(),
             exc_info=exc.original_exception,
         )
-        return render_error(500, "An unexpected error occurred. It has been logged.")
+        return render_error(500, N_("An unexpected error occurred. It has been logged."))

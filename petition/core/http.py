@@ -75,6 +75,16 @@ class JointlyFlask(Flask):
     request_class = JointlyRequest
     url_map_class = JointlyMap
 
+    def url_for(self, endpoint: str, /, *args, **values) -> str:
+        """Inside `/de/…`, links to pages keep the prefix (SCRIPT_NAME); links to what has no
+        language (static files, the PDF, open data, the staff console) do not."""
+        from . import i18n
+
+        url = super().url_for(endpoint, *args, **values)
+        if endpoint.startswith("."):
+            endpoint = (request.blueprint or "") + endpoint
+        return url if i18n.is_localised(endpoint) else i18n.strip_language(url)
+
     def process_response(self, response: Response) -> Response:
         from . import caching
 

@@ -7,18 +7,9 @@ import re
 from flask import Flask
 from flask_babel import format_number
 
-from ..models import ORGANISATION_TYPE_LABELS, OrganisationType, utcnow
-from . import identity, wording
+from ..models import utcnow
+from . import i18n, identity, wording
 from .dates import format_date, format_timestamp, machine_datetime
-from .validation import country_display_name
-
-
-def type_label(value) -> str:
-    try:
-        return ORGANISATION_TYPE_LABELS[OrganisationType(value)]
-    except ValueError:
-        return str(value)
-
 
 _DOT_IN_NAME = re.compile(r"(?<=\w)\.(?=\w)")
 _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):/+")
@@ -47,7 +38,7 @@ def share_tags() -> dict | None:
     args = request.view_args or {}
     if request.path.startswith("/staff") or "token" in args or request.endpoint is None:
         return None
-    return {"url": current_app.config["PUBLIC_BASE_URL"] + request.path}
+    return {"url": current_app.config["PUBLIC_BASE_URL"] + request.script_root + request.path}
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -56,8 +47,9 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["number"] = format_number  # 1,234 (the locale's grouping)
     app.jinja_env.filters["datetime"] = format_timestamp
     app.jinja_env.filters["machine_datetime"] = machine_datetime
-    app.jinja_env.filters["type_label"] = type_label
-    app.jinja_env.filters["country_name"] = country_display_name
+    app.jinja_env.filters["type_label"] = i18n.type_label
+    app.jinja_env.filters["country_name"] = i18n.country_name
+    app.jinja_env.filters["localised_countries"] = i18n.localised_countries
     app.jinja_env.globals["site_name"] = "Jointly"
     app.jinja_env.filters["state_label"] = wording.state_label
     app.jinja_env.filters["action_label"] = wording.action_label

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..core.validation import country_display_name
+from ..core.i18n import country_name, type_label
 from ..extensions import db
 from ..models import (
-    ORGANISATION_TYPE_LABELS,
     OrganisationType,
     Signature,
     SignatureState,
@@ -88,7 +87,7 @@ def glance(statement: Statement) -> Glance | None:
     shapes = [
         (
             code,
-            country_display_name(code),
+            country_name(code),
             d,
             countries.get(code, 0),
             map_class(countries.get(code, 0)),
@@ -98,7 +97,7 @@ def glance(statement: Statement) -> Glance | None:
     markers = [
         (
             code,
-            country_display_name(code),
+            country_name(code),
             x,
             y,
             countries.get(code, 0),
@@ -107,11 +106,11 @@ def glance(statement: Statement) -> Glance | None:
         for code, (x, y) in drawing["markers"].items()
     ]
     by_country = sorted(
-        ((code, country_display_name(code), n) for code, n in countries.items()),
+        ((code, country_name(code), n) for code, n in countries.items()),
         key=lambda row: (-row[2], row[1]),
     )
     by_type = [
-        (t.value, ORGANISATION_TYPE_LABELS[t], types[t.value])
+        (t.value, type_label(t.value), types[t.value])
         for t in OrganisationType
         if types.get(t.value)
     ]
