@@ -274,6 +274,32 @@ class StatementVersion(Base):
         return self.sha256[:12]
 
 
+class StatementTranslation(Base):
+    """A statement's text in another language, for reading only: the original stays the text
+    organisations endorse (its SHA-256 is the original's). `statement_version_id` is the version
+    it translates; a newer version of the statement makes it out of date until it is redone."""
+
+    __tablename__ = "statement_translations"
+    __table_args__ = (UniqueConstraint("statement_id", "lang"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"))
+    statement_version_id: Mapped[int] = mapped_column(
+        ForeignKey("statement_versions.id", ondelete="CASCADE")
+    )
+    lang: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    subtitle: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    statement_version: Mapped[StatementVersion] = relationship()
+
+    def is_current(self, statement: Statement) -> bool:
+        return self.statement_version_id == statement.current_version_id
+
+
 class Signature(Base):
     __tablename__ = "signatures"
     __table_args__ = (
@@ -354,6 +380,8 @@ class Signature(Base):
     row_version: Mapped[int] = mapped_column(Integer, default=1)
     # The contact asked to be kept informed about the statement (campaign mailings): an unticked
     # box on the sign-on form and the manage page; endorsements from before it have not.
+    # The language the contact signed in ("de"): their emails are written in it.
+    lang: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     keep_informed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When the contact last left the mailings (the unsubscribe link, or the box unticked).
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -91,9 +91,10 @@ def test_statements_load_creates_versions(app, runner, client, tmp_path):
     assert bound["Early Org"] == versions[1].id
     assert bound["Late Org"] == versions[2].id
     assert by_email == {"v1@example.org": versions[1].id, "v2@example.org": versions[2].id}
-    # The public page shows the new text and its language.
+    # The public page shows the new text, marked with its language (the page is in the
+    # visitor's).
     page = client.get("/statements/cli-statement").text
-    assert "First body, amended." in page and '<html lang="pl">' in page
+    assert "First body, amended." in page and '<div class="prose" lang="pl">' in page
 
     # Loading the first text again makes it current without a third version.
     statement_file(tmp_path, "First body.\n", language="pl")

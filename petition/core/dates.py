@@ -1,13 +1,19 @@
-"""Dates as people read them, one form everywhere (pages, emails, the PDF): '4 March 2025';
-and as machines read them in a `<time datetime>` attribute.
+"""Dates as people read them, one form everywhere (pages, emails, the PDF): '4 March 2025',
+'4. März 2025', '4 marca 2025' in the language of the page, email or PDF being written; and as
+machines read them in a `<time datetime>` attribute.
 
-Month names come from this module, not the process locale, so a server set to another
-language still writes English dates.
+English month names come from this module, not the process locale, so a server set to another
+language still writes English dates; other languages' from CLDR (Babel), never the process's.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+
+from babel import Locale
+from babel import dates as babel_dates
+from flask import has_app_context
+from flask_babel import get_locale
 
 _MONTHS = (
     "January",
@@ -26,10 +32,20 @@ _MONTHS = (
 
 
 def format_date(value: date | datetime | None) -> str:
-    """'4 March 2025' ('' for None)."""
+    """'4 March 2025' ('' for None); in another language, its long date ('4. März 2025')."""
     if value is None:
         return ""
+    locale = _locale()
+    if locale is not None and locale.language != "en":
+        return babel_dates.format_date(value, format="long", locale=locale)
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _locale() -> Locale | None:
+    """The language being written, where there is one (a request, or a forced locale)."""
+    if not has_app_context():
+        return None
+    return get_locale()
 
 
 def format_timestamp(value: datetime | None) -> str:

@@ -75,7 +75,9 @@ class JointlyFlask(Flask):
     request_class = JointlyRequest
     url_map_class = JointlyMap
 
-    def url_for(self, endpoint: str, /, *args, **values) -> str:
+    def url_for(  # type: ignore[override]  # the same parameters, passed on
+        self, endpoint: str, /, *args, **values
+    ) -> str:
         """Inside `/de/…`, links to pages keep the prefix (SCRIPT_NAME); links to what has no
         language (static files, the PDF, open data, the staff console) do not."""
         from . import i18n

@@ -23,6 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, Response, current_app, g, redirect, request
 from werkzeug.datastructures import LanguageAccept
+from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.http import parse_accept_header
 
 #: Where request.environ says which language the request is in, and how that was chosen.
@@ -61,11 +62,15 @@ def N_(text: str) -> str:
 @cache
 def available_languages() -> tuple[str, ...]:
     """English first, then every language with a catalogue, in code order."""
-    found = sorted(
-        path.name
-        for path in TRANSLATIONS.iterdir()
-        if (path / "LC_MESSAGES" / "messages.po").is_file() and path.name != SOURCE_LANGUAGE
-    ) if TRANSLATIONS.is_dir() else []
+    found = (
+        sorted(
+            path.name
+            for path in TRANSLATIONS.iterdir()
+            if (path / "LC_MESSAGES" / "messages.po").is_file() and path.name != SOURCE_LANGUAGE
+        )
+        if TRANSLATIONS.is_dir()
+        else []
+    )
     return (SOURCE_LANGUAGE, *found)
 
 
@@ -144,6 +149,8 @@ def init_app(app: Flask) -> None:
         language_links=language_links,
         language_name=language_name,
         current_language=current_language,
+        available_languages=available_languages,
+        url_in=url_in,
     )
 
 
@@ -157,7 +164,7 @@ def is_localised(endpoint: str | None) -> bool:
     return endpoint in LOCALISED_ENDPOINTS or endpoint.partition(".")[0] in LOCALISED_BLUEPRINTS
 
 
-def _take_language() -> Response | None:
+def _take_language() -> BaseResponse | None:
     endpoint = request.endpoint
     # The staff console and the files are in the source language; pages and errors are not.
     in_language = endpoint is None or is_localised(endpoint)
@@ -255,7 +262,7 @@ def type_label(value: str | None) -> str:
     from ..models import ORGANISATION_TYPE_LABELS, OrganisationType  # noqa: PLC0415
 
     try:
-        return gettext(ORGANISATION_TYPE_LABELS[OrganisationType(value)])
+        return gettext(ORGANISATION_TYPE_LABELS[OrganisationType(value or "")])
     except ValueError:
         return str(value)
 

@@ -11,6 +11,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from flask_mail import Connection, Message
 from sqlalchemy import func, select, text, update
 
@@ -19,6 +20,7 @@ from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
 from . import identity, jobs
 from .audit import Actor, record
 from .db import after_write, rowcount, transaction, write_transaction
+from .i18n import SOURCE_LANGUAGE
 from .validation import registrable_domain
 from .wording import mail_kind_label, outbox_status_label
 
@@ -111,6 +113,7 @@ def queue_email(
     *,
     signature_id: int | None = None,
     cap_per_domain: bool = False,
+    lang: str | None = None,
     **context,
 ) -> OutboxMessage:
     """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction.
@@ -120,8 +123,13 @@ def queue_email(
     stranger's form submission triggers, sent to one recipient domain at most
     MAIL_DOMAIN_HOURLY_LIMIT times an hour (more is deferred to when the window frees).
     """
-    plain = render_template(f"emails/{template}.txt", **context)
-    html = render_template(f"emails/{template}.html", **context)
+    # In the recipient's language: `lang`, else the signature's (the language they signed in);
+    # staff mail in the source language, whatever page sent it.
+    signature = context.get("signature")
+    lang = lang or getattr(signature, "lang", None) or SOURCE_LANGUAGE
+    with force_locale(lang):
+        plain = render_template(f"emails/{template}.txt", **context)
+        html = render_template(f"emails/{template}.html", **context)
     first, _, body = plain.partition("\n")
     subject = first.removeprefix("Subject:").strip()
     now = utcnow()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from ..core import outbox
 from ..core.audit import Actor, record
 from ..core.db import rowcount, write_transaction
+from ..core.i18n import available_languages
 from ..core.tokens import hash_token, looks_like_token, new_token
 from ..core.validation import InvalidValue
 from ..extensions import db
@@ -32,8 +33,8 @@ from ..models import (
 )
 from ..statements.service import render_markdown
 
-#: The interface languages (docs/interface.md, "Languages"): a mailing may have a text in each.
-SITE_LANGUAGES = ("en", "nl", "de", "fr", "es", "it", "pl")
+#: The interface languages (core/i18n.py): a mailing may have a text in each.
+SITE_LANGUAGES = available_languages()
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -148,7 +148,9 @@ def decide(
                 signature_id=signature.id,
                 signature=signature,
                 statement=signature.statement,
-                list_url=public_url(f"/statements/{signature.statement.slug}/signatories"),
+                list_url=public_url(
+                    f"/statements/{signature.statement.slug}/signatories", signature.lang
+                ),
                 pdf_url=public_url(f"/statements/{signature.statement.slug}/statement.pdf"),
                 manage_url=manage_url(signature),
             )

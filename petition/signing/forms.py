@@ -11,6 +11,7 @@ from wtforms.validators import ValidationError
 
 from ..core import validation
 from ..core.forms import organisation_fields, validated_by
+from ..core.i18n import current_language
 from ..models import ORGANISATION_TYPE_LABELS
 from .service import SignatureInput
 
@@ -114,6 +115,7 @@ class SignForm(FlaskForm):
             email_normalised=email_key,
             comment=self.comment.clean,
             keep_informed=bool(self.keep_informed.data),
+            lang=current_language(),
         )
 
 

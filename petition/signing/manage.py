@@ -257,7 +257,7 @@ def _start_address_change(signature: Signature, email: str, email_normalised: st
         cap_per_domain=True,  # an address typed into a form
         signature=signature,
         statement=signature.statement,
-        confirm_url=public_url(f"/manage/email/{token}"),
+        confirm_url=public_url(f"/manage/email/{token}", signature.lang),
         expires_days=_confirm_ttl().days,
     )
     record(Actor.signatory(), "address_change_requested", signature=signature)

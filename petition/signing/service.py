@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..core import events, outbox
 from ..core.audit import Actor, record
 from ..core.db import after_write, compare_and_set, rowcount, write_transaction
+from ..core.i18n import localised_path
 from ..core.tokens import hash_token, looks_like_token, new_token
 from ..core.validation import OrganisationFields, derived_columns, normalise_email
 from ..extensions import db
@@ -73,6 +74,8 @@ class SignatureInput(OrganisationFields):
     email_normalised: str
     comment: str = ""
     keep_informed: bool = False
+    # The language of the form ("de"), which the contact's emails are then written in.
+    lang: str = ""
 
 
 class SubmitOutcome(enum.Enum):
@@ -123,11 +126,13 @@ def _apply_input(signature: Signature, data: SignatureInput) -> None:
     signature.email_normalised = data.email_normalised
     signature.comment = data.comment
     signature.keep_informed = data.keep_informed
+    if data.lang:
+        signature.lang = data.lang
 
 
 def manage_url(signature: Signature) -> str:
     """A new manage link for the signature's emails (every one issued stays valid)."""
-    return public_url(f"/manage/{_issue_token(signature, TokenPurpose.MANAGE)}")
+    return public_url(f"/manage/{_issue_token(signature, TokenPurpose.MANAGE)}", signature.lang)
 
 
 def _queue_confirmation(
@@ -166,15 +171,16 @@ def _queue_confirmation(
         cap_per_domain=True,  # anyone can type any address into the form
         signature=signature,
         statement=statement,
-        confirm_url=public_url(f"/confirm/{confirm}"),
-        manage_url=public_url(f"/manage/{manage}"),
+        confirm_url=public_url(f"/confirm/{confirm}", signature.lang),
+        manage_url=public_url(f"/manage/{manage}", signature.lang),
         expires_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
         resubmitted=resubmitted,
     )
 
 
-def public_url(path: str) -> str:
-    return current_app.config["PUBLIC_BASE_URL"] + path
+def public_url(path: str, lang: str | None = None) -> str:
+    """The site's address of `path`; of its page in `lang` when given (an emailed link)."""
+    return current_app.config["PUBLIC_BASE_URL"] + localised_path(lang, path)
 
 
 def _claim_send_slot(signature_id: int, column) -> bool:

@@ -156,11 +156,11 @@ def clean_language(value: str) -> str:
     return language
 
 
-def parse_statement_file(text: str) -> StatementFile:
-    """Split '---' YAML front matter from the Markdown body, which is kept byte for byte."""
+def split_front_matter(text: str, keys: str = "slug, title, …") -> tuple[dict, str]:
+    """A Markdown file's '---' YAML front matter, and its body kept byte for byte."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n")
     if not text.startswith("---\n"):
-        raise StatementError("the file must start with '---' front matter (slug, title, …)")
+        raise StatementError(f"the file must start with '---' front matter ({keys})")
     end = text.find("\n---\n", 4)
     if end == -1:
         raise StatementError("the front matter is not closed by a '---' line")
@@ -170,7 +170,12 @@ def parse_statement_file(text: str) -> StatementFile:
         raise StatementError(f"the front matter is not valid YAML: {exc}") from exc
     if not isinstance(meta, dict):
         raise StatementError("the front matter must be a mapping of keys to values")
-    body = text[end + 5 :]
+    return meta, text[end + 5 :]
+
+
+def parse_statement_file(text: str) -> StatementFile:
+    """Split '---' YAML front matter from the Markdown body, which is kept byte for byte."""
+    meta, body = split_front_matter(text)
     for key in ("slug", "title"):
         if not str(meta.get(key) or "").strip():
             raise StatementError(f"the front matter has no {key}")

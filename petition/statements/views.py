@@ -8,11 +8,12 @@ from __future__ import annotations
 from flask import current_app, render_template
 
 from ..core.caching import etag_for, public_page
+from ..core.i18n import current_language
 from ..extensions import db
 from ..models import SiteText
 from ..signatories import glance
 from ..signatories import service as signatories
-from . import bp, campaign, site_texts
+from . import bp, campaign, site_texts, translations
 from .service import all_statements, public_state, render_markdown, statement_or_404
 
 
@@ -38,6 +39,7 @@ def statement_page(statement):
         public_state(statement),
         campaign.updates_state(statement.id),
         builds.versions_state(statement.id),
+        translations.translation_state(statement, current_language()),
     )
     return public_page(etag, lambda: _render_statement(statement, builds.latest_version(statement)))
 
@@ -47,10 +49,14 @@ def _render_statement(statement, pdf):
 
     version = statement.current_version
     updates = campaign.published_updates(statement)
+    lang = current_language()
+    translated = translations.translation(statement, lang) if lang != statement.language else None
+    body = translated.body if translated else (version.body if version else "")
     return render_template(
         "public/statement.html",
         statement=statement,
-        body_html=render_markdown(version.body if version else ""),
+        translated=translated,
+        body_html=render_markdown(body),
         version=version,
         initiators=signatories.initiators(statement),
         count=signatories.public_count(statement),
