@@ -23,8 +23,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, Response, current_app, g, redirect, request
 from werkzeug.datastructures import LanguageAccept
-from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.http import parse_accept_header
+from werkzeug.wrappers import Response as BaseResponse
 
 #: Where request.environ says which language the request is in, and how that was chosen.
 LANG_KEY = "jointly.lang"

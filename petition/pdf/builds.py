@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import overload
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import case, delete, func, or_, select, update
 
 from ..core import events, jobs
 from ..core.audit import Actor, record
 from ..core.db import rowcount, write_transaction
+from ..core.i18n import SOURCE_LANGUAGE, available_languages, country_name
 from ..extensions import db
 from ..models import (
     OrganisationType,
@@ -565,6 +567,23 @@ def set_letter_lines(
     statement.pdf_date = when
 
 
+def pdf_language(statement_language: str | None) -> str:
+    """The language of the PDF's fixed wording: the statement's where the site has its
+    catalogue, else English (never a mixture)."""
+    lang = (statement_language or "").split("-")[0].lower()
+    return lang if lang in available_languages() else SOURCE_LANGUAGE
+
+
+def _country_names(conn, approved, lang: str) -> dict[str, str]:
+    """The listed countries' stored English names, in `lang` (none to change in English)."""
+    if lang == SOURCE_LANGUAGE:
+        return {}
+    pairs = conn.execute(
+        select(Signature.country, Signature.country_name).where(*approved).distinct()
+    )
+    return {name: country_name(code, lang) for code, name in pairs}
+
+
 def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Path, dict]:
     """Read the list in one snapshot and stream it into a temporary file in `directory`."""
     from .layout import StatementDoc, render_statement_pdf
@@ -633,6 +652,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
                 )
             }
         initiators = split_initiators(found.initiators)
+        lang = pdf_language(found.language)
         doc = StatementDoc(
             title=found.title,
             subtitle=found.subtitle,
@@ -649,6 +669,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
             place=found.pdf_place or "",
             letter_date=found.pdf_date,
             logo=logo,
+            country_names=_country_names(conn, approved, lang) if public else {},
         )
         listed = array("I")  # the ids listed: 4 bytes each (a list of ints takes ten times that)
         rows = ()
@@ -685,7 +706,8 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
         try:
             os.chmod(tmp_name, 0o644)  # published files are public; mkstemp makes them owner-only
             with os.fdopen(fd, "wb") as fh:
-                rendered = render_statement_pdf(fh, doc, type_counts, rows)
+                with force_locale(lang):  # one document, in the statement's language
+                    rendered = render_statement_pdf(fh, doc, type_counts, rows)
                 fh.flush()
                 os.fsync(fh.fileno())
         except BaseException:

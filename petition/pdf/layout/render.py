@@ -57,6 +57,7 @@ from .text import clean_inline, escape_markup, format_count
 #   surface); list entries never go through the markup parser at all.
 
 ORGANISATION_TYPES = wording.ORGANISATION_TYPES
+_t = wording.translate
 
 SHORT_HASH_LENGTH = 12
 # Marks for signatories of earlier versions, newest earlier version first; doubled after four.
@@ -93,6 +94,8 @@ class StatementDoc:
     place: str = ""  # the date line reads "place, date" (just the date when empty)
     letter_date: date | None = None  # the date line's date; the generation date when None
     logo: Logo | None = None  # letterhead logo, from letterhead.load_logo
+    # The rows' (English) country names in the PDF's language, where it is not English.
+    country_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def render_statement_pdf(
     # 100,000 rows) and makes files larger; every PDF reader takes binary streams.
     rl_config.useA85 = 0
 
-    labels = [(str(code), clean_inline(label)) for code, label in type_labels]
+    labels = [(str(code), clean_inline(_t(label))) for code, label in type_labels]
     order = {code: index for index, (code, _) in enumerate(labels)}
     counts: dict[str, int] = {}
     for code, count in type_counts.items():
@@ -153,9 +156,10 @@ def render_statement_pdf(
     stream = _SignatoryStream(
         row_iter, labels, order, counts, marks, doc.version_sha256, styles.FRAME_HEIGHT
     )
+    stream.country_names = doc.country_names
 
     story: list[Flowable] = [
-        _Bookmark("statement", clean_inline(doc.title) or wording.OUTLINE_SIGNATORIES, 0),
+        _Bookmark("statement", clean_inline(doc.title) or _t(wording.OUTLINE_SIGNATORIES), 0),
         *_title_block(doc),
         *markdown_flowables(doc.body_markdown),
     ]
@@ -210,22 +214,22 @@ def _title_block(doc: StatementDoc) -> list[Flowable]:
         block.append(Spacer(0, 14))
     when = format_date(doc.letter_date or doc.generated_at.date())
     place = clean_inline(doc.place)
-    date_line = wording.DATE_PLACE.format(place=place, date=when) if place else when
+    date_line = _t(wording.DATE_PLACE).format(place=place, date=when) if place else when
     block.append(Paragraph(escape_markup(date_line), styles.LETTER_DATE))
     addressee = clean_inline(doc.addressee)
     if addressee:
-        line = wording.ADDRESSEE.format(addressee=addressee)
+        line = _t(wording.ADDRESSEE).format(addressee=addressee)
         block.append(Paragraph(escape_markup(line), styles.LETTER))
         block.append(Spacer(0, 14))
     block.append(Paragraph(escape_markup(clean_inline(doc.title)), styles.TITLE))
     subtitle = clean_inline(doc.subtitle)
     if subtitle:
         block.append(Paragraph(escape_markup(subtitle), styles.SUBTITLE))
-    published = wording.PUBLISHED.format(date=format_date(doc.published_on))
+    published = _t(wording.PUBLISHED).format(date=format_date(doc.published_on))
     block.append(Paragraph(escape_markup(published), styles.META))
     initiators = [name for name in (clean_inline(n) for n in doc.initiators) if name]
     if initiators:
-        block.append(Paragraph(escape_markup(wording.INITIATIVE_OF), styles.LABEL))
+        block.append(Paragraph(escape_markup(_t(wording.INITIATIVE_OF)), styles.LABEL))
         block.append(Paragraph(escape_markup(", ".join(initiators)), styles.INITIATORS))
     block.append(Spacer(0, 8))
     block.append(HRFlowable(width="100%", thickness=0.6, color=styles.RULE, spaceAfter=16))
@@ -234,41 +238,41 @@ def _title_block(doc: StatementDoc) -> list[Flowable]:
 
 def _colophon(doc: StatementDoc) -> list[Flowable]:
     lines = [
-        wording.COLOPHON_VERSION.format(sha256=clean_inline(doc.version_sha256)),
-        wording.COLOPHON_GENERATED.format(timestamp=format_timestamp(doc.generated_at)),
-        wording.COLOPHON_ACCESSIBLE,
-        wording.COLOPHON_TYPE,
+        _t(wording.COLOPHON_VERSION).format(sha256=clean_inline(doc.version_sha256)),
+        _t(wording.COLOPHON_GENERATED).format(timestamp=format_timestamp(doc.generated_at)),
+        _t(wording.COLOPHON_ACCESSIBLE),
+        _t(wording.COLOPHON_TYPE),
     ]
     block: list[Flowable] = [
         Spacer(0, 18),
         HRFlowable(width="100%", thickness=0.4, color=styles.RULE, spaceAfter=6),
-        _Bookmark("colophon", wording.OUTLINE_COLOPHON, 0),
-        Paragraph(escape_markup(wording.COLOPHON_HEADING), styles.COLOPHON_HEADING),
+        _Bookmark("colophon", _t(wording.OUTLINE_COLOPHON), 0),
+        Paragraph(escape_markup(_t(wording.COLOPHON_HEADING)), styles.COLOPHON_HEADING),
         *(Paragraph(escape_markup(line), styles.COLOPHON) for line in lines),
     ]
     return [KeepTogether(block)]
 
 
 def _signatories_intro(doc: StatementDoc, total: int, marks: dict[str, str]) -> list[Flowable]:
-    heading = Paragraph(escape_markup(wording.SIGNATORIES), styles.SECTION)
+    heading = Paragraph(escape_markup(_t(wording.SIGNATORIES)), styles.SECTION)
     heading.keepWithNext = True
     as_of = format_date(doc.generated_at.date())
     if total == 0:
-        summary = wording.SUMMARY_NONE.format(date=as_of)
+        summary = _t(wording.SUMMARY_NONE).format(date=as_of)
     elif total == 1:
-        summary = wording.SUMMARY_ONE.format(date=as_of)
+        summary = _t(wording.SUMMARY_ONE).format(date=as_of)
     else:
-        summary = wording.SUMMARY_MANY.format(
+        summary = wording.summary_many(total).format(
             date=as_of, words=wording.count_in_words(total), figures=format_count(total)
         )
     intro: list[Flowable] = [
         CondPageBreak(_SIGNATORIES_MIN_HEIGHT),
-        _Bookmark("signatories", wording.OUTLINE_SIGNATORIES, 0),
+        _Bookmark("signatories", _t(wording.OUTLINE_SIGNATORIES), 0),
         heading,
     ]
     intro.append(Paragraph(escape_markup(summary), styles.BODY))
     for sha, mark in marks.items():
-        note = EARLIER_VERSION_NOTE.format(
+        note = _t(EARLIER_VERSION_NOTE).format(
             short_hash=sha[:SHORT_HASH_LENGTH], date=format_date(doc.earlier_versions[sha])
         )
         intro.append(Paragraph(escape_markup(clean_inline(f"{mark} {note}")), styles.NOTE))
@@ -393,7 +397,7 @@ class _StatementTemplate(BaseDocTemplate):
         canvas.setLineWidth(0.4)
         rule_y = styles.FOOTER_BASELINE + 10
         canvas.line(left, rule_y, right, rule_y)
-        label = wording.PAGE_OF.format(page=page)
+        label = _t(wording.PAGE_OF).format(page=page)
         canvas.drawRightString(
             right,
             styles.FOOTER_BASELINE,
@@ -662,11 +666,12 @@ class _SignatoryStream(Flowable):
         self._regular: _Encoder | None = None
         self._bold: _Encoder | None = None
         self._tails: dict[str, tuple[float, str]] = {}
+        self.country_names: Mapping[str, str] = {}
         self._name_widths = _widths(REGULAR)
         self._bold_widths = _widths(SANS_BOLD)
         self._headings: dict[tuple[str, float], list[str]] = {}
         self._group_headings = [
-            wording.GROUP_HEADING.format(label=label, count=format_count(counts.get(code, 0)))
+            _t(wording.GROUP_HEADING).format(label=label, count=format_count(counts.get(code, 0)))
             for code, label in labels
         ]
         self.placed = 0
@@ -834,12 +839,12 @@ class _SignatoryStream(Flowable):
             rule = y + 15.0
             y += styles.GROUP_HEADING_HEIGHT
         elif continues:
-            note = wording.CONTINUED.format(label=label)
+            note = _t(wording.CONTINUED).format(label=label)
             add(note, styles.CONTINUED_SIZE, _FAINT, 9.0, 9.0)
             y += styles.CONTINUED_HEIGHT
         elif opens_country:
             y += styles.COUNTRY_GAP
-        country = entry.country or wording.NO_COUNTRY
+        country = entry.country or _t(wording.NO_COUNTRY)
         add(country, styles.COUNTRY_SIZE, _MUTED, 8.5, 9.5)
         y += styles.COUNTRY_HEIGHT
         return (y, texts, rule)
@@ -905,7 +910,8 @@ class _SignatoryStream(Flowable):
         key = f"\x01{country or ''}"
         cached = self._tails.get(key)
         if cached is None:
-            cached = self._tails[key] = (0.0, clean_inline(country or ""))
+            name = self.country_names.get(country or "", country or "")
+            cached = self._tails[key] = (0.0, clean_inline(name))
         return cached[1]
 
     def _tail(self, city: str | None) -> tuple[float, str]:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 
+from babel.numbers import format_decimal
+from flask import has_app_context
+from flask_babel import get_locale
+
 # C0/C1 controls and the Unicode line/paragraph separators would either break the layout (a newline
 # in an organisation name) or reach the PDF as undefined glyphs, so they become plain spaces.
 _CONTROLS = {c: " " for c in (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
@@ -37,5 +41,9 @@ def escape_markup(text: str) -> str:
 
 
 def format_count(value: int) -> str:
-    """Thousands separated: '12,345'."""
+    """Thousands separated in the language being written: '12,345', '12.345', '12 345'."""
+    if has_app_context():
+        locale = get_locale()
+        if locale is not None and locale.language != "en":
+            return format_decimal(value, locale=locale)
     return f"{value:,}"
