@@ -21,7 +21,7 @@ def validated_by(func, **kwargs):
         try:
             field.clean = func(field.data, **kwargs)
         except validation.InvalidValue as exc:
-            raise ValidationError(str(exc)) from exc
+            raise ValidationError(exc.translated()) from exc
 
     return validator
 

@@ -14,6 +14,8 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wsgi import FileWrapper
 
+from .i18n import N_
+
 
 class InvalidFormEncoding(BadRequest):
     description = "What was sent is not valid UTF-8 text."
@@ -162,16 +164,16 @@ def form_bodies_only() -> None:
     if request.method != "POST" or request.url_rule is None:
         return  # not a form post, or no such route: routing answers 404/405 itself
     if request.mimetype not in FORM_BODIES:
-        abort(400, description="Send this form from its web page.")
+        abort(400, description=N_("Send this form from its web page."))
     upload = _upload_of_this_route()
     if upload is not None:
         request.max_content_length = upload[1] + UPLOAD_FORM_OVERHEAD
     if not request.files:
         return
     if upload is None:
-        abort(400, description="This form does not take files.")
+        abort(400, description=N_("This form does not take files."))
     if list(request.files) != [upload[0]] or len(request.files.getlist(upload[0])) != 1:
-        abort(400, description="This form takes one file.")
+        abort(400, description=N_("This form takes one file."))
 
 
 def is_id_text(value: str) -> bool:

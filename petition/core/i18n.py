@@ -151,6 +151,8 @@ def init_app(app: Flask) -> None:
         current_language=current_language,
         available_languages=available_languages,
         url_in=url_in,
+        # The language being written: an email's (force_locale) rather than the page's.
+        writing_language=_locale_language,
     )
 
 

@@ -14,10 +14,29 @@ from flask import current_app, has_app_context
 from publicsuffixlist import PublicSuffixList
 
 from ..models import OrganisationType
+from .i18n import N_
 
 
 class InvalidValue(ValueError):
-    """A value that cannot be stored; the message is shown to the person who typed it."""
+    """A value that cannot be stored; the message is shown to the person who typed it.
+
+    `message` is an English template with %(name)s fields (a msgid of the catalogues, marked
+    with N_); str() is the English text (logs, the CLI), `translated()` the text in the
+    language of the page. A `field` parameter names the field and is translated too.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+    def translated(self) -> str:
+        from flask_babel import gettext  # noqa: PLC0415 - the CLI and jobs need no Babel
+
+        params = dict(self.params)
+        if isinstance(params.get("field"), str):
+            params["field"] = gettext(str(params["field"]))
+        return gettext(self.message) % params if params else gettext(self.message)
 
 
 _CONTROL = re.compile(
@@ -38,7 +57,8 @@ def _refuse_unreadable(text: str, field: str) -> None:
     # U+FFFD is what a decoder leaves for bytes that were not UTF-8: storing it would keep garbage.
     if "\ufffd" in text:
         raise InvalidValue(
-            f"The {field} contains characters that could not be read; type it again."
+            N_("The %(field)s contains characters that could not be read; type it again."),
+            field=field,
         )
 
 
@@ -47,14 +67,20 @@ def clean_line(value: str | None, *, field: str, min_len: int = 0, max_len: int 
     text = unicodedata.normalize("NFC", value or "")
     _refuse_unreadable(text, field)
     if _CONTROL_OR_NEWLINE.search(text.strip()):
-        raise InvalidValue(f"The {field} must not contain control characters or line breaks.")
+        raise InvalidValue(
+            N_("The %(field)s must not contain control characters or line breaks."), field=field
+        )
     text = _SPACES.sub(" ", text).strip()
     if min_len and len(text) < min_len:
         if not text:
-            raise InvalidValue(f"Enter the {field}.")
-        raise InvalidValue(f"The {field} must be at least {min_len} characters.")
+            raise InvalidValue(N_("Enter the %(field)s."), field=field)
+        raise InvalidValue(
+            N_("The %(field)s must be at least %(min)s characters."), field=field, min=min_len
+        )
     if len(text) > max_len:
-        raise InvalidValue(f"The {field} must be at most {max_len} characters.")
+        raise InvalidValue(
+            N_("The %(field)s must be at most %(max)s characters."), field=field, max=max_len
+        )
     return text
 
 
@@ -63,11 +89,13 @@ def clean_paragraphs(value: str | None, *, field: str, max_len: int = 1000) -> s
     text = unicodedata.normalize("NFC", value or "").replace("\r\n", "\n").replace("\r", "\n")
     _refuse_unreadable(text, field)
     if _CONTROL.search(text):
-        raise InvalidValue(f"The {field} must not contain control characters.")
+        raise InvalidValue(N_("The %(field)s must not contain control characters."), field=field)
     text = "\n".join(line.strip() for line in text.strip().split("\n"))
     text = re.sub(r"\n{3,}", "\n\n", text)
     if len(text) > max_len:
-        raise InvalidValue(f"The {field} must be at most {max_len} characters.")
+        raise InvalidValue(
+            N_("The %(field)s must be at most %(max)s characters."), field=field, max=max_len
+        )
     return text
 
 
@@ -75,7 +103,7 @@ def organisation_type(value: str | None) -> OrganisationType:
     try:
         return OrganisationType((value or "").strip())
     except ValueError as exc:
-        raise InvalidValue("Choose the type of organisation from the list.") from exc
+        raise InvalidValue(N_("Choose the type of organisation from the list.")) from exc
 
 
 @lru_cache(maxsize=1)
@@ -114,7 +142,7 @@ def country_display_name(code: str) -> str:
 def country_code(value: str | None) -> str:
     code = (value or "").strip().upper()
     if len(code) != 2 or not code.isascii() or pycountry.countries.get(alpha_2=code) is None:
-        raise InvalidValue("Choose a country from the list.")
+        raise InvalidValue(N_("Choose a country from the list."))
     return code
 
 
@@ -123,43 +151,48 @@ def website(value: str | None, *, required: bool = False) -> str:
     text = (value or "").strip()
     if not text:
         if required:
-            raise InvalidValue("Enter the organisation's website.")
+            raise InvalidValue(N_("Enter the organisation's website."))
         return ""
     if len(text) > WEBSITE_MAX_LEN:
-        raise InvalidValue(f"The website address must be at most {WEBSITE_MAX_LEN} characters.")
+        raise InvalidValue(
+            N_("The website address must be at most %(max)s characters."), max=WEBSITE_MAX_LEN
+        )
     if _CONTROL_OR_NEWLINE.search(text) or " " in text:
-        raise InvalidValue("Enter a website address such as https://www.example.org.")
+        raise InvalidValue(N_("Enter a website address such as https://www.example.org."))
     if "://" not in text:
         text = "https://" + text
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise InvalidValue("Enter a website address such as https://www.example.org.") from exc
+        raise InvalidValue(N_("Enter a website address such as https://www.example.org.")) from exc
     host = (parts.hostname or "").rstrip(".")
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidValue("The website address must start with http:// or https://.")
+        raise InvalidValue(N_("The website address must start with http:// or https://."))
     if parts.username or parts.password:
-        raise InvalidValue("The website address must not contain a user name or password.")
+        raise InvalidValue(N_("The website address must not contain a user name or password."))
     if "." not in host or host.startswith(".") or ".." in host:
-        raise InvalidValue("Enter a website address such as https://www.example.org.")
+        raise InvalidValue(N_("Enter a website address such as https://www.example.org."))
     try:
         host = host.encode("idna").decode("ascii").lower()
     except UnicodeError as exc:
-        raise InvalidValue("The website's domain name is not valid.") from exc
+        raise InvalidValue(N_("The website's domain name is not valid.")) from exc
     labels = host.split(".")
     # urlsplit accepts any character in a host; only a domain name with a real TLD is a website
     # (no IP addresses, no quotes or angle brackets that would end up in a link).
     if not all(_HOST_LABEL.match(label) for label in labels) or not _TLD.match(labels[-1]):
-        raise InvalidValue("The website's domain name is not valid.")
+        raise InvalidValue(N_("The website's domain name is not valid."))
     netloc = host + (f":{port}" if port and port not in (80, 443) else "")
     path = parts.path if parts.path not in ("", "/") else ""
     stored = urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
     # The stored form is what must fit the column: "https://" and IDNA make it longer than typed.
     if len(stored) > WEBSITE_MAX_LEN:
         raise InvalidValue(
-            f"The website address must be at most {WEBSITE_MAX_LEN} characters"
-            " (with https:// and the domain name in its encoded form)."
+            N_(
+                "The website address must be at most %(max)s characters"
+                " (with https:// and the domain name in its encoded form)."
+            ),
+            max=WEBSITE_MAX_LEN,
         )
     return stored
 
@@ -172,9 +205,9 @@ def email_address(value: str | None, utf8_local_part: bool | None = None) -> tup
     """
     text = (value or "").strip()
     if not text:
-        raise InvalidValue("Enter an email address.")
+        raise InvalidValue(N_("Enter an email address."))
     if len(text) > EMAIL_MAX_LEN:
-        raise InvalidValue("The email address is too long.")
+        raise InvalidValue(N_("The email address is too long."))
     if utf8_local_part is None:
         utf8_local_part = has_app_context() and bool(current_app.config.get("MAIL_SMTPUTF8"))
     local_part = text.rsplit("@", 1)[0]
@@ -182,15 +215,17 @@ def email_address(value: str | None, utf8_local_part: bool | None = None) -> tup
         # Such an address needs a mail server with SMTPUTF8 all the way (MAIL_SMTPUTF8 says the
         # relay has it): accepting it otherwise would queue mail that never leaves.
         raise InvalidValue(
-            "Enter an email address whose part before the @ uses only Latin letters without"
-            " accents, digits and . _ + - (the part after the @ may use any script)."
+            N_(
+                "Enter an email address whose part before the @ uses only Latin letters without"
+                " accents, digits and . _ + - (the part after the @ may use any script)."
+            )
         )
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise InvalidValue(f"Enter a valid email address: {exc}") from exc
+        raise InvalidValue(N_("Enter a valid email address: %(reason)s"), reason=str(exc)) from exc
     if len(result.normalized) > EMAIL_MAX_LEN:  # normalising can lengthen (NFC of some scripts)
-        raise InvalidValue("The email address is too long.")
+        raise InvalidValue(N_("The email address is too long."))
     return result.normalized, normalise_email(result.normalized)
 
 

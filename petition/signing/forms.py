@@ -4,48 +4,49 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from ..core import validation
 from ..core.forms import organisation_fields, validated_by
-from ..core.i18n import current_language
+from ..core.i18n import N_, current_language, localised_countries
 from ..models import ORGANISATION_TYPE_LABELS
 from .service import SignatureInput
 
-EU_GROUP = "EU member states"
-OTHERS_GROUP = "Other countries"
+EU_GROUP = N_("EU member states")
+OTHERS_GROUP = N_("Other countries")
 
 
 class SignForm(FlaskForm):
     organisation_name = StringField(
-        "Name of the organisation",
-        validators=[validated_by(validation.clean_line, field="organisation name", min_len=2)],
+        _l("Name of the organisation"),
+        validators=[validated_by(validation.clean_line, field=N_("organisation name"), min_len=2)],
         render_kw={"autocomplete": "organization", "maxlength": 200, "required": True},
     )
     organisation_type = SelectField(
-        "Type of organisation",
-        choices=[SelectChoice("", "Choose a type…")]
-        + [SelectChoice(t.value, label) for t, label in ORGANISATION_TYPE_LABELS.items()],
+        _l("Type of organisation"),
+        choices=[SelectChoice("", _l("Choose a type…"))]
+        + [SelectChoice(t.value, _l(label)) for t, label in ORGANISATION_TYPE_LABELS.items()],
         validate_choice=False,
         validators=[validated_by(validation.organisation_type)],
         render_kw={"required": True},
     )
     country = SelectField(
-        "Country",
+        _l("Country"),
         validate_choice=False,
         validators=[validated_by(validation.country_code)],
         render_kw={"autocomplete": "country", "required": True},
     )
     city = StringField(
-        "City or town",
-        validators=[validated_by(validation.clean_line, field="city", max_len=100)],
+        _l("City or town"),
+        validators=[validated_by(validation.clean_line, field=N_("city"), max_len=100)],
         render_kw={"autocomplete": "address-level2", "maxlength": 100},
     )
     website = StringField(
-        "Website of the organisation",
+        _l("Website of the organisation"),
         # Optional (not every network has a site of its own), but asked for: it is the
         # moderators' strongest cheap authenticity check against the email's domain.
         validators=[validated_by(validation.website)],
@@ -57,19 +58,21 @@ class SignForm(FlaskForm):
         },
     )
     contact_name = StringField(
-        "Your name",
-        validators=[validated_by(validation.clean_line, field="contact person's name", min_len=2)],
+        _l("Your name"),
+        validators=[
+            validated_by(validation.clean_line, field=N_("contact person's name"), min_len=2)
+        ],
         render_kw={"autocomplete": "name", "maxlength": 200, "required": True},
     )
     contact_role = StringField(
-        "Your job title or role",
+        _l("Your job title or role"),
         validators=[
-            validated_by(validation.clean_line, field="contact person's role", max_len=200)
+            validated_by(validation.clean_line, field=N_("contact person's role"), max_len=200)
         ],
         render_kw={"autocomplete": "organization-title", "maxlength": 200},
     )
     email = EmailField(
-        "Your work email address",
+        _l("Your work email address"),
         validators=[validated_by(validation.email_address)],
         render_kw={
             "autocomplete": "email",
@@ -79,26 +82,29 @@ class SignForm(FlaskForm):
         },
     )
     comment = TextAreaField(
-        "A short public comment",
-        validators=[validated_by(validation.clean_paragraphs, field="comment", max_len=1000)],
+        _l("A short public comment"),
+        validators=[validated_by(validation.clean_paragraphs, field=N_("comment"), max_len=1000)],
         render_kw={"maxlength": 1000, "rows": 3},
     )
     consent = BooleanField("consent")
     # Optional and unticked: campaign mailings go only to contacts who ask for them.
-    keep_informed = BooleanField(lazy_gettext("Keep me informed about this statement"))
+    keep_informed = BooleanField(_l("Keep me informed about this statement"))
     # Honeypot: hidden from people, irresistible to form-filling bots.
     fax_number = StringField(
-        "Leave this field empty", render_kw={"autocomplete": "off", "tabindex": "-1"}
+        _l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"}
     )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = _country_choices()
+        self.country.choices = _country_choices(current_language())
 
     def validate_consent(self, field) -> None:
         if not field.data:
             raise ValidationError(
-                "Tick the box to agree that the organisation's name is published and to the privacy notice."
+                _(
+                    "Tick the box to agree that the organisation's name is published and to the "
+                    "privacy notice."
+                )
             )
 
     @property
@@ -119,22 +125,25 @@ class SignForm(FlaskForm):
         )
 
 
-@lru_cache(maxsize=1)
-def _country_choices() -> list[SelectChoice]:
-    # Built once per process (WTForms only reads the list): about 250 entries on every form
-    # were a good part of a submission's cost. The likely countries first, in their own
-    # labelled group; each country still appears once, with its ISO code as the value.
+@lru_cache(maxsize=16)
+def _country_choices(lang: str) -> list[SelectChoice]:
+    # Built once per process and language (WTForms only reads the list): about 250 entries on
+    # every form were a good part of a submission's cost. The likely countries first, in their
+    # own labelled group; each country still appears once, with its ISO code as the value. The
+    # names in the form's language, sorted in it.
     eu, others = validation.country_choices_eu_first()
+    eu, others = localised_countries(eu), localised_countries(others)
+    eu_group, others_group = _(EU_GROUP), _(OTHERS_GROUP)
     return (
-        [SelectChoice("", "Choose a country…")]
-        + [SelectChoice(code, name, optgroup=EU_GROUP) for code, name in eu]
-        + [SelectChoice(code, name, optgroup=OTHERS_GROUP) for code, name in others]
+        [SelectChoice("", _("Choose a country…"))]
+        + [SelectChoice(code, name, optgroup=eu_group) for code, name in eu]
+        + [SelectChoice(code, name, optgroup=others_group) for code, name in others]
     )
 
 
 class LostLinkForm(FlaskForm):
     email = EmailField(
-        "Email address used to sign",
+        _l("Email address used to sign"),
         validators=[validated_by(validation.email_address)],
         render_kw={"autocomplete": "email", "required": True, "spellcheck": "false"},
     )

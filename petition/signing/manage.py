@@ -11,13 +11,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core import outbox
 from ..core.audit import Actor, record
 from ..core.db import rowcount, write_transaction
-from ..core.validation import country_display_name, derived_columns
+from ..core.i18n import N_, country_name, type_label
+from ..core.validation import derived_columns
 from ..extensions import db
 from ..models import (
     ChangeState,
@@ -51,12 +53,12 @@ PUBLIC_FIELDS = ("organisation_name", "organisation_type", "country", "city", "w
 CONTACT_FIELDS = ("contact_name", "contact_role")
 #: How the pages name the public fields.
 FIELD_LABELS = {
-    "organisation_name": "Organisation name",
-    "organisation_type": "Type of organisation",
-    "country": "Country",
-    "city": "City",
-    "website": "Website",
-    "comment": "Public comment",
+    "organisation_name": N_("Organisation name"),
+    "organisation_type": N_("Type of organisation"),
+    "country": N_("Country"),
+    "city": N_("City"),
+    "website": N_("Website"),
+    "comment": N_("Public comment"),
 }
 #: States whose details the signatory can still correct.
 CORRECTABLE = (SignatureState.PENDING_EMAIL, SignatureState.VERIFIED, SignatureState.APPROVED)
@@ -139,13 +141,14 @@ def update_fields(signature: Signature, values: dict[str, str]) -> bool:
 
 
 def readable(name: str, value: str) -> str:
-    """A stored value as the list shows it (a type's label, a country's name)."""
+    """A stored value as the list shows it (a type's label, a country's name), in the
+    page's language."""
     if not value:
         return ""
     if name == "organisation_type":
-        return OrganisationType(value).label
+        return type_label(value)
     if name == "country":
-        return country_display_name(value)
+        return country_name(value)
     return value
 
 
@@ -153,7 +156,7 @@ def change_rows(change: SignatureChange) -> list[tuple[str, str, str]]:
     """(field, value now, value proposed) for each field a proposed change touches."""
     return [
         (
-            FIELD_LABELS.get(name, name),
+            gettext(FIELD_LABELS[name]) if name in FIELD_LABELS else name,
             readable(name, change.before.get(name, "")),
             readable(name, value),
         )

@@ -67,8 +67,10 @@ def correct(token: str):
         return _page(token, exc.signature, status=409)
     except managing.StaleForm as exc:
         flash(
-            "The endorsement changed after you opened this page. Nothing was saved: check the "
-            "details below and correct them again.",
+            _(
+                "The endorsement changed after you opened this page. Nothing was saved: check "
+                "the details below and correct them again."
+            ),
             "warning",
         )
         return _page(token, exc.signature, status=409)
@@ -79,16 +81,18 @@ def correct(token: str):
 
 def _messages(done: managing.Correction) -> list[tuple[str, str]]:
     if done.nothing:
-        return [("info", "Nothing was changed: the details are as you gave them.")]
+        return [("info", _("Nothing was changed: the details are as you gave them."))]
     messages = []
     if done.applied:
-        messages.append(("success", "Your corrections are saved."))
+        messages.append(("success", _("Your corrections are saved.")))
     if done.proposed:
         messages.append(
             (
                 "success",
-                "Your corrections are sent to the campaign team. The public list and the PDF "
-                "show them once the team accepts them.",
+                _(
+                    "Your corrections are sent to the campaign team. The public list and the "
+                    "PDF show them once the team accepts them."
+                ),
             )
         )
     if done.keep_informed is not None:
@@ -104,8 +108,11 @@ def _messages(done: managing.Correction) -> list[tuple[str, str]]:
         messages.append(
             (
                 "info",
-                f"We have sent a link to {done.new_email}. The new address replaces the old "
-                "one once you open that link and confirm it.",
+                _(
+                    "We have sent a link to %(email)s. The new address replaces the old one "
+                    "once you open that link and confirm it.",
+                    email=done.new_email,
+                ),
             )
         )
     return messages
@@ -134,14 +141,16 @@ def manage_resend(token: str):
     except signing.TokenInvalid:
         return _invalid()
     except signing.AlreadyConfirmed:
-        flash("Your email address is already confirmed: there is nothing to resend.", "info")
+        flash(_("Your email address is already confirmed: there is nothing to resend."), "info")
         return redirect(url_for("signing.manage", token=token), 303)
     if result is managing.Resend.SENT:
-        flash("We have sent the confirmation email again.", "success")
+        flash(_("We have sent the confirmation email again."), "success")
     else:
         flash(
-            "A confirmation email was sent to this address a few minutes ago: look for it, and "
-            "in your spam folder. You can ask again in a few minutes.",
+            _(
+                "A confirmation email was sent to this address a few minutes ago: look for it, "
+                "and in your spam folder. You can ask again in a few minutes."
+            ),
             "info",
         )
     return redirect(url_for("signing.manage", token=token), 303)

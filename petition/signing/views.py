@@ -8,6 +8,7 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 
 from ..core.caching import etag_for, form_page
 from ..core.forms import ButtonForm
+from ..core.i18n import N_
 from ..extensions import limiter
 from ..models import SignatureState
 from ..statements.service import StatementNotFound, public_state, statement_or_404, summary_of
@@ -55,7 +56,7 @@ def _submit(slug: str):
         try:
             outcome = signing.sign_statement(slug, form.to_input(), request.remote_addr or "")
         except StatementNotFound:
-            abort(404, description="There is no statement at this address.")
+            abort(404, description=N_("There is no statement at this address."))
         except signing.StatementClosed:
             return _closed(slug)
         except signing.SigningError:

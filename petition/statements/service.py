@@ -16,6 +16,7 @@ from sqlalchemy import false, func, select, update
 from ..core import events
 from ..core.audit import Actor, record
 from ..core.db import after_write, write_transaction
+from ..core.i18n import N_
 from ..extensions import db
 from ..models import Statement, StatementVersion, utcnow
 
@@ -324,7 +325,7 @@ def get_statement(slug: str) -> Statement:
 def statement_or_404(slug: str) -> Statement:
     """For views: the statement at /statements/<slug>, or the 404 page."""
     query = select(Statement).where(Statement.slug == slug if is_slug(slug) else false())
-    return db.one_or_404(query, description="There is no statement at this address.")
+    return db.one_or_404(query, description=N_("There is no statement at this address."))
 
 
 #: Columns of a statement that no public page shows: the PDF builds' bookkeeping, and
