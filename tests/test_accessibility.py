@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from petition.core.i18n import available_languages
 from tests.conftest import PHONE
 from tests.staff_helpers import make_signature, make_staff
 
@@ -53,6 +54,20 @@ def test_public_pages_have_no_accessibility_violations(browser, live_url):
             found = audit(browser, url, viewport)
             if found:
                 problems[f"{url} @ {viewport['width']}px"] = found
+    assert problems == {}
+
+
+def test_pages_in_every_language_have_no_accessibility_violations(browser, live_url):
+    """The statement and sign-on pages in each of the other languages (issue 12.1), on a phone."""
+    base, _, path = live_url.partition("/statements/")
+    problems = {}
+    for lang in available_languages():
+        if lang == "en":
+            continue
+        for url in (f"{base}/{lang}/statements/{path}", f"{base}/{lang}/statements/{path}/sign"):
+            found = audit(browser, url, PHONE)
+            if found:
+                problems[url] = found
     assert problems == {}
 
 

@@ -190,6 +190,14 @@ def render_public(app, pages: Pages, slug: str) -> None:
         f"{base}/embed?theme=dark",
         f"{base}/share/mastodon",
         f"{base}/share/mastodon?instance=mastodon.social",
+        # The other languages (issue 12.1).
+        f"/de{base}",
+        f"/pl{base}/sign",
+        f"/fr{base}/signatories",
+        f"/es{base}/data",
+        f"/it{base}/versions",
+        f"/nl{base}/changes",
+        "/pl/privacy",
     ):
         pages.add(f"public GET {path}", client.get(path))
     pages.add(
@@ -385,6 +393,8 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
         "/staff/statements",
         f"/staff/statements/{statement_id}",
         f"/staff/statements/{statement_id}/updates",
+        f"/staff/statements/{statement_id}/translations",
+        f"/staff/statements/{statement_id}/translations/de",
         "/staff/texts/privacy",
         "/staff/identity",
     ):

@@ -16,6 +16,7 @@ from petition.models import AuditEvent, Signature, Statement, StatementTranslati
 from tests.conftest import csrf_token, links_in, valid_form, wait_jobs
 from tests.htmltree import parse
 from tests.pdf_helpers import add_verified, approve, fetch, pdf_text
+from tests.staff_helpers import post
 
 SLUG = "interregional-innovation-investments"
 STATEMENT = f"/statements/{SLUG}"
@@ -270,9 +271,7 @@ def test_a_new_version_marks_the_translation_out_of_date(app, client, runner, se
     amended.write_text(source.read_text(encoding="utf-8") + "\nAmended.\n", encoding="utf-8")
     loaded = runner.invoke(args=["statements", "load", str(amended)])
     assert "new version 2" in loaded.output, loaded.output
-    note = parse(client.get(f"/de{STATEMENT}").text).find(
-        "div", class_="translation-note"
-    )
+    note = parse(client.get(f"/de{STATEMENT}").text).find("div", class_="translation-note")
     assert "translation-outdated" in note.classes
     assert "earlier version" not in note.text  # in German
     # Translating again brings it up to date.
@@ -280,9 +279,7 @@ def test_a_new_version_marks_the_translation_out_of_date(app, client, runner, se
         args=["statements", "translate", SLUG, "de", str(_translation_file(tmp_path))]
     )
     assert "saved" in again.output
-    note = parse(client.get(f"/de{STATEMENT}").text).find(
-        "div", class_="translation-note"
-    )
+    note = parse(client.get(f"/de{STATEMENT}").text).find("div", class_="translation-note")
     assert "translation-outdated" not in note.classes
 
 
@@ -346,3 +343,66 @@ def test_the_pdf_stays_english_for_an_english_statement(app, client, seeded, tmp
     wait_jobs(app)
     text = pdf_text(fetch(client, f"{STATEMENT}/statement.pdf").data, tmp_path)
     assert "Signatories" in text and "five (5) organisations have signed" in text
+
+
+# ---------------------------------------------------------------- translations in the console
+
+
+def _console_post(admin, url: str, **data):
+    return post(admin, url, data)
+
+
+def test_an_admin_adds_previews_and_edits_a_translation_in_the_console(app, admin, client):
+    with app.app_context():
+        statement_id = db.session.scalar(select(Statement.id))
+    listing = admin.get(f"/staff/statements/{statement_id}/translations")
+    assert listing.status_code == 200
+    rows = {
+        row.find("th").normalised_text for row in parse(listing.text).find("tbody").find_all("tr")
+    }
+    assert "Deutsch de" in rows and not any(r.startswith("English") for r in rows)
+    url = f"/staff/statements/{statement_id}/translations/de"
+    # A preview stores nothing.
+    preview = _console_post(
+        admin,
+        url,
+        title="Innovationsinvestitionen",
+        subtitle="",
+        body="## Teil\n\nText.",
+        action="preview",
+    )
+    assert preview.status_code == 200 and "<h2>Teil</h2>" in preview.text
+    with app.app_context():
+        assert db.session.scalar(select(StatementTranslation)) is None
+    # Errors: a missing title, an empty text.
+    refused = _console_post(admin, url, title="", subtitle="", body="", action="save")
+    assert refused.status_code == 422
+    with app.app_context():
+        assert db.session.scalar(select(StatementTranslation)) is None
+    saved = _console_post(
+        admin, url, title="Innovationsinvestitionen", subtitle="", body="Text.", action="save"
+    )
+    assert saved.status_code == 303
+    assert "Innovationsinvestitionen" in client.get(f"/de{STATEMENT}").text
+    edited = _console_post(
+        admin, url, title="Investitionen", subtitle="", body="Text.", action="save"
+    )
+    assert edited.status_code == 303
+    assert "Investitionen</h1>" in client.get(f"/de{STATEMENT}").text
+    with app.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("translation_%"))
+        ).all()
+        assert actions == ["translation_added", "translation_updated"]
+    # Removed with its button.
+    gone = _console_post(admin, url + "/delete")
+    assert gone.status_code == 303
+    assert "Investitionen</h1>" not in client.get(f"/de{STATEMENT}").text
+
+
+def test_the_console_refuses_the_statements_own_language_and_unknown_ones(app, admin):
+    with app.app_context():
+        statement_id = db.session.scalar(select(Statement.id))
+    assert admin.get(f"/staff/statements/{statement_id}/translations/en").status_code == 404
+    assert admin.get(f"/staff/statements/{statement_id}/translations/xx").status_code == 404
+    assert admin.get("/staff/statements/999999/translations/de").status_code == 404

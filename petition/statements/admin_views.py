@@ -5,17 +5,19 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from ..core.forms import ButtonForm
+from ..core.i18n import available_languages, language_name
 from ..extensions import db
 from ..models import CampaignUpdate, Statement, UpdateKind
 from ..staff.access import actor, admin_only
 from . import admin_bp as bp
-from . import campaign, editor
+from . import campaign, editor, translations
 from .embed import embed_snippet
 from .forms import (
     InitiatorsForm,
     StatementCreateForm,
     StatementSettingsForm,
     StatementTextForm,
+    TranslationForm,
     UpdateForm,
 )
 from .service import (
@@ -315,3 +317,86 @@ def statement_close_confirm(statement_id: int):
         button=ButtonForm(formdata=None),
         by_version=editor.signatures_by_version(statement),
     )
+
+
+# ---------------------------------------------------------------- translations
+
+
+@bp.get(f"/statements/{SID}/translations")
+@admin_only
+def statement_translations(statement_id: int):
+    """Every language the site has but the statement's: its translation's state, to add or edit."""
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    found = {t.lang: t for t in translations.translations(statement)}
+    rows = [
+        (lang, language_name(lang), found.get(lang))
+        for lang in available_languages()
+        if lang != statement.language
+    ]
+    return render_template("staff/translations.html", statement=statement, rows=rows)
+
+
+@bp.route(f"/statements/{SID}/translations/<lang>", methods=["GET", "POST"])
+@admin_only
+def statement_translation(statement_id: int, lang: str):
+    """Add or edit one language's translation: preview it, then save it (audited)."""
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    try:
+        lang = translations.check_language(statement, lang)
+    except StatementError as exc:
+        abort(404, description=str(exc))
+    existing = translations.translation(statement, lang)
+    if request.method == "GET":
+        form = TranslationForm(formdata=None, obj=existing)
+        return _translation_page(statement, lang, form, existing)
+    form = TranslationForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _translation_page(statement, lang, form, existing, 422)
+    try:
+        text = translations.clean_text(
+            form.title.data or "", form.subtitle.data or "", form.body.data or ""
+        )
+    except StatementError as exc:
+        form.body.errors = [str(exc)]
+        return _translation_page(statement, lang, form, existing, 422)
+    if request.form.get("action") != "save":
+        return _translation_page(
+            statement, lang, form, existing, preview=render_markdown(text.body)
+        )
+    _saved, changed = translations.save_translation(statement, lang, text, actor())
+    name = language_name(lang)
+    flash(
+        f"The {name} translation is saved." if changed else f"The {name} translation is unchanged.",
+        "success" if changed else "info",
+    )
+    return redirect(
+        url_for("statements_admin.statement_translations", statement_id=statement.id), 303
+    )
+
+
+@bp.post(f"/statements/{SID}/translations/<lang>/delete")
+@admin_only
+def statement_translation_delete(statement_id: int, lang: str):
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if translations.delete_translation(statement, lang, actor()):
+        flash(f"The {language_name(lang)} translation is removed.", "success")
+    return redirect(
+        url_for("statements_admin.statement_translations", statement_id=statement.id), 303
+    )
+
+
+def _translation_page(statement, lang, form, existing, status: int = 200, **extra):
+    return render_template(
+        "staff/translation_edit.html",
+        statement=statement,
+        lang=lang,
+        language=language_name(lang),
+        form=form,
+        existing=existing,
+        button=ButtonForm(formdata=None),
+        **extra,
+    ), status

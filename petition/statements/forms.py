@@ -175,3 +175,19 @@ class StatementTextForm(FlaskForm):
 
 class InitiatorsForm(FlaskForm):
     names = TextAreaField("Initiators, one a line, in order", render_kw={"rows": 6})
+
+
+class TranslationForm(FlaskForm):
+    """A translation of the statement's current text into one language (statements/translations)."""
+
+    title = StringField(
+        "Title",
+        validators=[InputRequired("Enter the translated title.")],
+        render_kw={"maxlength": 300},
+    )
+    subtitle = StringField("Subtitle", render_kw={"maxlength": 500})
+    body = TextAreaField(
+        "Text (Markdown)",
+        validators=[InputRequired("The translated text is empty.")],
+        render_kw={"rows": 24, "class": "markdown-editor"},
+    )
