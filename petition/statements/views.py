@@ -39,7 +39,10 @@ def statement_page(statement):
         public_state(statement),
         campaign.updates_state(statement.id),
         builds.versions_state(statement.id),
-        translations.translation_state(statement, current_language()),
+        # A page in another language than the statement's may show its translation.
+        ""
+        if current_language() == statement.language
+        else translations.translation_state(statement, current_language()),
     )
     return public_page(etag, lambda: _render_statement(statement, builds.latest_version(statement)))
 
