@@ -172,7 +172,9 @@ def test_a_german_signer_gets_german_emails_with_german_links(app, client, seede
     assert '<html lang="de">' in html
     confirm_path = re.search(r"http://localhost(/de/confirm/[A-Za-z0-9_-]+)", body).group(1)
     with app.app_context():
-        signature = db.session.scalar(select(Signature))
+        signature = db.session.scalar(
+            select(Signature).where(Signature.email == "lena.schmidt@example.de")
+        )
         assert signature.lang == "de"
     # The link lands on the German confirmation page; confirming there keeps the language.
     page = client.get(confirm_path)
@@ -181,9 +183,7 @@ def test_a_german_signer_gets_german_emails_with_german_links(app, client, seede
     confirmed = client.post(confirm_path, data={"csrf_token": token})
     assert parse(confirmed.text).find("html").get("lang") == "de"
     # The staff's approval, made in the English console, mails the signer in German.
-    with app.app_context():
-        signature_id = db.session.scalar(select(Signature.id))
-    approve(app, signature_id)
+    approve(app, signature.id)
     wait_jobs(app)
     approved = smtp.wait_for(2)[1]
     assert "Hallo Lena Schmidt" in approved.get_body(("plain",)).get_content()
