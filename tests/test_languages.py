@@ -13,7 +13,7 @@ import petition
 from petition.core.i18n import available_languages, negotiate
 from petition.extensions import db
 from petition.models import AuditEvent, Signature, Statement, StatementTranslation
-from tests.conftest import csrf_token, links_in, valid_form, wait_jobs
+from tests.conftest import CSRF_RE, csrf_token, links_in, valid_form, wait_jobs
 from tests.htmltree import parse
 from tests.pdf_helpers import add_verified, approve, fetch, pdf_text
 from tests.staff_helpers import post
@@ -179,7 +179,7 @@ def test_a_german_signer_gets_german_emails_with_german_links(app, client, seede
     # The link lands on the German confirmation page; confirming there keeps the language.
     page = client.get(confirm_path)
     assert parse(page.text).find("html").get("lang") == "de"
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = CSRF_RE.search(page.text).group(1)
     confirmed = client.post(confirm_path, data={"csrf_token": token})
     assert parse(confirmed.text).find("html").get("lang") == "de"
     # The staff's approval, made in the English console, mails the signer in German.
