@@ -274,6 +274,38 @@ class StatementVersion(Base):
         return self.sha256[:12]
 
 
+class ImportBatchState(enum.StrEnum):
+    PREVIEW = "preview"  # uploaded, checked, waiting for the confirmation
+    IMPORTED = "imported"
+    UNDONE = "undone"
+    DISCARDED = "discarded"  # a preview never confirmed, dropped by the housekeeping
+
+
+class ImportBatch(Base):
+    """One uploaded file of endorsements (signatories/imports.py): kept from its preview to the
+    confirmation, then the record of what it added, which can be undone as a whole."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(
+        ForeignKey("statements.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(16), default=ImportBatchState.PREVIEW.value)
+    filename: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    # The file itself until it is imported or discarded.
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mode: Mapped[str] = mapped_column(String(32), default="")  # approved or verified
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class StatementTranslation(Base):
     """A statement's text in another language, for reading only: the original stays the text
     organisations endorse (its SHA-256 is the original's). `statement_version_id` is the version
@@ -378,10 +410,14 @@ class Signature(Base):
     new_email_normalised: Mapped[str | None] = mapped_column(String(320))
     # Bumped by every change; an edit form carries it so a stale form is refused, not applied.
     row_version: Mapped[int] = mapped_column(Integer, default=1)
-    # The contact asked to be kept informed about the statement (campaign mailings): an unticked
-    # box on the sign-on form and the manage page; endorsements from before it have not.
     # The language the contact signed in ("de"): their emails are written in it.
     lang: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
+    # The console import that created it (undone as a whole); none for the form and the CLI seed.
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_batches.id", ondelete="SET NULL"), index=True
+    )
+    # The contact asked to be kept informed about the statement (campaign mailings): an unticked
+    # box on the sign-on form and the manage page; endorsements from before it have not.
     keep_informed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When the contact last left the mailings (the unsubscribe link, or the box unticked).
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -42,6 +42,9 @@ ACTION_LABELS: dict[str, str] = {
     "address_change_requested": "New email address given (not yet confirmed)",
     "address_changed": "Email address changed",
     "imported": "Imported",
+    "import_undone": "Removed by undoing its import",
+    "import_batch": "File of endorsements imported",
+    "import_batch_undone": "Import undone",
     "exported": "Exported",
     # Campaign mailings
     "keep_informed_on": "Asked to be kept informed by email",
@@ -151,6 +154,7 @@ BUILD_TRIGGER_LABELS: dict[str, str] = {
     "correction": "A signatory's correction was accepted",
     "withdrawal": "An endorsement was withdrawn",
     "import": "Signatories were imported",
+    "import_undone": "An import was undone",
     "statement_version": "New version of the statement",
     "embargo": "The embargo date changed",
     "embargo ended": "The embargo ended",

@@ -10,7 +10,8 @@ from flask.cli import AppGroup
 
 from ..core import jobs
 from ..core.audit import Actor
-from ..statements.cli import read_utf8, statement_or_exit
+from ..statements.cli import statement_or_exit
+from . import imports
 from . import service as signatories
 
 signatories_cli = AppGroup("signatories", help="Import and export approved signatories.")
@@ -20,17 +21,24 @@ signatories_cli = AppGroup("signatories", help="Import and export approved signa
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--statement", "slug", required=True, help="Slug of the statement.")
 def signatories_import(file: Path, slug: str) -> None:
-    """Import approved signatories from CSV: all rows or none."""
+    """Import approved signatories from CSV or XLSX: all rows or none (one undoable batch)."""
     statement = statement_or_exit(slug)
-    text = read_utf8(file)
     try:
-        result = signatories.import_signatories(statement, text, Actor.cli("signatories import"))
-    except signatories.ImportRejected as exc:
-        for line, message in exc.errors:
-            click.echo(f"{file}:{line}: {message}", err=True)
-        click.echo(f"nothing imported: {len(exc.errors)} error(s)", err=True)
+        outcome = imports.import_file(
+            statement, file.name, file.read_bytes(), Actor.cli("signatories import")
+        )
+    except imports.FileRejected as exc:
+        click.echo(f"{file}: {exc}", err=True)
+        click.echo("nothing imported", err=True)
         sys.exit(1)
-    click.echo(f"imported {result.created} signatories ({result.skipped} already present)")
+    except imports.ImportRefused as exc:
+        problems = exc.check.problems if exc.check is not None else []
+        for problem in problems:
+            where = f"{problem.column}: " if problem.column else ""
+            click.echo(f"{file}:{problem.line}: {where}{problem.message}", err=True)
+        click.echo(f"nothing imported: {len(problems)} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"imported {outcome.created} signatories ({outcome.skipped} already present)")
     jobs.finish()
 
 

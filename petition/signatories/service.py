@@ -11,22 +11,19 @@ from datetime import datetime
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, false, func, select, true
 
-from ..core import events, validation
-from ..core.audit import Actor, record
+from ..core import validation
+from ..core.audit import Actor
 from ..core.caching import etag_for
-from ..core.db import after_write, paginate, write_transaction
+from ..core.db import paginate, write_transaction
 from ..extensions import db
 from ..models import (
     OPEN_DATA_LICENCES,
     ORGANISATION_TYPE_LABELS,
     OrganisationType,
     Signature,
-    SignatureSource,
     SignatureState,
     Statement,
-    utcnow,
 )
-from ..statements.service import bump_list_version
 
 OPEN_DATA_FIELDS = (
     "organisation_name",
@@ -376,105 +373,26 @@ def import_signatories(
     *,
     initiators: bool = False,
 ) -> ImportResult:
-    """Import approved signatories from CSV: every row valid, or nothing written.
+    """Import approved signatories from CSV text: every row valid, or nothing written.
 
     Rows already present (same organisation and country, or same email) are skipped, so
-    running an import twice changes nothing.
+    running an import twice changes nothing. The rules are the console's (signatories/imports).
     """
+    from . import imports  # noqa: PLC0415 - imports builds on this module
+
     actor = actor or Actor.cli()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    errors: list[tuple[int, str]] = []
-    if "organisation_name" not in header:
-        raise ImportRejected([(1, "the header must name the columns, e.g. organisation_name,...")])
-    unknown = [h for h in header if h not in IMPORT_FIELDS]
-    if unknown:
-        errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
-    reader.fieldnames = header
-    existing_keys = {
-        (key, country)
-        for key, country in db.session.execute(
-            select(Signature.organisation_name_key, Signature.country).where(
-                Signature.statement_id == statement.id
-            )
+    try:
+        check = imports.check_file(statement, "import.csv", text.encode("utf-8"))
+    except imports.FileRejected as exc:
+        raise ImportRejected([(1, str(exc))]) from None
+    if check.problems:
+        raise ImportRejected(
+            [
+                (p.line, f"{p.column}: {p.message}" if p.column else p.message)
+                for p in check.problems
+            ]
         )
-    }
-    existing_emails = set(
-        db.session.scalars(
-            select(Signature.email_normalised).where(
-                Signature.statement_id == statement.id, Signature.email_normalised.is_not(None)
-            )
-        )
+    outcome = imports.store_checked(
+        statement, check, SignatureState.APPROVED, actor, initiators=initiators
     )
-    prepared: list[Signature] = []
-    skipped = 0
-    now = utcnow()
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            errors.append((line, "more cells than columns"))
-            continue
-        try:
-            sig = _signature_from_row(statement, row, now)
-        except validation.InvalidValue as exc:
-            errors.append((line, str(exc)))
-            continue
-        key = (sig.organisation_name_key, sig.country)
-        if key in existing_keys or (
-            sig.email_normalised and sig.email_normalised in existing_emails
-        ):
-            skipped += 1
-            continue
-        existing_keys.add(key)
-        if sig.email_normalised:
-            existing_emails.add(sig.email_normalised)
-        sig.is_initiator = initiators
-        prepared.append(sig)
-    if errors:
-        raise ImportRejected(errors)
-    db.session.add_all(prepared)
-    db.session.flush()
-    for sig in prepared:
-        record(actor, "imported", signature=sig, to_state=SignatureState.APPROVED)
-    if prepared:
-        bump_list_version(statement.id)
-    if prepared:
-        statement_id = statement.id
-        after_write(lambda: events.signatory_list_changed(statement_id, reason="import"))
-    return ImportResult(created=len(prepared), skipped=skipped)
-
-
-def _signature_from_row(statement: Statement, row: dict, now: datetime) -> Signature:
-    def cell(name: str) -> str:
-        return (row.get(name) or "").strip()
-
-    name = validation.clean_line(
-        cell("organisation_name"), field="organisation name", min_len=2, max_len=200
-    )
-    org_type = validation.organisation_type(cell("organisation_type"))
-    country = validation.country_code(cell("country"))
-    email, email_key = (None, None)
-    if cell("email"):
-        email, email_key = validation.email_address(cell("email"))
-    city = validation.clean_line(cell("city"), field="city", max_len=100)
-    return Signature(
-        statement_id=statement.id,
-        statement_version_id=statement.current_version_id,
-        state=SignatureState.APPROVED,
-        source=SignatureSource.IMPORT,
-        organisation_name=name,
-        organisation_type=org_type,
-        country=country,
-        city=city,
-        **validation.derived_columns(name, org_type, country, city),
-        website=validation.website(cell("website")),
-        comment=validation.clean_paragraphs(cell("comment"), field="comment", max_len=1000),
-        contact_name=validation.clean_line(cell("contact_name"), field="contact name"),
-        contact_role=validation.clean_line(cell("contact_role"), field="contact role"),
-        email=email,
-        email_normalised=email_key,
-        note=validation.clean_paragraphs(cell("note"), field="note", max_len=2000),
-        approved_at=now,
-        decided_at=now,
-        created_at=now,
-    )
+    return ImportResult(created=outcome.created, skipped=outcome.skipped)
