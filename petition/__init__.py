@@ -150,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
         identity.admin_bp,
         mailings.bp,
         mailings.admin_bp,
+        signatories.admin_bp,
     ):
         app.register_blueprint(bp)
     register_error_handlers(app)

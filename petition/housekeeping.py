@@ -44,6 +44,7 @@ TASKS: list[str] = [
     "petition.retention:run",
     "petition.staff.digest:send_digests",
     "petition.staff.accounts:prune_signin_failures",
+    "petition.signatories.imports:discard_stale_previews",
 ]
 NAME = "periodic"
 DEFAULT_INTERVAL = 60.0

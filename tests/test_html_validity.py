@@ -537,6 +537,32 @@ def render_statement_editor(admin, pages: Pages, statement_id: int) -> None:
     pages.add(f"staff POST {text}: unconfirmed", post(admin, text, unconfirmed), 422)
     close = f"/staff/statements/{statement_id}/close"
     pages.add(f"staff GET {close}", admin.get(close))
+    render_import(admin, pages, statement_id)
+
+
+def render_import(admin, pages: Pages, statement_id: int) -> None:
+    """The import pages: upload, a refused file, a preview with errors, one to confirm."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    url = f"/staff/statements/{statement_id}/import"
+    pages.add(f"staff GET {url}", admin.get(url))
+
+    def upload(name: str, data: bytes):
+        token = CSRF_RE.search(admin.get(url).text).group(1)
+        boundary, body = encode_multipart(
+            {"csrf_token": token, "file": FileStorage(io.BytesIO(data), filename=name)}
+        )
+        return admin.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+    pages.add(f"staff POST {url}: refused file", upload("x.pdf", b"%PDF"), 422)
+    header = b"organisation_name,organisation_type,country,email\n"
+    bad = upload("bad.csv", header + b"A,charity,XX,nope\nGood Org,sme,IT,a@b.example\n")
+    pages.add("staff GET /staff/imports/<id>: errors", admin.get(bad.headers["Location"]))
+    good = upload("good.csv", header + b"Good Org,sme,IT,info@good.example\n")
+    pages.add("staff GET /staff/imports/<id>", admin.get(good.headers["Location"]))
 
 
 def render_password_links(app, pages: Pages) -> None:

@@ -1,7 +1,10 @@
-"""Signatories: the public list with search and filters, open data, CSV import and export."""
+"""Signatories: the public list with search and filters, open data, imports and exports."""
 
 from flask import Blueprint
 
-bp = Blueprint("signatories", __name__)
+from ..staff.access import staff_blueprint
 
-from . import views  # noqa: E402,F401
+bp = Blueprint("signatories", __name__)
+admin_bp = staff_blueprint("signatories_admin", __name__)
+
+from . import import_views, views  # noqa: E402,F401

@@ -17,7 +17,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 import pycountry
@@ -168,6 +168,12 @@ def read_table(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, l
     if not rows:
         raise FileRejected("The file has no rows.")
     header, body = rows[0][1], rows[1:]
+    if not any(column_of(cell) for cell in header):
+        raise FileRejected(
+            "The first row must name the columns: " + ", ".join(COLUMNS) + " (see the template)."
+        )
+    if not body:
+        raise FileRejected("The file has a heading row but no endorsements under it.")
     if len(body) > MAX_ROWS:
         raise FileRejected(f"The file has {len(body)} rows; import at most {MAX_ROWS} at a time.")
     return header, body
@@ -304,12 +310,6 @@ def check_file(statement: Statement, filename: str, data: bytes) -> ImportCheck:
     """Every row checked, nothing stored. Raises FileRejected for a file that cannot be read."""
     header, body = read_table(filename, data)
     columns = [column_of(cell) for cell in header]
-    if not any(columns):
-        raise FileRejected(
-            "The first row must name the columns: " + ", ".join(COLUMNS) + " (see the template)."
-        )
-    if not body:
-        raise FileRejected("The file has a heading row but no endorsements under it.")
     header_problems = [
         RowProblem(1, cell, f"Unknown column; the columns are: {', '.join(COLUMNS)}.")
         for cell, column in zip(header, columns, strict=True)
@@ -615,9 +615,14 @@ def batches(statement: Statement) -> list[ImportBatch]:
     )
 
 
+#: How long an uploaded file waits for its import.
+PREVIEW_HOURS = 24
+
+
 @write_transaction
-def discard_stale_previews(older_than: datetime) -> int:
-    """Housekeeping: uploaded files never imported are dropped after a day."""
+def discard_stale_previews(older_than: datetime | None = None) -> int:
+    """Housekeeping: uploaded files never imported are dropped after PREVIEW_HOURS."""
+    older_than = older_than or utcnow() - timedelta(hours=PREVIEW_HOURS)
     result = db.session.execute(
         update(ImportBatch)
         .where(ImportBatch.state == ImportBatchState.PREVIEW, ImportBatch.created_at < older_than)
@@ -625,3 +630,76 @@ def discard_stale_previews(older_than: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return rowcount(result)
+
+
+@write_transaction
+def discard_preview(batch_id: int) -> None:
+    db.session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch_id, ImportBatch.state == ImportBatchState.PREVIEW)
+        .values(state=ImportBatchState.DISCARDED, data=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def template_xlsx(example: dict[str, str]) -> bytes:
+    """The template as a workbook: the columns with an example row, a drop-down of the types and
+    the countries in their columns, and a sheet listing the allowed values."""
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
+    from openpyxl.worksheet.datavalidation import DataValidation  # noqa: PLC0415
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Endorsements"
+    sheet.append(list(COLUMNS))
+    sheet.append([example.get(c, "") for c in COLUMNS])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    for index, column in enumerate(COLUMNS, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = 14 if column == "country" else 28
+    values = book.create_sheet("Allowed values")
+    values.append(["organisation_type", "label", "", "country", "name"])
+    for cell in values[1]:
+        cell.font = Font(bold=True)
+    kinds = list(ORGANISATION_TYPE_LABELS.items())
+    countries = sorted(
+        ((c.alpha_2, validation.country_display_name(c.alpha_2)) for c in pycountry.countries),
+        key=lambda pair: pair[1],
+    )
+    for i in range(max(len(kinds), len(countries))):
+        kind = kinds[i] if i < len(kinds) else None
+        country = countries[i] if i < len(countries) else None
+        values.append(
+            [
+                kind[0].value if kind else "",
+                kind[1] if kind else "",
+                "",
+                country[0] if country else "",
+                country[1] if country else "",
+            ]
+        )
+    values.column_dimensions["B"].width = 40
+    values.column_dimensions["E"].width = 40
+    type_col = COLUMNS.index("organisation_type") + 1
+    country_col = COLUMNS.index("country") + 1
+    for col, source, count in (
+        (type_col, "A", len(kinds)),
+        (country_col, "D", len(countries)),
+    ):
+        letter = get_column_letter(col)
+        rule = DataValidation(
+            type="list",
+            formula1=f"='Allowed values'!${source}$2:${source}${count + 1}",
+            allow_blank=True,
+            showErrorMessage=False,  # a country's name or a label is accepted too
+        )
+        sheet.add_data_validation(rule)
+        rule.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

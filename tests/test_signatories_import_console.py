@@ -1,0 +1,299 @@
+"""Import in the console (issue 13.1): template, upload, preview, import, undo, as admins."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from petition.extensions import db
+from petition.models import AuditEvent, ImportBatch, Signature, SignatureSource, SignatureState
+from tests.conftest import wait_jobs
+from tests.htmltree import parse
+from tests.pdf_helpers import versions
+from tests.staff_helpers import page_token, signed_in
+
+HEADER = "organisation_name,organisation_type,country,city,website,email,contact_name\n"
+
+
+def _statement_id(app) -> int:
+    from petition.models import Statement
+
+    with app.app_context():
+        return db.session.scalar(select(Statement.id))
+
+
+def _upload(admin, statement_id: int, name: str, data: bytes):
+    """POST the file as a browser would (the body built in memory: Werkzeug's test client would
+    spool a large one to a temporary file it never closes)."""
+    token = page_token(admin, f"/staff/statements/{statement_id}/import")
+    boundary, body = encode_multipart(
+        {"csrf_token": token, "file": FileStorage(io.BytesIO(data), filename=name)}
+    )
+    return admin.post(
+        f"/staff/statements/{statement_id}/import",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
+def _confirm(admin, preview_url: str, mode: str = "approved", confirm: bool = True):
+    token = page_token(admin, preview_url)
+    data = {"csrf_token": token, "mode": mode}
+    if confirm:
+        data["confirm"] = "y"
+    return admin.post(preview_url, data=data)
+
+
+def _count(app, **where) -> int:
+    """Signatures, or those of console batches with the given columns."""
+    with app.app_context():
+        query = select(func.count(Signature.id))
+        if where:
+            query = query.where(Signature.import_batch_id.is_not(None))
+        for name, value in where.items():
+            query = query.where(getattr(Signature, name) == value)
+        return db.session.scalar(query)
+
+
+GOOD = (
+    HEADER
+    + "Regione Ελλάδα Test,Regions,Ελλάδα,Αθήνα,https://www.example.gr,info@example.gr,Eleni\n"
+    + "Uniwersytet Testowy,University,Polska,Kraków,https://www.uni.pl,rektor@uni.pl,Jan\n"
+    + "Cluster Bayern,Clusterorganisationen,Deutschland,München,,,\n"
+).encode()
+
+
+def test_an_admin_imports_a_checked_file_as_approved_with_one_rebuild(app, admin, client):
+    sid = _statement_id(app)
+    wait_jobs(app)
+    builds_before = len(versions(app))
+    before = _count(app)
+    uploaded = _upload(admin, sid, "event.csv", GOOD)
+    assert uploaded.status_code == 303
+    preview_url = uploaded.headers["Location"]
+    preview = admin.get(preview_url)
+    assert preview.status_code == 200
+    # Nothing stored yet; every row shown with the country and type understood.
+    assert _count(app) == before
+    rows = parse(preview.text).find("table", class_="import-rows").find("tbody").find_all("tr")
+    assert len(rows) == 3
+    assert "Greece" in rows[0].text and "Regions" in rows[0].text
+    assert "Poland" in rows[1].text and "Universities" in rows[1].text
+    assert "Germany" in rows[2].text and "Cluster organisations" in rows[2].text
+    done = _confirm(admin, preview_url, "approved")
+    assert done.status_code == 303
+    wait_jobs(app)
+    assert _count(app) == before + 3
+    assert _count(app, source=SignatureSource.IMPORT, state=SignatureState.APPROVED) == 3
+    # One rebuild for the whole file; the list shows them.
+    assert len(versions(app)) == builds_before + 1
+    listing = client.get("/statements/interregional-innovation-investments/signatories.json")
+    names = {s["organisation_name"] for s in listing.get_json()["signatories"]}
+    assert {"Regione Ελλάδα Test", "Uniwersytet Testowy", "Cluster Bayern"} <= names
+    with app.app_context():
+        batch = db.session.scalar(select(ImportBatch))
+        assert (batch.state, batch.mode, batch.row_count, batch.data) == (
+            "imported",
+            "approved",
+            3,
+            None,
+        )
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "import_batch"))
+        assert event.actor_label == "admin@example.org" and event.after["file"] == "event.csv"
+    # Confirming the same preview again imports nothing more.
+    again = _confirm(admin, preview_url, "approved")
+    assert again.status_code in (200, 409) and _count(app) == before + 3
+
+
+def test_verified_mode_puts_the_rows_in_the_queue(app, admin):
+    sid = _statement_id(app)
+    preview_url = _upload(admin, sid, "event.csv", GOOD).headers["Location"]
+    assert _confirm(admin, preview_url, "verified").status_code == 303
+    assert _count(app, source=SignatureSource.IMPORT, state=SignatureState.VERIFIED) == 3
+    queue = admin.get("/staff/queue").text
+    assert "Uniwersytet Testowy" in queue
+
+
+def test_errors_name_line_column_and_choices_and_nothing_is_stored(app, admin):
+    sid = _statement_id(app)
+    bad = (
+        HEADER
+        + "Good Org,sme,IT,,,,\n"
+        + "Bad Type Org,charity,IT,,,,\n"
+        + "Bad Country Org,ngo,Atlantis,,,,\n"
+        + "X,ngo,FR,,,not-an-email,\n"
+    ).encode()
+    before = _count(app)
+    preview = admin.get(_upload(admin, sid, "bad.csv", bad).headers["Location"])
+    summary = parse(preview.text).by_id("error-summary").normalised_text
+    assert "Line 3, organisation_type: Write one of the types: region (Regions)" in summary
+    assert "university (Universities)" in summary
+    assert "Line 4, country: Write the country as its two-letter ISO code" in summary
+    assert "Line 5, organisation_name:" in summary and "Line 5, email:" in summary
+    # No import form while there are problems; posting anyway stores nothing.
+    assert "Import all" not in preview.text
+    refused = _confirm(admin, preview.request.path, "approved")
+    assert refused.status_code == 409 and _count(app) == before
+
+
+def test_duplicates_are_flagged_with_the_queues_signals(app, admin):
+    sid = _statement_id(app)
+    first = _upload(admin, sid, "one.csv", GOOD).headers["Location"]
+    _confirm(admin, first, "approved")
+    again = (
+        HEADER
+        + "Uniwersytet Testowy,university,PL,Kraków,,,\n"  # the same: skipped
+        + "The Cluster Bayern e.V.,cluster,AT,Wien,https://cluster.at,x@gmail.com,\n"
+    ).encode()
+    preview = admin.get(_upload(admin, sid, "two.csv", again).headers["Location"])
+    text = parse(preview.text).find("table", class_="import-rows").normalised_text
+    assert "Already on the list: skipped" in text
+    assert "Possible duplicate of #" in text and "Cluster Bayern" in text
+    assert "Free mail address" in text
+
+
+def test_an_import_is_undone_as_a_whole_until_staff_decide_on_a_row(app, admin):
+    sid = _statement_id(app)
+    before = _count(app)
+    preview_url = _upload(admin, sid, "event.csv", GOOD).headers["Location"]
+    _confirm(admin, preview_url, "verified")
+    with app.app_context():
+        batch_id = db.session.scalar(select(ImportBatch.id))
+        one = db.session.scalar(
+            select(Signature.id).where(Signature.organisation_name == "Cluster Bayern")
+        )
+    # A moderator approves one row: the batch can no longer be undone as a whole.
+    token = page_token(admin, "/staff/queue")
+    admin.post(f"/staff/signatures/{one}/approve", data={"csrf_token": token})
+    token = page_token(admin, f"/staff/statements/{sid}/import")
+    refused = admin.post(f"/imports/{batch_id}/undo", data={"csrf_token": token})
+    refused = admin.post(f"/staff/imports/{batch_id}/undo", data={"csrf_token": token})
+    assert refused.status_code == 303 and _count(app) == before + 3
+    assert "was not undone" in admin.get(refused.headers["Location"]).text
+    # A fresh batch nobody touched is undone at once, audited, and removed from the list.
+    other = (
+        HEADER
+        + "Regione Due,region,IT,Roma,,,\n"
+        + "Uniwersytet Drugi,university,PL,Gdańsk,,,\n"
+        + "Cluster Drei,cluster,DE,Köln,,,\n"
+    ).encode()
+    second = _upload(admin, sid, "second.csv", other).headers["Location"]
+    _confirm(admin, second, "approved")
+    with app.app_context():
+        second_id = db.session.scalar(select(func.max(ImportBatch.id)))
+    assert _count(app) == before + 6
+    token = page_token(admin, f"/staff/statements/{sid}/import")
+    undone = admin.post(f"/staff/imports/{second_id}/undo", data={"csrf_token": token})
+    assert undone.status_code == 303 and _count(app) == before + 3
+    with app.app_context():
+        assert db.session.get(ImportBatch, second_id).state == "undone"
+        assert (
+            db.session.scalar(
+                select(func.count(AuditEvent.id)).where(AuditEvent.action == "import_batch_undone")
+            )
+            == 1
+        )
+    # Undone once only.
+    again = admin.post(f"/staff/imports/{second_id}/undo", data={"csrf_token": token})
+    assert again.status_code == 303 and _count(app) == before + 3
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("empty.csv", b"", "The file is empty"),
+        ("notes.pdf", b"%PDF-1.7 ...", "Upload a CSV or XLSX file"),
+        ("latin1.csv", HEADER.encode() + "Région Île,region,FR,,,,\n".encode("latin-1"), "UTF-8"),
+        ("header-only.csv", HEADER.encode(), "no endorsements"),
+        ("no-header.csv", b"Some Org,sme,IT\n", "The first row must name the columns"),
+        ("broken.xlsx", b"PK\x03\x04 not really a workbook", "cannot be read"),
+    ],
+)
+def test_a_file_that_cannot_be_read_gets_a_clear_error(app, admin, name, data, words):
+    sid = _statement_id(app)
+    response = _upload(admin, sid, name, data)
+    assert response.status_code == 422
+    assert words in parse(response.text).find("p", class_="error-message").text
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ImportBatch.id))) == 0
+
+
+def test_a_file_over_5_mb_is_refused(app, admin):
+    sid = _statement_id(app)
+    just_over = _upload(admin, sid, "big.csv", HEADER.encode() + b"x" * (5 * 1024 * 1024 + 10))
+    assert just_over.status_code == 422 and "larger than 5 MB" in just_over.text
+    # Far over: refused at the door, before the body is read.
+    assert _upload(admin, sid, "huge.csv", b"x" * (7 * 1024 * 1024)).status_code == 413
+
+
+def test_xlsx_files_and_the_templates(app, admin):
+    sid = _statement_id(app)
+    template = admin.get(f"/staff/statements/{sid}/import/template.xlsx")
+    assert template.status_code == 200
+    book = load_workbook(io.BytesIO(template.data))
+    sheet = book["Endorsements"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["organisation_name", "organisation_type", "country"]
+    allowed = book["Allowed values"]
+    assert ("university", "Universities") in [(r[0].value, r[1].value) for r in allowed.iter_rows()]
+    csv_template = admin.get(f"/staff/statements/{sid}/import/template.csv")
+    assert csv_template.data.decode("utf-8-sig").startswith("organisation_name,organisation_type")
+    # The template as filled in: its example row imports.
+    out = io.BytesIO()
+    book.save(out)
+    preview = admin.get(_upload(admin, sid, "filled.xlsx", out.getvalue()).headers["Location"])
+    assert "Łódzkie Region" in preview.text and "Import all 1 rows" in preview.text
+    # A workbook made elsewhere, with headings in words.
+    made = Workbook()
+    ws = made.active
+    ws.append(["Organisation name", "Type", "Country", "City"])
+    ws.append(["Kauno technologijos universitetas", "University", "Lietuva", "Kaunas"])
+    ws.append(["Tartu Ülikool", "universities", "EE", 2024])
+    buf = io.BytesIO()
+    made.save(buf)
+    preview = admin.get(_upload(admin, sid, "made.xlsx", buf.getvalue()).headers["Location"])
+    assert "Lithuania" in preview.text and "Estonia" in preview.text
+    assert "Import all 2 rows" in preview.text
+
+
+def test_moderators_cannot_import(app, seeded):
+    moderator = signed_in(app, "mod@example.org", "moderator")
+    sid = _statement_id(app)
+    assert moderator.get(f"/staff/statements/{sid}/import").status_code == 403
+
+
+def test_the_statements_page_links_the_import(app, admin):
+    sid = _statement_id(app)
+    page = admin.get("/staff/statements").text
+    assert re.search(rf'href="/staff/statements/{sid}/import"', page)
+
+
+def test_a_file_never_imported_is_dropped_after_a_day(app, admin):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from petition import housekeeping
+    from petition.models import utcnow
+    from petition.signatories import imports
+
+    sid = _statement_id(app)
+    preview_url = _upload(admin, sid, "forgotten.csv", GOOD).headers["Location"]
+    assert "petition.signatories.imports:discard_stale_previews" in housekeeping.TASKS
+    with app.app_context():
+        assert imports.discard_stale_previews() == 0  # fresh: kept for its confirmation
+        db.session.execute(update(ImportBatch).values(created_at=utcnow() - timedelta(hours=25)))
+        db.session.commit()
+        assert imports.discard_stale_previews() == 1
+        batch = db.session.scalar(select(ImportBatch))
+        assert (batch.state, batch.data) == ("discarded", None)
+    # Its preview says so, and it can no longer be imported.
+    assert "discarded already" in admin.get(preview_url).text
+    assert _confirm(admin, preview_url).status_code == 409
+    assert _count(app, source=SignatureSource.IMPORT) == 0
