@@ -118,6 +118,24 @@ def test_verified_mode_puts_the_rows_in_the_queue(app, admin):
     assert _count(app, source=SignatureSource.IMPORT, state=SignatureState.VERIFIED) == 3
     queue = admin.get("/staff/queue").text
     assert "Uniwersytet Testowy" in queue
+    # The file stands for the email confirmation: the audit names the admin and the file.
+    with app.app_context():
+        batch_id = db.session.scalar(select(ImportBatch.id))
+        events = db.session.scalars(
+            select(AuditEvent)
+            .join(Signature, Signature.id == AuditEvent.signature_id)
+            .where(AuditEvent.action == "imported", Signature.import_batch_id == batch_id)
+        ).all()
+        assert len(events) == 3
+        assert {(e.actor_label, e.to_state, e.detail) for e in events} == {
+            ("admin@example.org", "verified", f"file event.csv, batch {batch_id}")
+        }
+        assert all(
+            sig.verified_at is not None and sig.approved_at is None
+            for sig in db.session.scalars(
+                select(Signature).where(Signature.import_batch_id.is_not(None))
+            )
+        )
 
 
 def test_errors_name_line_column_and_choices_and_nothing_is_stored(app, admin):
@@ -172,7 +190,6 @@ def test_an_import_is_undone_as_a_whole_until_staff_decide_on_a_row(app, admin):
     token = page_token(admin, "/staff/queue")
     admin.post(f"/staff/signatures/{one}/approve", data={"csrf_token": token})
     token = page_token(admin, f"/staff/statements/{sid}/import")
-    refused = admin.post(f"/imports/{batch_id}/undo", data={"csrf_token": token})
     refused = admin.post(f"/staff/imports/{batch_id}/undo", data={"csrf_token": token})
     assert refused.status_code == 303 and _count(app) == before + 3
     assert "was not undone" in admin.get(refused.headers["Location"]).text
@@ -188,9 +205,17 @@ def test_an_import_is_undone_as_a_whole_until_staff_decide_on_a_row(app, admin):
     with app.app_context():
         second_id = db.session.scalar(select(func.max(ImportBatch.id)))
     assert _count(app) == before + 6
+    wait_jobs(app)
+    builds_before = len(versions(app))
     token = page_token(admin, f"/staff/statements/{sid}/import")
     undone = admin.post(f"/staff/imports/{second_id}/undo", data={"csrf_token": token})
     assert undone.status_code == 303 and _count(app) == before + 3
+    # The list lost three approved signatories: one rebuild, and the public list follows.
+    wait_jobs(app)
+    assert len(versions(app)) == builds_before + 1
+    listing = admin.get("/statements/interregional-innovation-investments/signatories.json")
+    names = {s["organisation_name"] for s in listing.get_json()["signatories"]}
+    assert not names & {"Regione Due", "Uniwersytet Drugi", "Cluster Drei"}
     with app.app_context():
         assert db.session.get(ImportBatch, second_id).state == "undone"
         assert (
@@ -199,6 +224,15 @@ def test_an_import_is_undone_as_a_whole_until_staff_decide_on_a_row(app, admin):
             )
             == 1
         )
+        # Each removed endorsement keeps its audit row, naming the admin and the batch.
+        removed = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "import_undone")
+        ).all()
+        assert sorted(e.detail for e in removed) == [
+            f"batch {second_id}: {name}"
+            for name in ("Cluster Drei", "Regione Due", "Uniwersytet Drugi")
+        ]
+        assert {e.actor_label for e in removed} == {"admin@example.org"}
     # Undone once only.
     again = admin.post(f"/staff/imports/{second_id}/undo", data={"csrf_token": token})
     assert again.status_code == 303 and _count(app) == before + 3
@@ -297,3 +331,88 @@ def test_a_file_never_imported_is_dropped_after_a_day(app, admin):
     assert "discarded already" in admin.get(preview_url).text
     assert _confirm(admin, preview_url).status_code == 409
     assert _count(app, source=SignatureSource.IMPORT) == 0
+
+
+def test_a_file_with_too_many_rows_is_refused(app, admin):
+    from petition.signatories.imports import MAX_ROWS
+
+    sid = _statement_id(app)
+    rows = "".join(f"Org {i},sme,IT,,,,\n" for i in range(MAX_ROWS + 1))
+    response = _upload(admin, sid, "many.csv", (HEADER + rows).encode())
+    assert response.status_code == 422
+    message = parse(response.text).find("p", class_="error-message").text
+    assert f"import at most {MAX_ROWS} at a time" in message
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ImportBatch.id))) == 0
+
+
+def test_an_upload_is_previewed_and_imported_only_by_the_admin_who_uploaded_it(app, admin):
+    sid = _statement_id(app)
+    preview_url = _upload(admin, sid, "event.csv", GOOD).headers["Location"]
+    other = signed_in(app, "other-admin@example.org", "admin")
+    assert other.get(preview_url).status_code == 404
+    token = page_token(other, f"/staff/statements/{sid}/import")
+    confirmed = other.post(
+        preview_url, data={"csrf_token": token, "mode": "approved", "confirm": "y"}
+    )
+    assert confirmed.status_code == 404
+    assert other.post(f"{preview_url}/discard", data={"csrf_token": token}).status_code == 404
+    assert _count(app, source=SignatureSource.IMPORT) == 0
+    # The uploader still has it.
+    assert _confirm(admin, preview_url, "approved").status_code == 303
+    assert _count(app, source=SignatureSource.IMPORT) == 3
+
+
+# Each country as people write it: the ISO codes, English (current and former), the country's
+# own name, and its name in each of the site's languages (en, nl, de, fr, es, it, pl).
+COUNTRY_SPELLINGS = {
+    "GR": [
+        "GR", "gr", "GRC", "EL", "Greece", "Hellenic Republic", "Ελλάδα", "ελλαδα",
+        "Griekenland", "Griechenland", "Grèce", "Grecia", "Grecja",
+    ],
+    "DE": ["Germany", "Deutschland", "Duitsland", "Allemagne", "Alemania", "Germania", "Niemcy"],
+    "PL": ["Poland", "Polska", "Polen", "Pologne", "Polonia"],
+    "BE": ["Belgium", "België", "Belgique", "Belgien", "Bélgica", "Belgio", "Belgia"],
+    "NL": ["Netherlands", "The Netherlands", "Nederland", "Niederlande", "Pays-Bas", "Holland"],
+    "CZ": ["Czechia", "Czech Republic", "Česko", "Česká republika", "Tschechien", "Czechy"],
+    "TR": ["Türkiye", "Turkey", "Türkei"],
+    "GB": ["United Kingdom", "UK", "Scotland", "Wales"],
+    "CY": ["Cyprus", "Κύπρος", "Kıbrıs", "Zypern", "Chypre"],
+}  # fmt: skip
+TYPE_SPELLINGS = {
+    "university": [
+        "university", "University", "Universities", "Universiteiten", "Universitäten",
+        "Universités", "Universidades", "Università", "Uczelnie",
+    ],
+    # Dutch "Regio’s" with the catalogue's apostrophe, or the one on the keyboard.
+    "region": ["region", "Region", "Regions", "Regionen", "Régions", "Regio’s", "Regio's"],
+    "startup": ["startup", "Start-up", "Start-ups"],
+    "cluster": ["cluster", "Cluster organisations", "Clusterorganisationen"],
+}  # fmt: skip
+
+
+def test_countries_and_types_are_read_however_people_write_them(app):
+    from petition.core.validation import InvalidValue
+    from petition.signatories.imports import resolve_country, resolve_type
+
+    with app.app_context():
+        for code, spellings in COUNTRY_SPELLINGS.items():
+            for spelling in spellings:
+                assert resolve_country(spelling) == code, spelling
+        for kind, spellings in TYPE_SPELLINGS.items():
+            for spelling in spellings:
+                assert resolve_type(spelling).value == kind, spelling
+        # Nothing is guessed: the error says how to write it, and for a type names every one.
+        for wrong in ("Atlantis", "Greek", "G", "Frankreich-Süd"):
+            with pytest.raises(InvalidValue, match="two-letter ISO code"):
+                resolve_country(wrong)
+        with pytest.raises(InvalidValue) as refused:
+            resolve_type("charity")
+        message = str(refused.value)
+        for code, label in (
+            ("region", "Regions"),
+            ("university", "Universities"),
+            ("ngo", "NGOs"),
+            ("other", "Other"),
+        ):
+            assert f"{code} ({label}" in message

@@ -115,10 +115,19 @@ def _batch(batch_id: int) -> ImportBatch:
     return batch
 
 
+def _own_upload(batch_id: int) -> ImportBatch:
+    """An uploaded file's preview, import and discard are for the admin who uploaded it: its
+    rows hold contacts' details, and another admin confirming it would import unseen rows."""
+    batch = _batch(batch_id)
+    if batch.staff_id is None or batch.staff_id != actor().staff_id:
+        abort(404, description="There is no such import.")
+    return batch
+
+
 @bp.get(f"/imports/{BID}")
 @admin_only
 def import_preview(batch_id: int):
-    batch = _batch(batch_id)
+    batch = _own_upload(batch_id)
     return _preview(batch, ConfirmForm(formdata=None))
 
 
@@ -147,7 +156,7 @@ def _preview(batch: ImportBatch, form: ConfirmForm, status: int = 200, error: st
 @bp.post(f"/imports/{BID}")
 @admin_only
 def import_confirm(batch_id: int):
-    batch = _batch(batch_id)
+    batch = _own_upload(batch_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
@@ -189,7 +198,7 @@ def import_undo(batch_id: int):
 @bp.post(f"/imports/{BID}/discard")
 @admin_only
 def import_discard(batch_id: int):
-    batch = _batch(batch_id)
+    batch = _own_upload(batch_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
     imports.discard_preview(batch.id)

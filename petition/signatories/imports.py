@@ -263,14 +263,30 @@ def _country_index() -> dict[str, str]:
         for code, name in Locale.parse(lang).territories.items():
             if len(code) == 2 and code.isalpha() and pycountry.countries.get(alpha_2=code):
                 add(name, code)
-    # Names people write that none of the above has.
-    for alias, code in (("EL", "GR"), ("UK", "GB"), ("Great Britain", "GB"), ("Holland", "NL")):
+    # Names people write that none of the above has: the EU's code for Greece, the older English
+    # name of Türkiye (CLDR and ISO now use the new one), the United Kingdom's nations.
+    for alias, code in (
+        ("EL", "GR"),
+        ("UK", "GB"),
+        ("Great Britain", "GB"),
+        ("England", "GB"),
+        ("Scotland", "GB"),
+        ("Wales", "GB"),
+        ("Northern Ireland", "GB"),
+        ("Holland", "NL"),
+        ("Turkey", "TR"),
+        ("Česká republika", "CZ"),
+        ("Slovenská republika", "SK"),
+    ):
         add(alias, code)
     return index
 
 
 def resolve_country(value: str) -> str:
-    code = _country_index().get(name_key(value))
+    key = name_key(value)
+    code = _country_index().get(key)
+    if code is None and key.startswith("the "):  # "The Netherlands", "the Czech Republic"
+        code = _country_index().get(key[4:])
     if code is None:
         raise InvalidValue(
             "Write the country as its two-letter ISO code (GR) or its name, in English, in its "
@@ -283,17 +299,22 @@ def resolve_country(value: str) -> str:
 def _type_index() -> dict[str, OrganisationType]:
     index: dict[str, OrganisationType] = {}
     for kind, label in ORGANISATION_TYPE_LABELS.items():
-        index[name_key(kind.value)] = kind
+        index[_type_key(kind.value)] = kind
         for lang in available_languages():
             with force_locale(lang):
-                index.setdefault(name_key(gettext(label)), kind)
+                index.setdefault(_type_key(gettext(label)), kind)
         for singular in _TYPE_SINGULAR.get(kind, ()):
-            index.setdefault(name_key(singular), kind)
+            index.setdefault(_type_key(singular), kind)
     return index
 
 
+def _type_key(text: str) -> str:
+    # The catalogues write the typographic apostrophe (Dutch "Regio’s"); a keyboard the straight one.
+    return name_key(text.replace("\u2019", "'"))
+
+
 def resolve_type(value: str) -> OrganisationType:
-    kind = _type_index().get(name_key(value))
+    kind = _type_index().get(_type_key(value))
     if kind is None:
         raise InvalidValue(f"Write one of the types: {type_choices()}.")
     return kind
@@ -566,7 +587,14 @@ def undo_batch(batch_id: int, actor: Actor) -> int:
     batch = db.session.get(ImportBatch, batch_id, with_for_update=True)
     if batch is None or batch.state != ImportBatchState.IMPORTED:
         raise UndoRefused("Only an imported batch can be undone, once.")
-    rows = db.session.scalars(select(Signature).where(Signature.import_batch_id == batch.id)).all()
+    # Locked, so a moderator's decision made meanwhile is either seen here (and refuses the undo)
+    # or waits and then finds the row gone; never a just-approved row deleted unseen.
+    rows = db.session.scalars(
+        select(Signature)
+        .where(Signature.import_batch_id == batch.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
     touched = [sig for sig in rows if sig.state.value != batch.mode or (sig.row_version or 1) > 1]
     if touched:
         names = ", ".join(f"#{s.id} {s.organisation_name}" for s in touched[:5])
