@@ -176,6 +176,30 @@ def test_duplicates_are_flagged_with_the_queues_signals(app, admin):
     assert "Free mail address" in text
 
 
+def test_rows_of_one_file_are_checked_against_each_other(app, admin):
+    sid = _statement_id(app)
+    before = _count(app)
+    rows = (
+        HEADER
+        + "Cluster Nord GmbH,cluster,DE,Kiel,,,\n"  # line 2
+        + "Cluster Nord,cluster,AT,Linz,,,\n"  # line 3: the queue's test says maybe the same
+        + "Agence Sud,region,FR,Nice,,sud@agence.fr,\n"  # line 4
+        + "Agence Sud,regions,France,Nice,,,\n"  # line 5: line 4 again
+        + "Autre Agence,region,FR,Nice,,SUD@agence.fr,\n"  # line 6: line 4's address
+    ).encode()
+    preview = admin.get(_upload(admin, sid, "twice.csv", rows).headers["Location"])
+    table = parse(preview.text).find("table", class_="import-rows")
+    text = {tr.get("id"): tr.normalised_text for tr in table.find("tbody").find_all("tr")}
+    assert "Possible duplicate of line 3 in this file" in text["line-2"]
+    assert "Possible duplicate of line 2 in this file" in text["line-3"]
+    assert "Same as line 4: skipped" in text["line-5"]
+    assert "Same as line 4: skipped" in text["line-6"]
+    assert "duplicate" not in text["line-4"] and "OK" in text["line-4"]
+    assert "Import all 3 rows" in preview.text
+    assert _confirm(admin, preview.request.path, "approved").status_code == 303
+    assert _count(app) == before + 3
+
+
 def test_an_import_is_undone_as_a_whole_until_staff_decide_on_a_row(app, admin):
     sid = _statement_id(app)
     before = _count(app)

@@ -43,7 +43,7 @@ from ..models import (
     Statement,
     utcnow,
 )
-from ..moderation.signals import signals_for
+from ..moderation.signals import organisation_key, signals_for
 from ..statements.service import bump_list_version
 
 #: The one file a console import takes, and how many rows it may hold.
@@ -121,6 +121,8 @@ class ImportRow:
     signature: Signature | None = None  # built when the row is valid
     problems: list[RowProblem] = field(default_factory=list)
     already_there: bool = False  # same organisation and country, or same email: skipped
+    same_as_line: int | None = None  # ... as an earlier row of the file, not the list
+    similar_lines: list[int] = field(default_factory=list)  # possible duplicates in the file
     duplicates: list = field(default_factory=list)  # the queue's possible-duplicate matches
     domain_match: bool | None = None
     free_mail: bool = False
@@ -431,6 +433,8 @@ def _flag(statement: Statement, rows: list[ImportRow]) -> None:
         )
     )
     valid = [row for row in rows if row.signature is not None]
+    lines_by_key: dict[tuple[str, str], int] = {}
+    lines_by_email: dict[str, int] = {}
     for row in valid:
         sig = row.signature
         assert sig is not None
@@ -438,10 +442,26 @@ def _flag(statement: Statement, rows: list[ImportRow]) -> None:
         if key in existing or (sig.email_normalised and sig.email_normalised in emails):
             row.already_there = True
             continue
-        existing.add(key)
+        earlier = lines_by_key.get(key) or lines_by_email.get(sig.email_normalised or "")
+        if earlier is not None:
+            row.already_there = True
+            row.same_as_line = earlier
+            continue
+        lines_by_key[key] = row.line
         if sig.email_normalised:
-            emails.add(sig.email_normalised)
+            lines_by_email[sig.email_normalised] = row.line
     fresh = [row for row in valid if not row.already_there]
+    # The queue's duplicate test between the file's own rows ("Cluster Bayern e.V." in DE and
+    # "Cluster Bayern" in AT), which signals_for cannot see: they are not stored yet.
+    by_organisation: dict[str, list[ImportRow]] = {}
+    for row in fresh:
+        assert row.signature is not None
+        org = organisation_key(row.signature.organisation_name)
+        if org:
+            by_organisation.setdefault(org, []).append(row)
+    for group in by_organisation.values():
+        for row in group:
+            row.similar_lines = [other.line for other in group if other is not row]
     for row in fresh:
         assert row.signature is not None
         row.signature.id = -row.line  # transient: never added to the session
