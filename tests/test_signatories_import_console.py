@@ -262,6 +262,25 @@ def test_an_import_is_undone_as_a_whole_until_staff_decide_on_a_row(app, admin):
     assert again.status_code == 303 and _count(app) == before + 3
 
 
+def _damaged_workbook() -> bytes:
+    """A workbook whose sheet is cut in half: openpyxl opens it and fails while reading rows."""
+    import zipfile
+
+    book = Workbook()
+    book.active.append(["organisation_name", "organisation_type", "country"])
+    book.active.append(["A Org", "sme", "IT"])
+    whole = io.BytesIO()
+    book.save(whole)
+    source, out = zipfile.ZipFile(whole), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as damaged:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]
+            damaged.writestr(item, data)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("name", "data", "words"),
     [
@@ -271,6 +290,7 @@ def test_an_import_is_undone_as_a_whole_until_staff_decide_on_a_row(app, admin):
         ("header-only.csv", HEADER.encode(), "no endorsements"),
         ("no-header.csv", b"Some Org,sme,IT\n", "The first row must name the columns"),
         ("broken.xlsx", b"PK\x03\x04 not really a workbook", "cannot be read"),
+        ("damaged.xlsx", _damaged_workbook(), "cannot be read"),
     ],
 )
 def test_a_file_that_cannot_be_read_gets_a_clear_error(app, admin, name, data, words):

@@ -209,6 +209,7 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
             "The XLSX file cannot be read: save it again from your spreadsheet."
         ) from None
     try:
+        # read_only parses the sheet as it goes: a damaged one fails here, not in load_workbook.
         sheet = book.worksheets[0]
         rows = []
         for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -216,6 +217,10 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
                 break
             rows.append((line, [_cell_text(v) for v in values]))
         return rows
+    except Exception:  # noqa: BLE001 - as above: XML, zip and value errors alike
+        raise FileRejected(
+            "The XLSX file cannot be read: save it again from your spreadsheet."
+        ) from None
     finally:
         book.close()
 
