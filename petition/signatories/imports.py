@@ -466,7 +466,8 @@ def _flag(statement: Statement, rows: list[ImportRow]) -> None:
             by_organisation.setdefault(org, []).append(row)
     for group in by_organisation.values():
         for row in group:
-            row.similar_lines = [other.line for other in group if other is not row]
+            # A few are enough to look at; a file of one name repeated would list thousands.
+            row.similar_lines = [other.line for other in group if other is not row][:5]
     for row in fresh:
         assert row.signature is not None
         row.signature.id = -row.line  # transient: never added to the session
