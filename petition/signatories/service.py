@@ -52,18 +52,6 @@ STAFF_FIELDS = (
     "approved_at",
     "withdrawn_at",
 )
-IMPORT_FIELDS = (
-    "organisation_name",
-    "organisation_type",
-    "country",
-    "city",
-    "website",
-    "comment",
-    "email",
-    "contact_name",
-    "contact_role",
-    "note",
-)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
