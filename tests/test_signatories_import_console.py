@@ -460,3 +460,21 @@ def test_countries_and_types_are_read_however_people_write_them(app):
             ("other", "Other"),
         ):
             assert f"{code} ({label}" in message
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("event\x00list.csv", "event list.csv"),  # PostgreSQL refuses NUL in text
+        ("../../event.csv", "event.csv"),
+        ("event\u202evsc.csv", "event vsc.csv"),  # a right-to-left override
+        ("x" * 300 + ".csv", "x" * 247 + "….csv"),
+    ],
+)
+def test_an_uploaded_files_name_is_kept_clean(app, admin, sent, kept):
+    sid = _statement_id(app)
+    uploaded = _upload(admin, sid, sent, GOOD)
+    assert uploaded.status_code == 303
+    assert admin.get(uploaded.headers["Location"]).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(ImportBatch.filename)) == kept

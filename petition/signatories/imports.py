@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -159,13 +161,14 @@ def read_table(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, l
         raise FileRejected("The file is empty.")
     if len(data) > MAX_FILE_BYTES:
         raise FileRejected("The file is larger than 5 MB: split it into smaller files.")
-    name = (filename or "").lower()
+    shown = display_filename(filename) if filename else ""
+    name = shown.lower()
     if name.endswith(".xlsx") or data[:4] == b"PK\x03\x04":
         table = _read_xlsx(data)
     elif name.endswith((".csv", ".txt")) or not name:
         table = _read_csv(data)
     else:
-        raise FileRejected(f"Upload a CSV or XLSX file (the template is both), not {filename}.")
+        raise FileRejected(f"Upload a CSV or XLSX file (the template is both), not {shown}.")
     rows = [(line, cells) for line, cells in table if any(c.strip() for c in cells)]
     if not rows:
         raise FileRejected("The file has no rows.")
@@ -492,12 +495,25 @@ class ImportOutcome:
     skipped: int
 
 
+def display_filename(filename: str | None) -> str:
+    """The name an uploaded file is listed and audited under: its last path part, without the
+    control and formatting characters a browser or a hand-made request may send (PostgreSQL
+    refuses NUL; a right-to-left override would disguise the extension), at most 255 characters."""
+    name = re.split(r"[/\\]", filename or "")[-1]
+    name = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in name)
+    name = " ".join(name.split())
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        name = f"{stem[: 250 - len(ext)]}…{dot}{ext}" if dot and len(ext) <= 8 else name[:255]
+    return name or "import"
+
+
 @write_transaction
 def store_upload(statement: Statement, filename: str, data: bytes, actor: Actor) -> ImportBatch:
     """Keep an uploaded file for its preview and the confirmation (no re-upload)."""
     batch = ImportBatch(
         statement_id=statement.id,
-        filename=(filename or "import")[:255],
+        filename=display_filename(filename),
         file_sha256=hashlib.sha256(data).hexdigest(),
         data=data,
         state=ImportBatchState.PREVIEW,
