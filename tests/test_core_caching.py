@@ -466,8 +466,16 @@ def test_robots_txt_keeps_crawlers_out_of_the_console_and_token_links(app, seede
     } <= set(token_routes)
     for rule in token_routes:
         assert any(rule.startswith(prefix) for prefix in disallowed), rule
+        # and under each language's prefix, where the same page answers
+        assert any(f"/de{rule}".startswith(prefix) for prefix in disallowed), rule
     # Public pages stay open to crawlers.
-    public = [f"/statements/{seeded}", f"/statements/{seeded}/signatories", "/privacy", "/"]
+    public = [
+        f"/statements/{seeded}",
+        f"/statements/{seeded}/signatories",
+        "/privacy",
+        "/",
+        f"/pl/statements/{seeded}",
+    ]
     for path in public:
         assert not any(path.startswith(prefix) for prefix in disallowed if prefix != "/"), path
     assert "Sitemap: http://localhost/sitemap.xml" in lines
@@ -476,16 +484,26 @@ def test_robots_txt_keeps_crawlers_out_of_the_console_and_token_links(app, seede
 def test_sitemap_lists_the_public_pages_of_every_statement(app, seeded):
     response = app.test_client().get("/sitemap.xml")
     assert response.mimetype == "application/xml"
-    namespace = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    locations = [e.text for e in ET.fromstring(response.data).findall("s:url/s:loc", namespace)]
-    base = f"http://localhost/statements/{seeded}"
-    assert set(locations) == {
-        "http://localhost/",
-        "http://localhost/privacy",
-        base,
-        f"{base}/signatories",
-        f"{base}/versions",
+    namespace = {
+        "s": "http://www.sitemaps.org/schemas/sitemap/0.9",
+        "x": "http://www.w3.org/1999/xhtml",
     }
+    urls = ET.fromstring(response.data).findall("s:url", namespace)
+    locations = [url.find("s:loc", namespace).text for url in urls]
+    base = f"http://localhost/statements/{seeded}"
+    pages = {"/", "/privacy", base[16:], f"{base[16:]}/signatories", f"{base[16:]}/versions"}
+    # Each page, unprefixed and in each language, every entry naming all of them.
+    languages = ("en", "nl", "de", "fr", "es", "it", "pl")
+    assert set(locations) == {
+        f"http://localhost{prefix}{page}"
+        for page in pages
+        for prefix in ("", *(f"/{l}" for l in languages))
+    }
+    first = {
+        link.get("hreflang"): link.get("href") for link in urls[0].findall("x:link", namespace)
+    }
+    assert first["x-default"] == "http://localhost/" and first["de"] == "http://localhost/de/"
+    assert len(first) == len(languages) + 1
     for location in locations:
         page = app.test_client().get(location.removeprefix("http://localhost"))
         assert page.status_code == 200 and PUBLIC.fullmatch(page.headers["Cache-Control"])

@@ -7,6 +7,7 @@ from xml.sax.saxutils import escape
 from flask import Response, current_app, url_for
 
 from ..core.caching import etag_for, public_page
+from ..core.i18n import available_languages
 from . import bp
 from .service import all_statements
 
@@ -25,6 +26,8 @@ def private_prefixes() -> list[str]:
             prefixes.add("/staff/")
         elif "token" in rule.arguments:
             prefixes.add(rule.rule.split("<", 1)[0])
+    # The same pages under each language's prefix (/de/confirm/…).
+    prefixes |= {f"/{lang}{prefix}" for lang in available_languages() for prefix in set(prefixes)}
     return sorted(prefixes)
 
 
@@ -50,15 +53,33 @@ def sitemap_paths() -> list[str]:
 
 @bp.get("/sitemap.xml")
 def sitemap_xml():
-    urls = [_absolute(path) for path in sitemap_paths()]
+    """Each public page, in each language (its prefixed URL), with the others as alternates."""
+    languages = available_languages()
+    paths = sitemap_paths()
+
+    def alternates(path: str) -> str:
+        links = [
+            f'<xhtml:link rel="alternate" hreflang="{lang}" '
+            f'href="{escape(_absolute(f"/{lang}{path}"))}"/>'
+            for lang in languages
+        ]
+        links.append(
+            f'<xhtml:link rel="alternate" hreflang="x-default" href="{escape(_absolute(path))}"/>'
+        )
+        return "".join(links)
 
     def render() -> Response:
-        entries = "".join(f"  <url><loc>{escape(url)}</loc></url>\n" for url in urls)
+        entries = "".join(
+            f"  <url><loc>{escape(_absolute(location))}</loc>{alternates(path)}</url>\n"
+            for path in paths
+            for location in (path, *(f"/{lang}{path}" for lang in languages))
+        )
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            'xmlns:xhtml="http://www.w3.org/1999/xhtml">\n'
             f"{entries}</urlset>\n"
         )
         return Response(body, mimetype="application/xml")
 
-    return public_page(etag_for("sitemap", *urls), render)
+    return public_page(etag_for("sitemap", *paths), render)
