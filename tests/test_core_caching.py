@@ -497,7 +497,7 @@ def test_sitemap_lists_the_public_pages_of_every_statement(app, seeded):
     assert set(locations) == {
         f"http://localhost{prefix}{page}"
         for page in pages
-        for prefix in ("", *(f"/{l}" for l in languages))
+        for prefix in ("", *(f"/{lang}" for lang in languages))
     }
     first = {
         link.get("hreflang"): link.get("href") for link in urls[0].findall("x:link", namespace)
