@@ -118,6 +118,8 @@ def test_verified_mode_puts_the_rows_in_the_queue(app, admin):
     assert _count(app, source=SignatureSource.IMPORT, state=SignatureState.VERIFIED) == 3
     queue = admin.get("/staff/queue").text
     assert "Uniwersytet Testowy" in queue
+    # Nobody confirmed by email: the queue and the signature's page say it came from a file.
+    assert "imported from a file" in queue and "confirmed " not in queue
     # The file stands for the email confirmation: the audit names the admin and the file.
     with app.app_context():
         batch_id = db.session.scalar(select(ImportBatch.id))
@@ -130,6 +132,13 @@ def test_verified_mode_puts_the_rows_in_the_queue(app, admin):
         assert {(e.actor_label, e.to_state, e.detail) for e in events} == {
             ("admin@example.org", "verified", f"file event.csv, batch {batch_id}")
         }
+        one = db.session.scalar(select(Signature.id).where(Signature.import_batch_id == batch_id))
+    page = parse(admin.get(f"/staff/signatures/{one}").text).find("dl", class_="summary")
+    assert f"Batch {batch_id}: the file stands for the email confirmation" in page.normalised_text
+    assert "Email confirmed" not in page.text
+    links = [a.get("href") for a in page.find_all("a")]
+    assert f"/staff/statements/{sid}/import#batch-{batch_id}" in links
+    with app.app_context():
         assert all(
             sig.verified_at is not None and sig.approved_at is None
             for sig in db.session.scalars(
