@@ -84,6 +84,39 @@ def test_signatories_import_with_bad_rows_imports_nothing(app, runner, seeded, t
     assert table_counts(app) == before
 
 
+def test_signatories_import_reads_xlsx_with_the_consoles_rules(app, runner, seeded, tmp_path):
+    """The command line shares the console's reading: XLSX, headings in words, countries and
+    types as people write them, one batch the console can undo."""
+    from openpyxl import Workbook
+
+    from petition.models import ImportBatch
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Organisation name", "Type", "Country", "City"])
+    sheet.append(["Universität Test", "Universitäten", "Österreich", "Graz"])
+    sheet.append(["Région Test", "Region", "Frankreich", "Lyon"])
+    path = tmp_path / "event.xlsx"
+    book.save(path)
+    result = runner.invoke(args=["signatories", "import", str(path), "--statement", seeded])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "imported 2 signatories (0 already present)"
+    with app.app_context():
+        batch = db.session.scalar(select(ImportBatch))
+        assert (batch.filename, batch.state, batch.mode, batch.row_count) == (
+            "event.xlsx",
+            "imported",
+            "approved",
+            2,
+        )
+        rows = db.session.execute(
+            select(Signature.country, Signature.organisation_type).where(
+                Signature.import_batch_id == batch.id
+            )
+        ).all()
+        assert sorted((c, t.value) for c, t in rows) == [("AT", "university"), ("FR", "region")]
+
+
 def test_signatories_import_header_and_statement_errors(app, runner, seeded, tmp_path):
     no_header = tmp_path / "no-header.csv"
     no_header.write_text("Some Org,sme,IT\n", encoding="utf-8")
