@@ -487,3 +487,46 @@ def test_an_uploaded_files_name_is_kept_clean(app, admin, sent, kept):
     assert admin.get(uploaded.headers["Location"]).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(ImportBatch.filename)) == kept
+
+
+@pytest.mark.postgres_only
+def test_an_undo_waits_for_a_decision_being_made_and_then_refuses(app, admin):
+    """A moderator approves a row of the batch while an admin undoes it: the undo waits for the
+    row, sees the decision and refuses, rather than deleting a just-approved endorsement."""
+    import threading
+
+    from sqlalchemy import update
+
+    from petition.core.audit import Actor
+    from petition.signatories import imports
+
+    sid = _statement_id(app)
+    _confirm(admin, _upload(admin, sid, "event.csv", GOOD).headers["Location"], "verified")
+    with app.app_context():
+        batch_id = db.session.scalar(select(ImportBatch.id))
+        one = db.session.scalar(select(Signature.id).where(Signature.import_batch_id == batch_id))
+        engine = db.engine
+    outcome: dict[str, object] = {}
+
+    def undo() -> None:
+        with app.app_context():
+            try:
+                outcome["removed"] = imports.undo_batch(batch_id, Actor.cli("test"))
+            except imports.UndoRefused as exc:
+                outcome["refused"] = str(exc)
+
+    with engine.connect() as moderator:
+        decision = moderator.begin()
+        moderator.execute(
+            update(Signature)
+            .where(Signature.id == one)
+            .values(state=SignatureState.APPROVED, row_version=Signature.row_version + 1)
+        )
+        worker = threading.Thread(target=undo)
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive(), "the undo waits for the row being decided"
+        decision.commit()
+    worker.join(10.0)
+    assert "refused" in outcome, outcome
+    assert _count(app, import_batch_id=batch_id) == 3
