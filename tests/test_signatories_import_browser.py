@@ -36,7 +36,7 @@ def test_admin_imports_a_file_after_fixing_it(browser, app, live_url, tmp_path):
         page.wait_for_selector("#error-summary")
         summary = page.inner_text("#error-summary")
         # No country is guessed from a name it does not have.
-        assert "Line 2, country:" in summary
+        assert "Line 2, country:" in summary and "Did you mean France (FR)?" in summary
         assert "Line 3, organisation_type: Write one of the types" in summary
         assert page.get_by_role("button", name="Import all").count() == 0
         assert audit(browser, page) == []

@@ -155,6 +155,7 @@ def test_errors_name_line_column_and_choices_and_nothing_is_stored(app, admin):
         + "Bad Type Org,charity,IT,,,,\n"
         + "Bad Country Org,ngo,Atlantis,,,,\n"
         + "X,ngo,FR,,,not-an-email,\n"
+        + "Typo Org,Universty,Germny,,,,\n"
     ).encode()
     before = _count(app)
     preview = admin.get(_upload(admin, sid, "bad.csv", bad).headers["Location"])
@@ -163,6 +164,11 @@ def test_errors_name_line_column_and_choices_and_nothing_is_stored(app, admin):
     assert "university (Universities)" in summary
     assert "Line 4, country: Write the country as its two-letter ISO code" in summary
     assert "Line 5, organisation_name:" in summary and "Line 5, email:" in summary
+    # A misspelling gets what was most likely meant; nonsense gets no guess.
+    assert "Line 6, country: Write the country" in summary
+    assert "Did you mean Germany (DE)?" in summary
+    assert "Did you mean university (Universities)?" in summary
+    assert summary.count("Did you mean") == 2
     # No import form while there are problems; posting anyway stores nothing.
     assert "Import all" not in preview.text
     refused = _confirm(admin, preview.request.path, "approved")
@@ -530,3 +536,14 @@ def test_an_undo_waits_for_a_decision_being_made_and_then_refuses(app, admin):
     worker.join(10.0)
     assert "refused" in outcome, outcome
     assert _count(app, import_batch_id=batch_id) == 3
+
+
+def test_a_file_of_misspelt_countries_gets_a_few_hints(app, admin):
+    """Each hint is a fuzzy look-up among some 1,900 names: a file of nonsense gets 50."""
+    sid = _statement_id(app)
+    rows = "".join(f"Org {i},sme,Germny,,,,\n" for i in range(60))
+    preview = admin.get(
+        _upload(admin, sid, "typos.csv", (HEADER + rows).encode()).headers["Location"]
+    )
+    summary = parse(preview.text).by_id("error-summary").normalised_text
+    assert summary.count("Line ") == 60 and summary.count("Did you mean Germany (DE)?") == 50

@@ -14,13 +14,14 @@ any of the site's languages, plural or singular ("university", "Universities", "
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 import pycountry
 from babel import Locale, UnknownLocaleError
@@ -330,6 +331,37 @@ def resolve_type(value: str) -> OrganisationType:
     return kind
 
 
+#: How many rows of one file get a "Did you mean …?" for their country.
+_HINTS_PER_FILE = 50
+
+
+@lru_cache(maxsize=512)
+def close_country(value: str) -> str | None:
+    """The country a misspelt name most likely means, as "France (FR)", or None."""
+    key = name_key(value)
+    if len(key) < 4 or len(key) > 60:
+        return None
+    found = difflib.get_close_matches(key, _country_index(), n=1, cutoff=0.75)
+    if not found:
+        return None
+    code = _country_index()[found[0]]
+    return f"{validation.country_display_name(code)} ({code})"
+
+
+def type_with_hint(value: str) -> OrganisationType:
+    """resolve_type, saying which type a misspelt one most likely is ("Universty")."""
+    try:
+        return resolve_type(value)
+    except InvalidValue as exc:
+        key = _type_key(value)
+        found = difflib.get_close_matches(key, _type_index(), n=1, cutoff=0.8) if key else []
+        if not found:
+            raise
+        kind = _type_index()[found[0]]
+        label = ORGANISATION_TYPE_LABELS[kind]
+        raise InvalidValue(f"{exc} Did you mean {kind.value} ({label})?") from None
+
+
 def type_choices() -> str:
     return "; ".join(f"{t.value} ({label})" for t, label in ORGANISATION_TYPE_LABELS.items())
 
@@ -371,13 +403,14 @@ def check_file(statement: Statement, filename: str, data: bytes) -> ImportCheck:
     if header_problems:
         return ImportCheck(rows, header_problems)
     now = utcnow()
+    hints = [_HINTS_PER_FILE]
     for row in rows:
-        _check_row(statement, row, now)
+        _check_row(statement, row, now, hints)
     _flag(statement, rows)
     return ImportCheck(rows, [])
 
 
-def _check_row(statement: Statement, row: ImportRow, now: datetime) -> None:
+def _check_row(statement: Statement, row: ImportRow, now: datetime, hints: list[int]) -> None:
     def take(column: str, parse):
         try:
             return parse((row.values.get(column) or "").strip())
@@ -389,8 +422,21 @@ def _check_row(statement: Statement, row: ImportRow, now: datetime) -> None:
         "organisation_name",
         lambda v: validation.clean_line(v, field="organisation name", min_len=2, max_len=200),
     )
-    kind = take("organisation_type", resolve_type)
-    country = take("country", resolve_country)
+
+    def country_of(value: str) -> str:
+        try:
+            return resolve_country(value)
+        except InvalidValue as exc:
+            if hints[0] <= 0:
+                raise
+            hints[0] -= 1  # a look-up costs milliseconds: a file of nonsense gets a few
+            hint = close_country(value)
+            if hint is None:
+                raise
+            raise InvalidValue(f"{exc} Did you mean {hint}?") from None
+
+    kind = take("organisation_type", type_with_hint)
+    country = take("country", country_of)
     city = take("city", lambda v: validation.clean_line(v, field="city", max_len=100))
     website = take("website", validation.website)
     comment = take(
