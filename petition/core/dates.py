@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from babel import Locale
 from babel import dates as babel_dates
-from flask import has_app_context
-from flask_babel import get_locale
+
+from .i18n import writing_locale
 
 _MONTHS = (
     "January",
@@ -35,17 +34,10 @@ def format_date(value: date | datetime | None) -> str:
     """'4 March 2025' ('' for None); in another language, its long date ('4. März 2025')."""
     if value is None:
         return ""
-    locale = _locale()
+    locale = writing_locale()
     if locale is not None and locale.language != "en":
         return babel_dates.format_date(value, format="long", locale=locale)
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
-
-
-def _locale() -> Locale | None:
-    """The language being written, where there is one (a request, or a forced locale)."""
-    if not has_app_context():
-        return None
-    return get_locale()
 
 
 def format_timestamp(value: datetime | None) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, Response, current_app, g, redirect, request
+from flask import Flask, Response, current_app, g, has_app_context, redirect, request
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response as BaseResponse
@@ -152,7 +152,7 @@ def init_app(app: Flask) -> None:
         available_languages=available_languages,
         url_in=url_in,
         # The language being written: an email's (force_locale) rather than the page's.
-        writing_language=_locale_language,
+        writing_language=writing_language,
     )
 
 
@@ -168,20 +168,19 @@ def is_localised(endpoint: str | None) -> bool:
 
 def _take_language() -> BaseResponse | None:
     endpoint = request.endpoint
+    localised = is_localised(endpoint)
     # The staff console and the files are in the source language; pages and errors are not.
-    in_language = endpoint is None or is_localised(endpoint)
+    in_language = endpoint is None or localised
     g.lang = request.environ.get(LANG_KEY, SOURCE_LANGUAGE) if in_language else SOURCE_LANGUAGE
-    source = request.environ.get(SOURCE_KEY)
     if (
-        source == "header"
+        localised
         and g.lang != SOURCE_LANGUAGE
+        and request.environ.get(SOURCE_KEY) == "header"
         and request.method in ("GET", "HEAD")
-        and is_localised(request.endpoint)
     ):
         # The browser asks for a language this page has: its own URL, which caches may keep.
-        response = redirect(url_in(g.lang), code=302)
-        response.headers["Vary"] = "Accept-Language"
-        return response
+        # (Vary: Accept-Language is added to it as to every answer chosen by the header.)
+        return redirect(url_in(g.lang), code=302)
     return None
 
 
@@ -246,7 +245,7 @@ def country_name(code: str | None, lang: str | None = None) -> str:
     from .validation import country_display_name  # noqa: PLC0415 - validation imports models
 
     code = (code or "").upper()
-    lang = lang or _locale_language()
+    lang = lang or writing_language()
     if lang == SOURCE_LANGUAGE:
         return country_display_name(code)
     return _territories(lang).get(code) or country_display_name(code)
@@ -277,8 +276,17 @@ def localised_countries(rows: Iterable[tuple]) -> list[tuple]:
     return sorted(named, key=lambda row: name_key(row[1]))
 
 
-def _locale_language() -> str:
+def writing_locale() -> Locale | None:
+    """The locale being written: the request's, or one forced for an email or the PDF; None
+    outside an application (nothing to translate into)."""
+    if not has_app_context():
+        return None
     from flask_babel import get_locale  # noqa: PLC0415
 
-    locale = get_locale()
+    return get_locale()
+
+
+def writing_language() -> str:
+    """The language being written ('de'), the source language where there is none."""
+    locale = writing_locale()
     return locale.language if locale is not None else SOURCE_LANGUAGE

@@ -739,23 +739,23 @@ PREVIEW_HOURS = 24
 def discard_stale_previews(older_than: datetime | None = None) -> int:
     """Housekeeping: uploaded files never imported are dropped after PREVIEW_HOURS."""
     older_than = older_than or utcnow() - timedelta(hours=PREVIEW_HOURS)
-    result = db.session.execute(
-        update(ImportBatch)
-        .where(ImportBatch.state == ImportBatchState.PREVIEW, ImportBatch.created_at < older_than)
-        .values(state=ImportBatchState.DISCARDED, data=None)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result)
+    return _discard(ImportBatch.created_at < older_than)
 
 
 @write_transaction
 def discard_preview(batch_id: int) -> None:
-    db.session.execute(
+    _discard(ImportBatch.id == batch_id)
+
+
+def _discard(*where) -> int:
+    """Previews matching `where` lose their file and can no longer be imported."""
+    result = db.session.execute(
         update(ImportBatch)
-        .where(ImportBatch.id == batch_id, ImportBatch.state == ImportBatchState.PREVIEW)
+        .where(ImportBatch.state == ImportBatchState.PREVIEW, *where)
         .values(state=ImportBatchState.DISCARDED, data=None)
         .execution_options(synchronize_session=False)
     )
+    return rowcount(result)
 
 
 def template_xlsx(example: dict[str, str]) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 from babel.numbers import format_decimal
-from flask import has_app_context
-from flask_babel import get_locale
+
+from ...core.i18n import writing_locale
 
 # C0/C1 controls and the Unicode line/paragraph separators would either break the layout (a newline
 # in an organisation name) or reach the PDF as undefined glyphs, so they become plain spaces.
@@ -42,8 +42,7 @@ def escape_markup(text: str) -> str:
 
 def format_count(value: int) -> str:
     """Thousands separated in the language being written: '12,345', '12.345', '12 345'."""
-    if has_app_context():
-        locale = get_locale()
-        if locale is not None and locale.language != "en":
-            return format_decimal(value, locale=locale)
+    locale = writing_locale()
+    if locale is not None and locale.language != "en":
+        return format_decimal(value, locale=locale)
     return f"{value:,}"

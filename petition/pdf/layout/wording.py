@@ -9,10 +9,10 @@ escapes the data it fills in. count_in_words spells a count the way the summary 
 from __future__ import annotations
 
 from flask import has_app_context
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import gettext, ngettext
 from num2words import num2words
 
-from ...core.i18n import N_
+from ...core.i18n import N_, writing_language
 
 # The interface's fixed list of organisation types: code -> group heading, in the PDF's order.
 ORGANISATION_TYPES: tuple[tuple[str, str], ...] = (
@@ -94,14 +94,9 @@ def summary_many(total: int) -> str:
     )
 
 
-def language() -> str:
-    locale = get_locale() if has_app_context() else None
-    return locale.language if locale is not None else "en"
-
-
 def count_in_words(n: int) -> str:
     """The count spelt out in the language being written; English in British usage."""
-    lang = language()
+    lang = writing_language()
     if lang != "en":
         try:
             return str(num2words(n, lang=lang))
