@@ -7,7 +7,8 @@ PORT ?= 5000
 export PORT
 NPM ?= npm
 # Test processes (pytest-xdist); each has its own database. 0 runs the suite in this process.
-PYTEST_WORKERS ?= 2
+# Two per core: much of the suite waits on servers, browsers and subprocesses, not the CPU.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
 .PHONY: run serve test test-faults lint format bench clean help translations
 

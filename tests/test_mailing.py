@@ -26,7 +26,7 @@ from tests.conftest import CSRF_RE, submit_sign, valid_form, wait_jobs
 from tests.flows import text_of
 from tests.staff_helpers import make_signature, post, statement_id
 from tests.test_identity import configure
-from tests.test_identity_mail import SPAMASSASSIN, spam_score
+from tests.test_identity_mail import SPAMASSASSIN, spam_scores
 
 pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")
 
@@ -433,7 +433,7 @@ def test_the_mailing_and_its_test_read_as_the_campaigns_and_score_below_one(app,
         plain = message.get_body(("plain",)).get_content()
         assert "Regions for Recovery" in plain and "/unsubscribe/" in plain
         assert "<img" not in message.get_body(("html",)).get_content()
-    scores = {kind: spam_score(m.as_bytes()) for kind, m in (("test", test_mail), ("mail", mail))}
+    scores = spam_scores({"test": test_mail.as_bytes(), "mail": mail.as_bytes()})
     too_high = {kind: report for kind, (score, report) in scores.items() if score >= 1.0}
     assert not too_high, "\n".join(f"{k}: {r}" for k, r in too_high.items())
 

@@ -24,7 +24,13 @@ from tests.conftest import CSRF_RE, free_port
 from tests.servers import ROOT, SLUG, Browser, flask_cli, start_gunicorn, stop, wait_until
 
 REDIS_SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+# A drill of its own processes on its own Redis and SQLite file, whichever backend the suite runs
+# on: it runs once, with the other fault drills (make test-faults), not twice in make test.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.faults,
+    pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed"),
+]
 
 
 class OwnRedis:
