@@ -14,7 +14,7 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wsgi import FileWrapper
 
-from .i18n import N_
+from .i18n import N_, is_localised, strip_language
 
 
 class InvalidFormEncoding(BadRequest):
@@ -82,12 +82,10 @@ class JointlyFlask(Flask):
     ) -> str:
         """Inside `/de/…`, links to pages keep the prefix (SCRIPT_NAME); links to what has no
         language (static files, the PDF, open data, the staff console) do not."""
-        from . import i18n
-
         url = super().url_for(endpoint, *args, **values)
         if endpoint.startswith("."):
             endpoint = (request.blueprint or "") + endpoint
-        return url if i18n.is_localised(endpoint) else i18n.strip_language(url)
+        return url if is_localised(endpoint) else strip_language(url)
 
     def process_response(self, response: Response) -> Response:
         from . import caching
