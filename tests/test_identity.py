@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import zlib
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import select, update
@@ -77,7 +78,8 @@ def test_identity_is_seeded_from_the_content_and_changed_with_an_audit_row(app, 
     with app.app_context():
         row = db.session.get(CampaignIdentity, 1)
         assert row.name == "Interregional Innovation Investments joint statement"
-        assert row.organisation_name == row.name  # the content names the campaign as controller
+        # The content names no legal entity: a campaign's title is none, so the field starts empty.
+        assert row.organisation_name == ""
     configure(app)
     with app.app_context():
         row = db.session.get(CampaignIdentity, 1)
@@ -104,10 +106,31 @@ def test_a_cached_page_is_not_revalidated_across_an_identity_change(app, client,
 
 def test_the_identity_page_says_what_is_missing_before_launch(app, seeded):
     admin = signed_in(app, "first@example.org", "admin")
-    before = text_of(admin.get("/staff/identity").text)
-    assert "Before launch" in before and "the public contact address" in before
+    before = unescape(text_of(admin.get("/staff/identity").text))
+    assert "Before launch" in before
+    for gap in (
+        "legal name of the organisation that runs the campaign is missing, or is the campaign's name",
+        "postal address is missing",
+        "no email for data-protection requests",
+        "no public contact address",
+        "Emails are still sent from no-reply@jointly.invalid",
+        "No processors are listed",
+    ):
+        assert gap in before, gap
+    # A legal name that is the campaign's title is no legal name.
+    saved = {**IDENTITY, "organisation_name": "Regions for Recovery"}
+    assert post(admin, "/staff/identity", saved, "/staff/identity").status_code == 303
+    page = unescape(text_of(admin.get("/staff/identity").text))
+    assert "or is the campaign's name" in page and "postal address is missing" not in page
     configure(app)
     assert "Before launch" not in admin.get("/staff/identity").text
+
+
+@pytest.mark.config(MAIL_DEFAULT_SENDER="Team <team@regions-network.eu>")
+def test_a_sender_from_the_environment_is_no_gap_before_launch(app, seeded):
+    admin = signed_in(app, "first@example.org", "admin")
+    page = text_of(admin.get("/staff/identity").text)
+    assert "Before launch" in page and "jointly.invalid" not in page
 
 
 def test_invalid_fields_are_named_and_nothing_changes(app, seeded):
@@ -182,8 +205,20 @@ def test_privacy_notice_names_the_configured_controller(app, client, seeded):
 
 
 def test_seeded_privacy_notice_has_no_placeholder(client, seeded):
-    text = text_of(client.get("/privacy").text)
-    assert "The data controller is Interregional Innovation Investments joint statement" in text
+    page = client.get("/privacy").text
+    text = text_of(page)
+    # The campaign's title is not passed off as a legal entity, nor as its own operator.
+    assert (
+        "The data controller is the organisation that runs"
+        " Interregional Innovation Investments joint statement." in text
+    )
+    assert "The data controller is Interregional" not in text
+    assert "which runs" not in text and "run by" not in text_of(page.split("<footer")[1])
+    # Every deployment has a host and a mail service: the notice never says nobody else gets data.
+    assert "No other organisation" not in text
+    assert (
+        "the provider that hosts this site and the service that delivers its emails" in text.lower()
+    )
     for placeholder in ("[", "{{", "TODO", "example.org", "None"):
         assert placeholder not in text, placeholder
 

@@ -80,7 +80,10 @@ def test_privacy_notice(app, client, seeded):
     page = client.get("/privacy")
     assert page.status_code == 200
     text = parse(page.text).find("main").normalised_text
-    assert "The data controller is Interregional Innovation Investments joint statement" in text
+    assert (
+        "The data controller is the organisation that runs"
+        " Interregional Innovation Investments joint statement." in text
+    )
     assert "Publishing your organisation's endorsement" in text and "Moderation records" in text
     assert (
         "These details are never shown on the public pages, in the open data or in the PDF." in text
@@ -99,4 +102,6 @@ def test_privacy_notice(app, client, seeded):
 
 
 def test_privacy_notice_without_any_statement(client):
-    assert "The data controller is Jointly" in client.get("/privacy").text
+    assert (
+        "The data controller is the organisation that runs Jointly." in client.get("/privacy").text
+    )

@@ -37,7 +37,10 @@ class Identity:
 
     @property
     def controller(self) -> str:
-        return self.organisation_name or self.name
+        """The legal name of the data controller, or "" while none is set: a campaign's title
+        is no legal entity, so a legal name equal to it counts as not set."""
+        name = self.organisation_name.strip()
+        return "" if name.casefold() == self.name.strip().casefold() else name
 
     @property
     def processor_list(self) -> list[str]:
@@ -124,6 +127,11 @@ def mail_reply_to(identity: Identity) -> str | None:
     """`MAIL_REPLY_TO` from the environment wins; else the console's Reply-To, else the contact."""
     configured = current_app.config.get("MAIL_REPLY_TO") if has_app_context() else None
     return configured or identity.reply_to or identity.contact_email or None
+
+
+def sender_is_fallback(identity: Identity) -> bool:
+    """Mail would still go out from the placeholder address nobody receives."""
+    return _address_of(mail_sender(identity)).lower() == FALLBACK_SENDER
 
 
 def sender_domain(sender: str) -> str:

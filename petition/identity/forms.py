@@ -14,7 +14,7 @@ class IdentityForm(FlaskForm):
     short_name = StringField("Short name", render_kw={"maxlength": 60, "required": True})
     organisation_name = StringField(
         "Legal name of the organisation that runs the campaign (the data controller)",
-        render_kw={"maxlength": 300, "required": True},
+        render_kw={"maxlength": 300},
     )
     organisation_address = TextAreaField(
         "Its postal address", render_kw={"maxlength": 500, "rows": 3}

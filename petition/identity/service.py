@@ -58,7 +58,7 @@ def _paragraphs(field: str, max_len: int):
 _CHECKS = {
     "name": _line("campaign name", 200),
     "short_name": _line("short name", 60),
-    "organisation_name": _line("organisation's legal name", 300),
+    "organisation_name": _line("organisation's legal name", 300, required=False),
     "organisation_address": _paragraphs("address", 500),
     "organisation_email": _optional_email,
     "contact_email": _optional_email,
@@ -165,6 +165,39 @@ def remove_logo(actor: Actor) -> bool:
     return True
 
 
+def launch_gaps(campaign: identity.Identity) -> list[str]:
+    """What a data-protection officer or a mail provider would still object to (the console's
+    "Before launch" list): each gap leaves the privacy notice vague or mail unanswerable."""
+    gaps = []
+    if not campaign.controller:
+        gaps.append(
+            "The legal name of the organisation that runs the campaign is missing, or is the"
+            " campaign's name: the privacy notice cannot name the data controller."
+        )
+    if not campaign.address_lines:
+        gaps.append("The controller's postal address is missing from the privacy notice.")
+    if not (campaign.organisation_email or campaign.contact_email):
+        gaps.append(
+            "There is no email for data-protection requests: the privacy notice names no one"
+            " to write to."
+        )
+    if not campaign.contact_email:
+        gaps.append(
+            "There is no public contact address: the footer of every page and email has none."
+        )
+    if identity.sender_is_fallback(campaign):
+        gaps.append(
+            f"Emails are still sent from {identity.FALLBACK_SENDER}: set the sender address"
+            " (or MAIL_DEFAULT_SENDER) to an address of a domain your mail provider sends for."
+        )
+    if not campaign.processor_list:
+        gaps.append(
+            "No processors are listed: the privacy notice only says that a hosting provider"
+            " and an email delivery service process the data, without naming them."
+        )
+    return gaps
+
+
 def logo_file() -> CampaignFile | None:
     return db.session.get(CampaignFile, LOGO)
 
@@ -174,7 +207,9 @@ def logo_file() -> CampaignFile | None:
 
 def defaults_from(front_matter_text: str, campaign_name: str) -> dict[str, str]:
     """The identity a fresh install starts with: the `identity:` block of campaign-page.md's
-    front matter, else the statement's campaign name (which the content names the controller)."""
+    front matter, else the statement's campaign name. The content gives no legal entity, so
+    the controller's legal name stays empty (the notice says so) until the `identity:` block
+    or an admin gives it."""
     meta: dict = {}
     if front_matter_text.startswith("---\n"):
         end = front_matter_text.index("\n---\n", 4)
@@ -184,7 +219,6 @@ def defaults_from(front_matter_text: str, campaign_name: str) -> dict[str, str]:
     values = {
         "name": name,
         "short_name": name[:60],
-        "organisation_name": name,
         "sender_name": name[:100],
     }
     values.update({k: str(v) for k, v in given.items() if v is not None})

@@ -68,6 +68,7 @@ def _page(form: IdentityForm, status: int = 200, logo_error: str | None = None):
         logo_form=LogoForm(formdata=None),
         logo_error=logo_error,
         button=ButtonForm(formdata=None),
+        gaps=service.launch_gaps(identity.current()),
         max_mb=MAX_BYTES // (1024 * 1024),
     ), status
 
