@@ -200,6 +200,13 @@ def test_privacy_notice_names_the_configured_controller(app, client, seeded):
     assert "Example Mail GmbH (email delivery, Germany)" in text
     for right in ("access", "corrected", "erased", "object", "supervisory authority"):
         assert right in text, right
+    # Rectification and withdrawal both go through the one link every email carries.
+    assert (
+        "The link to manage the endorsement, in every email we send you about it, shows the details"
+        " we keep and lets you correct them (rectification) or withdraw the endorsement" in text
+    )
+    assert "withdraw it at any time with the link to manage the endorsement" in text
+    assert "withdrawal link" not in text
     assert "Last changed on" in text
     assert "[" not in text and "TODO" not in text  # no placeholder left
 
