@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deploy.gunicorn_worker import HeadFirstThreadWorker  # noqa: E402
+from petition.core.logging import ACCESS_LOG_FORMAT  # noqa: E402
 
 wsgi_app = "wsgi:app"
 # Loopback by default: nginx is the public face. `unix:/run/jointly/gunicorn.sock` works too.
@@ -32,8 +33,10 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 # X-Forwarded-* are read by the application's ProxyFix (PROXY_FIX_HOPS), from nginx only.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1"
-# No access log here: nginx keeps one, with the tokens in confirm/withdraw/manage links masked.
+# No access log here unless asked for: nginx keeps one. Where there is one, its lines hold the
+# path without the query string or the referrer, and the application masks the tokens in it.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+access_log_format = ACCESS_LOG_FORMAT
 errorlog = "-"
 # gunicornc's control socket only where asked for (its default path is shared by every gunicorn of
 # the user, so two instances on one host would fight over it).

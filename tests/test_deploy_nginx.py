@@ -206,19 +206,83 @@ def test_oversized_bodies_are_refused_at_the_door(proxied):
     assert f"POST {SIGN}" not in app_access_log(proxied)[seen_before:]
 
 
-def test_confirmation_tokens_stay_out_of_nginx_access_log(proxied):
-    client = browser(proxied)
-    secret = "Zm9vYmFyLXNlY3JldC10b2tlbi12YWx1ZQ"
-    assert client.request(f"/confirm/{secret}?utm=1")[0] in (200, 404, 410)
-    assert client.request(f"/withdraw/{urllib.parse.quote(secret)}")[0] in (200, 404, 410)
-    # nginx writes a request's line once the answer has gone: wait for it, a busy machine lags.
+def nginx_access_log(proxied, last_line: str) -> str:
+    """nginx's access log once it holds `last_line`: nginx writes a request's line once the
+    answer has gone, and a busy machine lags."""
     path = proxied["tmp"] / "nginx" / "jointly.access.log"
     deadline = time.monotonic() + 5
-    while "GET /withdraw/" not in path.read_text() and time.monotonic() < deadline:
+    while last_line not in path.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
-    log = path.read_text()
-    assert "GET /confirm/[token]?utm=1 " in log and "GET /withdraw/[token] " in log
-    assert secret not in log
+    return path.read_text()
+
+
+def test_emailed_tokens_stay_out_of_nginx_access_log(proxied):
+    client = browser(proxied)
+    secret = "Zm9vYmFyLXNlY3JldC10b2tlbi12YWx1ZQ"
+    paths = [
+        f"/confirm/{secret}?utm=1",
+        f"/manage/email/{secret}",
+        f"/de/manage/email/{secret}",
+        f"/unsubscribe/{secret}",
+        f"/manage/{secret}/withdraw",
+        f"/withdraw/{urllib.parse.quote(secret)}",
+    ]
+    for path in paths:
+        assert client.request(path)[0] in (200, 404, 405, 410), path
+    log = nginx_access_log(proxied, "GET /withdraw/")
+    for logged in (
+        "GET /confirm/[token] ",
+        "GET /manage/email/[token] ",
+        "GET /de/manage/email/[token] ",
+        "GET /unsubscribe/[token] ",
+        "GET /manage/[token]/withdraw ",
+        "GET /withdraw/[token] ",
+    ):
+        assert logged in log, logged
+    assert secret not in log and "utm=1" not in log
+    assert secret not in app_access_log(proxied)
+
+
+def test_a_staff_search_leaves_no_address_or_name_in_either_access_log(proxied):
+    password = "a long enough password for the search"
+    created = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "staff", "create", "search@example.org"]
+        + ["--role", "moderator", "--password-stdin"],
+        cwd=ROOT,
+        env=proxied["env"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    staff = browser(proxied, source="127.0.0.7")
+    form = {"email": "search@example.org", "password": password}
+    form["csrf_token"] = staff.token("/staff/login")
+    assert staff.request("/staff/login", form)[0] == 302
+    email, name = "Anna.Searched@wroclaw.example.pl", "Anna Searchedperson"
+    for query in (
+        {"q": email},
+        {"q": name},
+        f"q={email.replace('@', '%40')}",
+        f"q={urllib.parse.quote(email, safe='@')}&state=",
+    ):
+        encoded = query if isinstance(query, str) else urllib.parse.urlencode(query)
+        assert staff.request(f"/staff/signatures?{encoded}")[0] == 200, encoded
+    # The export, from the results page: its Referer holds the search as well.
+    referer = f"http://127.0.0.1:{proxied['port']}/staff/signatures?" + urllib.parse.urlencode(
+        {"q": name}
+    )
+    export = "/staff/signatures.csv?" + urllib.parse.urlencode({"q": name})
+    assert staff.request(export, headers={"Referer": referer})[0] == 200
+    nginx_log = nginx_access_log(proxied, "GET /staff/signatures.csv ")
+    assert nginx_log.count("GET /staff/signatures ") >= 4
+    time.sleep(0.3)
+    app_log = app_access_log(proxied)
+    assert app_log.count('"GET /staff/signatures HTTP/1.1" 200') >= 4
+    for log in (nginx_log, app_log):
+        for secret in ("Searched", "searched", "wroclaw", "%40"):
+            assert secret not in log, secret
 
 
 def test_slow_header_sockets_against_nginx_do_not_stop_the_site(proxied):
@@ -234,21 +298,28 @@ def test_slow_header_sockets_against_nginx_do_not_stop_the_site(proxied):
 # ---------------------------------------------------------------- the page cache
 
 
-def app_requests(proxied, path: str) -> list[str]:
-    """The lines of gunicorn's access log for GETs of that exact path (query included)."""
-    wanted = f'"GET {path} '
-    return [line for line in app_access_log(proxied).splitlines() if wanted in line]
+def app_requests(proxied, path: str, agent: dict) -> list[str]:
+    """The lines of gunicorn's access log for GETs of that path with that User-Agent (the log
+    keeps paths without their query string)."""
+    wanted = f'"GET {path.split("?")[0]} '
+    return [
+        line
+        for line in app_access_log(proxied).splitlines()
+        if wanted in line and line.endswith(f'"{agent["User-Agent"]}"')
+    ]
 
 
-def fresh_statement_url() -> str:
-    """The statement page under a cache key of its own (a query string the page ignores)."""
-    return f"{STATEMENT}?from=test-{uuid.uuid4().hex[:12]}"
+def fresh_statement_url() -> tuple[str, dict]:
+    """The statement page under a cache key of its own (a query string the page ignores), and
+    a User-Agent that finds its requests in gunicorn's access log (which leaves queries out)."""
+    tag = f"test-{uuid.uuid4().hex[:12]}"
+    return f"{STATEMENT}?from={tag}", {"User-Agent": f"jointly-{tag}"}
 
 
 def test_a_second_anonymous_get_of_the_statement_page_is_a_cache_hit(proxied):
-    url = fresh_statement_url()
-    first = browser(proxied).request(url)
-    second = browser(proxied, source="127.0.0.5").request(url)
+    url, agent = fresh_statement_url()
+    first = browser(proxied).request(url, headers=agent)
+    second = browser(proxied, source="127.0.0.5").request(url, headers=agent)
     assert first[0] == second[0] == 200
     assert first[1]["X-Cache-Status"] == "MISS"
     assert second[1]["X-Cache-Status"] == "HIT"
@@ -257,7 +328,7 @@ def test_a_second_anonymous_get_of_the_statement_page_is_a_cache_hit(proxied):
     assert "Set-Cookie" not in second[1]
     # The application rendered it once.
     time.sleep(0.3)
-    assert len(app_requests(proxied, url)) == 1
+    assert len(app_requests(proxied, url, agent)) == 1
 
     # Each encoding has its entry; a compressed copy decompresses to the same page.
     for encoding, decode in (("br", brotli.decompress), ("gzip", gzip.decompress)):
@@ -276,15 +347,20 @@ def test_a_second_anonymous_get_of_the_statement_page_is_a_cache_hit(proxied):
 
 
 def test_an_expired_page_is_revalidated_with_its_etag(proxied):
-    url = fresh_statement_url()
+    url, agent = fresh_statement_url()
     client = browser(proxied)
-    assert [client.request(url)[1]["X-Cache-Status"] for _ in range(2)] == ["MISS", "HIT"]
+    assert [client.request(url, headers=agent)[1]["X-Cache-Status"] for _ in range(2)] == [
+        "MISS",
+        "HIT",
+    ]
     time.sleep(SHARED_MAX_AGE + 1)  # past the application's s-maxage
-    status, headers, _ = client.request(url)
+    status, headers, _ = client.request(url, headers=agent)
     assert status == 200 and headers["X-Cache-Status"] in ("EXPIRED", "REVALIDATED", "STALE")
     # nginx asked the application with the ETag, and the application said 304.
     lines = wait_until(
-        lambda: len(found := app_requests(proxied, url)) == 2 and found, 10, "the revalidation"
+        lambda: len(found := app_requests(proxied, url, agent)) == 2 and found,
+        10,
+        "the revalidation",
     )
     assert '" 304 ' in lines[1] or " 304 " in lines[1], lines[1]
 
@@ -321,18 +397,22 @@ def test_a_request_with_a_session_cookie_is_never_served_from_the_cache(proxied)
     assert all(q[1].get("X-Cache-Status") != "HIT" for q in queue)
 
     # The statement page is in the cache for everyone…
-    url = fresh_statement_url()
-    assert [browser(proxied).request(url)[1]["X-Cache-Status"] for _ in range(2)] == [
+    url, agent = fresh_statement_url()
+    assert [
+        browser(proxied).request(url, headers=agent)[1]["X-Cache-Status"] for _ in range(2)
+    ] == [
         "MISS",
         "HIT",
     ]
     # …but a request carrying the session cookie goes to the application, every time.
     for _ in range(2):
-        status, headers, _ = staff.request(url)
+        status, headers, _ = staff.request(url, headers=agent)
         assert status == 200 and headers["X-Cache-Status"] == "BYPASS"
     # So does a visitor whose session holds a form's CSRF token.
     visitor = browser(proxied)
     visitor.token(SIGN)
-    assert visitor.request(url)[1]["X-Cache-Status"] == "BYPASS"
+    assert visitor.request(url, headers=agent)[1]["X-Cache-Status"] == "BYPASS"
     time.sleep(0.3)
-    assert len(app_requests(proxied, url)) == 4  # the first MISS, the staff's two, the visitor's
+    assert (
+        len(app_requests(proxied, url, agent)) == 4
+    )  # the first MISS, the staff's two, the visitor's

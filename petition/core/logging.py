@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
-# /confirm/<token>, /withdraw/<token>, /manage/<token>, /staff/password/set/<token> (and any
-# query string after them).
+# /confirm/<token>, /withdraw/<token>, /manage/<token>, /manage/email/<token>, /unsubscribe/<token>,
+# /staff/password/set/<token> (and anything after them). tests/test_core_logging.py walks the URL
+# map: a new route with a <token> fails there until it is listed here and in nginx's map.
 _TOKEN_PATH = re.compile(
-    r"(/(?:confirm|withdraw|manage|staff/password/set)/)[^\s\"'<>]+", re.IGNORECASE
+    r"(/(?:confirm|withdraw|manage(?:/email)?|unsubscribe|staff/password/set)/)[^\s\"'<>]+",
+    re.IGNORECASE,
 )
 # Anything shaped like an address, in any script (local parts and domains may be non-ASCII).
 _EMAIL = re.compile(r"[^\s@\"'<>(),;:\[\]]+@[^\s@\"'<>(),;:\[\]]+\.[^\s@\"'<>(),;:\[\]]+")
+# A word holding percent-encoding: "?q=anna%40example.org" is an address once decoded.
+_ENCODED_WORD = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
+# The query string of an HTTP request line ("GET /staff/signatures?q=Anna+Nowak HTTP/1.1", as
+# werkzeug logs it): a search may hold a name or an address, so request lines keep the path only.
+_REQUEST_QUERY = re.compile(r"([A-Z]{3,10} [^\s\"?]*)\?[^\s\"]*(?= HTTP/\d)")
 # PostgreSQL's error detail quotes the values ("Failing row contains (…)", "Key (email)=(…)").
 _PG_DETAIL = re.compile(r"(DETAIL:\s*).*")
 MASK_TOKEN = r"\1[token]"
@@ -29,8 +37,19 @@ MASK_EMAIL = "[email]"
 ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
 
 
+def _decoded_email(match: re.Match[str]) -> str:
+    word = match.group(0)
+    decoded = unquote_plus(word)
+    return _EMAIL.sub(MASK_EMAIL, decoded) if _EMAIL.search(decoded) else word
+
+
 def redact(text: str) -> str:
-    """The text with tokens in link paths and email addresses masked."""
+    """The text with request lines' query strings dropped, and tokens in link paths and email
+    addresses (percent-encoded ones too) masked."""
+    if "?" in text and " HTTP/" in text:
+        text = _REQUEST_QUERY.sub(r"\1", text)
+    if "%" in text:
+        text = _ENCODED_WORD.sub(_decoded_email, text)
     if "@" in text:
         text = _EMAIL.sub(MASK_EMAIL, text)
     if "/" in text:
