@@ -3,6 +3,7 @@ privacy notice; the logo upload (the one form that takes a file) and what it ref
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from datetime import timedelta
@@ -14,7 +15,7 @@ from sqlalchemy import select, update
 from petition.extensions import db
 from petition.models import AuditEvent, CampaignFile, CampaignIdentity, SignatureToken, utcnow
 from tests.conftest import CSRF_RE, csrf_token, links_in, submit_sign
-from tests.flows import text_of
+from tests.flows import confirm, text_of
 from tests.staff_helpers import post, signed_in
 
 pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")
@@ -172,6 +173,41 @@ def test_every_page_reachable_from_an_email_carries_the_campaign(app, client, se
         assert "Regions for Recovery" in header, name
         assert "hello@regions-network.eu" in footer, name
         assert "Innovation Regions Network AISBL" in footer, name
+
+
+@pytest.mark.parametrize(
+    ("configured", "invitation", "reply_to"),
+    [
+        ({}, "If you think this is a mistake, reply to this email.", "team@regions-network.eu"),
+        (
+            {"reply_to": ""},
+            "If you think this is a mistake, write to hello@regions-network.eu.",
+            "hello@regions-network.eu",
+        ),
+        ({"reply_to": "", "contact_email": ""}, None, None),
+    ],
+    ids=["reply-to", "contact address", "neither"],
+)
+def test_the_rejection_email_invites_a_reply_only_where_one_arrives(
+    app, client, seeded, smtp, configured, invitation, reply_to
+):
+    configure(app, **configured)
+    assert submit_sign(client, seeded, email="anna@lodzkie.pl").status_code == 302
+    signature_id = confirm(app, client, "anna@lodzkie.pl")
+    result = app.test_cli_runner().invoke(
+        args=["signatures", "reject", str(signature_id), "--reason", "Not an organisation."]
+    )
+    assert result.exit_code == 0, result.output
+    rejection = smtp.wait_for(2)[-1]
+    assert rejection["Reply-To"] == reply_to
+    plain = rejection.get_body(("plain",)).get_content()
+    html = unescape(re.sub(r"<[^>]+>", "", rejection.get_body(("html",)).get_content()))
+    for part in (" ".join(plain.split()), " ".join(html.split())):
+        assert "The endorsement's page:" in part
+        if invitation:
+            assert invitation in part
+        else:
+            assert "reply to" not in part and "write to" not in part
 
 
 def test_the_outage_page_names_the_campaign_last_read(app, client, seeded):

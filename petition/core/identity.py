@@ -123,10 +123,15 @@ def mail_sender(identity: Identity) -> str:
     return formataddr((identity.sender_name or identity.name, address))
 
 
+def explicit_reply_to(identity: Identity) -> str | None:
+    """A Reply-To somebody set on purpose: `MAIL_REPLY_TO`, else the console's."""
+    configured = current_app.config.get("MAIL_REPLY_TO") if has_app_context() else None
+    return configured or identity.reply_to or None
+
+
 def mail_reply_to(identity: Identity) -> str | None:
     """`MAIL_REPLY_TO` from the environment wins; else the console's Reply-To, else the contact."""
-    configured = current_app.config.get("MAIL_REPLY_TO") if has_app_context() else None
-    return configured or identity.reply_to or identity.contact_email or None
+    return explicit_reply_to(identity) or identity.contact_email or None
 
 
 def sender_is_fallback(identity: Identity) -> bool:

@@ -61,6 +61,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["change_value"] = wording.change_value
 
     app.jinja_env.globals["share_tags"] = share_tags
+    # Whether an email may invite a reply, and where to (the rejection email).
+    app.jinja_env.globals["explicit_reply_to"] = identity.explicit_reply_to
 
     from ..statements.sharing import share_links  # noqa: PLC0415 - the templates' share links
 

@@ -185,6 +185,11 @@ def launch_gaps(campaign: identity.Identity) -> list[str]:
         gaps.append(
             "There is no public contact address: the footer of every page and email has none."
         )
+    if identity.mail_reply_to(campaign) is None:
+        gaps.append(
+            "Nobody receives replies to the emails: with no Reply-To and no public contact"
+            " address, the rejection email can name no one to write to."
+        )
     if identity.sender_is_fallback(campaign):
         gaps.append(
             f"Emails are still sent from {identity.FALLBACK_SENDER}: set the sender address"
