@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pycountry
@@ -80,6 +81,53 @@ def clean_line(value: str | None, *, field: str, min_len: int = 0, max_len: int 
     if len(text) > max_len:
         raise InvalidValue(
             N_("The %(field)s must be at most %(max)s characters."), field=field, max=max_len
+        )
+    return text
+
+
+# The statement PDF prints organisation names and cities in the Noto faces shipped with it
+# (pdf/layout/fonts; every face there has this same character map). A character outside it would
+# print as the font's empty .notdef box (PDF/A forbids it), so the name would reach the
+# European Commission mutilated: such text is refused where it is typed instead.
+PDF_FONT_FILE = (
+    Path(__file__).resolve().parents[1] / "pdf" / "layout" / "fonts" / "NotoSerif-Regular.ttf"
+)
+_SHOWN_AT_MOST = 8
+
+
+@lru_cache(maxsize=1)
+def pdf_font_coverage() -> frozenset[int]:
+    """The code points the PDF's fonts can draw, read once from the shipped font's cmap."""
+    from reportlab.pdfbase.ttfonts import TTFontFace  # noqa: PLC0415 - only when first needed
+
+    # Without U+FFFF, the end marker of the cmap's last segment, which ReportLab keeps.
+    return frozenset(TTFontFace(str(PDF_FONT_FILE)).charToGlyph) - {0xFFFF}
+
+
+def unprintable_characters(text: str) -> list[str]:
+    """The distinct characters of `text` the PDF cannot draw, in order of appearance."""
+    coverage = pdf_font_coverage()
+    missing = dict.fromkeys(ch for ch in text if ord(ch) not in coverage and not ch.isspace())
+    return list(missing)
+
+
+def _describe(characters: list[str]) -> str:
+    shown = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in characters[:_SHOWN_AT_MOST])
+    return shown + (", …" if len(characters) > _SHOWN_AT_MOST else "")
+
+
+def printed_line(value: str | None, *, field: str, min_len: int = 0, max_len: int = 200) -> str:
+    """A clean_line that the statement PDF prints: only characters its fonts can draw."""
+    text = clean_line(value, field=field, min_len=min_len, max_len=max_len)
+    missing = unprintable_characters(text)
+    if missing:
+        raise InvalidValue(
+            N_(
+                "The %(field)s contains characters that the statement's PDF cannot print:"
+                " %(characters)s. Write it in Latin, Greek or Cyrillic letters."
+            ),
+            field=field,
+            characters=_describe(missing),
         )
     return text
 

@@ -101,7 +101,7 @@ class BulkForm(_Routing, FlaskForm):
 class EditForm(FlaskForm):
     organisation_name = StringField(
         "Organisation name",
-        validators=[validated_by(validation.clean_line, field="organisation name", min_len=2)],
+        validators=[validated_by(validation.printed_line, field="organisation name", min_len=2)],
         render_kw={"maxlength": 200, "required": True},
     )
     organisation_type = SelectField(
@@ -115,7 +115,7 @@ class EditForm(FlaskForm):
     )
     city = StringField(
         "City",
-        validators=[validated_by(validation.clean_line, field="city", max_len=100)],
+        validators=[validated_by(validation.printed_line, field="city", max_len=100)],
         render_kw={"maxlength": 100},
     )
     website = StringField(

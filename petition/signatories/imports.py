@@ -420,7 +420,7 @@ def _check_row(statement: Statement, row: ImportRow, now: datetime, hints: list[
 
     name = take(
         "organisation_name",
-        lambda v: validation.clean_line(v, field="organisation name", min_len=2, max_len=200),
+        lambda v: validation.printed_line(v, field="organisation name", min_len=2, max_len=200),
     )
 
     def country_of(value: str) -> str:
@@ -437,7 +437,7 @@ def _check_row(statement: Statement, row: ImportRow, now: datetime, hints: list[
 
     kind = take("organisation_type", type_with_hint)
     country = take("country", country_of)
-    city = take("city", lambda v: validation.clean_line(v, field="city", max_len=100))
+    city = take("city", lambda v: validation.printed_line(v, field="city", max_len=100))
     website = take("website", validation.website)
     comment = take(
         "comment", lambda v: validation.clean_paragraphs(v, field="comment", max_len=1000)

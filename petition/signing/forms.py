@@ -23,7 +23,9 @@ OTHERS_GROUP = N_("Other countries")
 class SignForm(FlaskForm):
     organisation_name = StringField(
         _l("Name of the organisation"),
-        validators=[validated_by(validation.clean_line, field=N_("organisation name"), min_len=2)],
+        validators=[
+            validated_by(validation.printed_line, field=N_("organisation name"), min_len=2)
+        ],
         render_kw={"autocomplete": "organization", "maxlength": 200, "required": True},
     )
     organisation_type = SelectField(
@@ -42,7 +44,7 @@ class SignForm(FlaskForm):
     )
     city = StringField(
         _l("City or town"),
-        validators=[validated_by(validation.clean_line, field=N_("city"), max_len=100)],
+        validators=[validated_by(validation.printed_line, field=N_("city"), max_len=100)],
         render_kw={"autocomplete": "address-level2", "maxlength": 100},
     )
     website = StringField(

@@ -32,7 +32,7 @@ from reportlab.platypus import (
 from ...core.dates import format_date, format_timestamp
 from . import styles, wording
 from .archival import add_archival_entries
-from .fonts import REGULAR, SANS, SANS_BOLD, register_fonts
+from .fonts import REGULAR, REPLACEMENT, SANS, SANS_BOLD, register_fonts
 from .letterhead import Letterhead, Logo
 from .markdown_story import markdown_flowables
 from .text import clean_inline, escape_markup, format_count
@@ -438,9 +438,12 @@ class _Widths(dict[str, float]):
         face = cast(TTFont, pdfmetrics.getFont(font_name)).face  # fonts.py registers TTFonts
         self._lookup = face.charWidths.get
         self._default = face.defaultWidth
+        self._covered = face.charToGlyph
 
     def __missing__(self, char: str) -> float:
-        width = self[char] = 0.001 * self._lookup(ord(char), self._default)
+        # A character without a glyph is printed as REPLACEMENT (fonts.CoveredTTFont).
+        code = ord(char) if ord(char) in self._covered else ord(REPLACEMENT)
+        width = self[char] = 0.001 * self._lookup(code, self._default)
         return width
 
     def measure(self, text: str, size: float) -> float:
