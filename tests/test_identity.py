@@ -336,6 +336,26 @@ def test_a_png_logo_is_served_with_caching_and_is_the_favicon(app, client, seede
     assert "immutable" not in client.get(logo_url).headers["Cache-Control"]
 
 
+def test_without_a_logo_the_favicon_is_the_campaigns_letter_mark(app, client, seeded):
+    page = client.get(f"/statements/{seeded}").text
+    header = page.split("</header>")[0]
+    assert '<span class="brand-mark" aria-hidden="true">I</span>' in header
+    icons = re.findall(r'<link rel="icon" href="([^"]+)" type="([^"]+)">', page)
+    assert len(icons) == 1 and icons[0][1] == "image/svg+xml", icons
+    assert "favicon" not in page.split("</head>")[0]  # not the software's own icon
+    mark = client.get(icons[0][0])
+    assert mark.mimetype == "image/svg+xml" and ">I</text>" in mark.text
+    assert "immutable" in mark.headers["Cache-Control"]
+    assert client.get("/favicon.ico").data == mark.data
+    # A new short name is a new initial, at a new address.
+    configure(app)
+    page = client.get(f"/statements/{seeded}").text
+    [(href, _type)] = re.findall(r'<link rel="icon" href="([^"]+)" type="([^"]+)">', page)
+    assert href != icons[0][0] and ">R</text>" in client.get(href).text
+    assert '<span class="brand-mark" aria-hidden="true">R</span>' in page
+    assert ">R</text>" in client.get("/favicon.ico").text
+
+
 def test_only_the_logo_form_takes_a_file(app, client, seeded):
     from io import BytesIO
 

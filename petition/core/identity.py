@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from datetime import datetime
 from email.headerregistry import Address
 from email.utils import formataddr, parseaddr
+from xml.sax.saxutils import escape
 
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import select
@@ -17,6 +19,14 @@ from ..models import CampaignIdentity, Statement
 ROW_ID = 1
 #: Where mail comes from when neither the environment nor the console names a sender.
 FALLBACK_SENDER = "no-reply@jointly.invalid"
+#: The campaign's letter mark as the header draws it (site.css `.brand-mark`: the short name's
+#: initial on the accent colour): the logo, and so the favicon, until one is uploaded.
+MARK_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+    '<circle cx="32" cy="32" r="32" fill="#ffcc00"/>'
+    '<text x="32" y="44" font-family="Arial,Helvetica,sans-serif" font-size="34" '
+    'font-weight="800" text-anchor="middle" fill="#003d7a">{initial}</text></svg>'
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +61,16 @@ class Identity:
         return [line.strip() for line in self.organisation_address.splitlines() if line.strip()]
 
     @property
+    def mark_svg(self) -> str:
+        return MARK_SVG.format(initial=escape(self.initial))
+
+    @property
     def logo_version(self) -> str:
-        """A short fingerprint for the logo's URL, so a new logo is a new address."""
-        return (self.logo_sha256 or "default")[:12]
+        """A short fingerprint for the logo's URL, so a new logo (or a new initial of the
+        letter mark that stands in for it) is a new address."""
+        if self.logo_sha256:
+            return self.logo_sha256[:12]
+        return "mark-" + hashlib.sha256(self.mark_svg.encode()).hexdigest()[:8]
 
     @property
     def initial(self) -> str:

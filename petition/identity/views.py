@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 
 from ..core import identity
 from ..core.forms import ButtonForm
@@ -14,13 +14,6 @@ from . import admin_bp, bp, service
 from .forms import IdentityForm, LogoForm
 from .logos import MAX_BYTES
 
-# The logo shown when none is uploaded: the short name's first letter.
-_DEFAULT_LOGO = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
-    '<rect width="64" height="64" rx="12" fill="#003d7a"/>'
-    '<text x="32" y="44" font-family="Arial,Helvetica,sans-serif" font-size="36" '
-    'font-weight="bold" text-anchor="middle" fill="#ffffff">{initial}</text></svg>'
-)
 # An uploaded SVG is an image, never a document: opened on its own, it runs sandboxed.
 _SVG_CSP = CSP + "; sandbox"
 
@@ -32,8 +25,7 @@ def _logo_response():
         response = Response(stored.data, mimetype=stored.content_type)
         response.set_etag(stored.sha256)
     else:
-        svg = _DEFAULT_LOGO.format(initial=campaign.initial.replace("&", "&amp;").replace("<", ""))
-        response = Response(svg, mimetype="image/svg+xml")
+        response = Response(campaign.mark_svg, mimetype="image/svg+xml")
         response.add_etag()
     response.headers["Content-Security-Policy"] = _SVG_CSP
     if request.args.get("v") == campaign.logo_version:
@@ -51,10 +43,8 @@ def logo():
 
 @bp.get("/favicon.ico")
 def favicon():
-    """The campaign's logo once one is uploaded (browsers take a PNG or an SVG here), else the
-    site's own icon. Browsers ask for it whatever the page says; short-cached (no fingerprint)."""
-    if identity.current().logo_sha256 is None:
-        return current_app.send_static_file("favicon.ico")
+    """The campaign's logo, else its letter mark (browsers take a PNG or an SVG here), never the
+    software's icon. Browsers ask for it whatever the page says; short-cached (no fingerprint)."""
     return _logo_response()
 
 
