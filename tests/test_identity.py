@@ -1,5 +1,5 @@
 """The campaign's identity: set once in the console, carried by every page, every email and the
-privacy notice; the logo upload (the one form that takes a file) and what it refuses."""
+privacy notice; the logo upload (one of the two forms that take a file) and what it refuses."""
 
 from __future__ import annotations
 
@@ -356,7 +356,19 @@ def test_without_a_logo_the_favicon_is_the_campaigns_letter_mark(app, client, se
     assert ">R</text>" in client.get("/favicon.ico").text
 
 
-def test_only_the_logo_form_takes_a_file(app, client, seeded):
+def test_the_logo_and_the_import_are_the_only_forms_that_take_a_file(app):
+    marked = {
+        endpoint: view.file_upload
+        for endpoint, view in app.view_functions.items()
+        if hasattr(view, "file_upload")
+    }
+    assert marked == {
+        "identity_admin.logo_upload": ("logo", 1024 * 1024),
+        "signatories_admin.import_upload": ("file", 5 * 1024 * 1024),
+    }
+
+
+def test_the_logo_form_takes_one_file_and_the_others_none(app, client, seeded):
     from io import BytesIO
 
     admin = configure(app)

@@ -156,8 +156,9 @@ def form_bodies_only() -> None:
     """Every POST route here is a browser form (sign-on, confirm, staff console).
 
     Flask-WTF would otherwise read a JSON body as form data and hand uploaded files to the
-    fields, where a number, a list or a file object instead of text ends in a 500. The one
-    exception is a view marked with takes_file (the logo): exactly its one file field.
+    fields, where a number, a list or a file object instead of text ends in a 500. The
+    exceptions are the views marked with takes_file, the logo (one file of at most 1 MB) and
+    the console's import of signatories (one file of at most 5 MB): exactly their one file field.
     """
     if request.method != "POST" or request.url_rule is None:
         return  # not a form post, or no such route: routing answers 404/405 itself
