@@ -163,7 +163,7 @@ def register_cli(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from .core.http import form_bodies_only
+    from .core.http import form_bodies_only, one_range_at_most
     from .core.security import apply_security_headers
     from .core.templating import register_template_helpers
 
@@ -171,6 +171,7 @@ def register_hooks(app: Flask) -> None:
     # First of all: it sets the body limit of the one form that takes a file before the CSRF
     # check reads the form.
     app.before_request_funcs.setdefault(None, []).insert(0, form_bodies_only)
+    app.before_request(one_range_at_most)
     app.after_request(apply_security_headers)
     register_template_helpers(app)
 

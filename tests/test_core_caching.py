@@ -548,3 +548,53 @@ def test_etag_for_names_the_code_that_renders(app):
         first = etag_for("x", 1)
         app.extensions["build_fingerprint"] = "another release"
         assert etag_for("x", 1) != first
+
+
+# ---------------------------------------------------------------- byte ranges (issue 15.10)
+
+
+def _ranges(client, url: str) -> tuple[bytes, list]:
+    """The whole file, then the answers to two ranges, one range and a range past the end."""
+    whole = client.get(url, buffered=True)
+    assert whole.status_code == 200, url
+    answers = [
+        client.get(url, headers={"Range": header}, buffered=True)
+        for header in ("bytes=0-1,5-9", "bytes=0-1", f"bytes={len(whole.data)}-")
+    ]
+    return whole.data, answers
+
+
+@pytest.mark.parametrize(
+    "url", ["/static/css/site.css", "/static/favicon.svg", "/favicon.ico", "/campaign/logo"]
+)
+def test_a_multi_range_request_gets_the_whole_file_and_a_bad_range_the_size(app, seeded, url):
+    # RFC 9110 lets a server ignore Range, never answer 416 without saying the size.
+    whole, (multi, single, beyond) = _ranges(app.test_client(), url)
+    assert multi.status_code == 200 and multi.data == whole, multi.status_code
+    if single.status_code == 206:  # a route that honours Range at all
+        assert single.data == whole[:2]
+        assert beyond.status_code == 416
+        assert beyond.headers["Content-Range"] == f"bytes */{len(whole)}"
+    else:
+        assert single.status_code == 200 and beyond.status_code == 200
+
+
+def test_the_uploaded_logo_as_favicon_takes_ranges_like_any_file(app, seeded):
+    from tests.test_identity import configure, png, upload
+
+    assert upload(configure(app), png(), "logo.png").status_code == 303
+    for url in ("/favicon.ico", "/campaign/logo"):
+        whole, (multi, single, beyond) = _ranges(app.test_client(), url)
+        assert whole == png()
+        assert multi.status_code == 200 and multi.data == whole, url
+        assert single.status_code in (200, 206) and beyond.status_code in (200, 416), url
+        if beyond.status_code == 416:
+            assert beyond.headers["Content-Range"] == f"bytes */{len(whole)}"
+
+
+def test_no_public_get_answers_416_without_the_size(app, seeded):
+    """Every GET route, a new one included: a multi-range request never gets a bare 416."""
+    for url in public_get_urls(app, seeded).values():
+        response = app.test_client().get(url, headers={"Range": "bytes=0-1,5-9"})
+        assert response.status_code != 416, (url, response.headers.get("Content-Range"))
+        response.close()

@@ -10,7 +10,12 @@ from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    RequestedRangeNotSatisfiable,
+)
 
 from . import identity
 from .http import loggable_path
@@ -137,6 +142,13 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code == 304 or exc.code is None:
             return exc
+        if isinstance(exc, RequestedRangeNotSatisfiable):
+            # No page: the answer says what there is (Content-Range: bytes */SIZE), which the
+            # site's error page would drop.
+            response = Response(status=416)
+            if exc.length is not None:
+                response.headers["Content-Range"] = f"{exc.units} */{exc.length}"
+            return response
         message = exc.description or ""
         if exc.code == 413:
             message = N_("What was sent is larger than this site accepts.")

@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.datastructures import ImmutableDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_range_header
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wsgi import FileWrapper
 
@@ -150,6 +151,18 @@ def _upload_of_this_route() -> tuple[str, int] | None:
     if upload is None or not current_user.is_authenticated:
         return None
     return upload
+
+
+def one_range_at_most() -> None:
+    """Werkzeug answers a request for several byte ranges with a bare 416 (no Content-Range, no
+    multipart/byteranges); such a request gets the whole file instead, as RFC 9110 allows. A
+    hook before every route: static files, the favicon, the logo and the PDFs alike."""
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is not None and len(parsed.ranges) > 1:
+        del request.environ["HTTP_RANGE"]
 
 
 def form_bodies_only() -> None:

@@ -7,7 +7,7 @@ import io
 
 from flask import Response, abort, render_template, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.http import is_resource_modified, parse_range_header
+from werkzeug.http import is_resource_modified
 
 from ..core.caching import PRIVATE, etag_for, make_public, public_page
 from ..models import PdfFileState
@@ -24,17 +24,6 @@ def _cache_headers(response: Response, version, *, private: bool = False) -> Res
     return response
 
 
-def _single_range_only() -> None:
-    """Werkzeug answers a multi-range request with a 416 that names no size; serve the whole
-    file instead (RFC 9110 lets a server ignore Range)."""
-    header = request.environ.get("HTTP_RANGE")
-    if header is None:
-        return
-    parsed = parse_range_header(header)
-    if parsed is not None and len(parsed.ranges) > 1:
-        del request.environ["HTTP_RANGE"]
-
-
 def send_version(statement, version, *, private: bool = False):
     # A revalidation (most requests from returning readers and caches) needs no file at all.
     if request.method in ("GET", "HEAD") and not is_resource_modified(
@@ -47,7 +36,6 @@ def send_version(statement, version, *, private: bool = False):
     cached = builds.cached_file(version)
     if cached is None:
         return _gone(statement, version)
-    _single_range_only()
     # conditional=True gives If-None-Match / If-Modified-Since → 304, HEAD and byte ranges.
     try:
         response = send_file(
