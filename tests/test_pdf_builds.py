@@ -87,16 +87,48 @@ def test_pdf_lists_exactly_the_approved_signatories(app, client, seeded, tmp_pat
         "Universities (1)",
         "Companies (1)",
         "SMEs (1)",
-        "Networks and associations (4)",
     ]
     positions = [text.index(h) for h in headings]
     assert positions == sorted(positions)
     # Within a group: by country name, then name (Greece before Poland).
     assert text.index("Περιφέρεια Κεντρικής Μακεδονίας") < text.index("Województwo Łódzkie")
-    assert "ten (10) organisations" in text
+    assert "ten (10) organisations" in text  # the four initiators too, named before the list
+    assert "Networks and associations" not in text  # the initiators' group holds only them
     # The statement text itself is in the PDF.
     assert "Value chains – main priority" in text
     assert "Policies to restart the single market" in text
+
+
+INITIATORS = (
+    "Vanguard Initiative",
+    "European Clusters Alliance",
+    "EuroTech Universities Alliance",
+    "UAS4Europe",
+)
+
+
+def test_initiators_are_set_apart_once_under_an_initiative_of(app, client, seeded, tmp_path):
+    """The flagged initiators (the seeded founding signatories, networks in Brussels) are named
+    under "An initiative of" with their city and country, and not again in their type group."""
+    other = add_verified(app, "Other Network", org_type="network", country="BE", city="Gent")
+    approve(app, other)
+    wait_jobs(app)
+    text = pdf_text(latest_pdf(client), tmp_path)
+    label = text.index("An initiative of")
+    summary = text.index("As of ")
+    for name in INITIATORS:
+        assert text.count(name) == 1, name
+        assert label < text.index(f"{name} — Brussels, Belgium") < summary, name
+    assert "Networks and associations (1)" in text
+    assert summary < text.index("Other Network — Gent") and text.count("Other Network") == 1
+    assert "five (5) organisations" in text
+    assert "The initiators, named at the beginning, are counted here" in text
+    # A version lists them all: withdrawing an initiator withdraws the version (as for anyone).
+    with app.app_context():
+        latest = db.session.scalars(select(PdfVersion).order_by(PdfVersion.number.desc())).first()
+        listed = set(builds.unpack_ids(latest.signature_ids))
+        flagged = db.session.scalars(select(Signature.id).where(Signature.is_initiator)).all()
+    assert set(flagged) | {other} == listed
 
 
 def test_burst_of_approvals_yields_one_or_two_rebuilds(app, client, seeded, tmp_path):

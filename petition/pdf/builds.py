@@ -627,17 +627,36 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
             Signature.statement_id == statement_id,
             Signature.state == SignatureState.APPROVED,
         )
+        # The initiators are set apart under "An initiative of" (as the statement page has
+        # them in a box of their own), so the type groups list everyone else.
+        grouped = (*approved, Signature.is_initiator.is_(False))
         type_counts: dict[str, int] = {}
         earlier: dict[str, date] = {}
+        initiator_rows: list = []
         if public:
             type_counts = {
                 OrganisationType(t).value: n
                 for t, n in conn.execute(
                     select(Signature.organisation_type, func.count())
-                    .where(*approved)
+                    .where(*grouped)
                     .group_by(Signature.organisation_type)
                 )
             }
+            initiator_rows = list(
+                conn.execute(
+                    select(
+                        Signature.organisation_type,
+                        Signature.organisation_name,
+                        Signature.city,
+                        Signature.country_name,
+                        StatementVersion.sha256.label("version_sha256"),
+                        Signature.id,
+                    )
+                    .join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
+                    .where(*approved, Signature.is_initiator.is_(True))
+                    .order_by(Signature.id)
+                )
+            )
             earlier = {
                 sha: _aware(created).date()
                 for sha, created in conn.execute(
@@ -665,13 +684,15 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
             earlier_versions=earlier,
             language=found.language,
             initiators=tuple(initiators),
+            initiator_rows=tuple(initiator_rows),
             addressee=found.pdf_addressee or "",
             place=found.pdf_place or "",
             letter_date=found.pdf_date,
             logo=logo,
             country_names=_country_names(conn, approved, lang) if public else {},
         )
-        listed = array("I")  # the ids listed: 4 bytes each (a list of ints takes ten times that)
+        # The ids listed: 4 bytes each (a list of ints takes ten times that).
+        listed = array("I", (row.id for row in initiator_rows))
         rows = ()
         result = None
         if public:
@@ -688,7 +709,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
                     Signature.id,
                 )
                 .join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
-                .where(*approved)
+                .where(*grouped)
                 .order_by(*PUBLIC_ORDER)
                 .execution_options(stream_results=True, yield_per=2000)
             )

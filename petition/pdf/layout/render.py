@@ -89,7 +89,11 @@ class StatementDoc:
     # each one gets a mark and a note).
     earlier_versions: Mapping[str, date] = field(default_factory=dict)
     language: str | None = None  # BCP 47 tag for the PDF catalogue, e.g. "en"
-    initiators: tuple[str, ...] = ()  # under "An initiative of"
+    initiators: tuple[str, ...] = ()  # under "An initiative of", the statement's free text
+    # The signatories flagged as initiators (SignatoryRow-like, in the site's order): printed
+    # under "An initiative of" with their city and country, and not again in their type group.
+    # A free-text name that is none of theirs follows them.
+    initiator_rows: tuple[SignatoryRow, ...] = ()
     addressee: str = ""  # "To: ..." line; none when empty
     place: str = ""  # the date line reads "place, date" (just the date when empty)
     letter_date: date | None = None  # the date line's date; the generation date when None
@@ -163,7 +167,7 @@ def render_statement_pdf(
         *_title_block(doc),
         *markdown_flowables(doc.body_markdown),
     ]
-    story.extend(_signatories_intro(doc, total, marks))
+    story.extend(_signatories_intro(doc, total + len(doc.initiator_rows), marks))
     if total:
         story.append(stream)
     elif next(row_iter, None) is not None:
@@ -181,7 +185,9 @@ def render_statement_pdf(
 
     template = _StatementTemplate(out, doc)
     template.build(story, canvasmaker=canvasmaker)
-    return RenderResult(pages=canvases[-1].page_count, signatories=stream.placed)
+    return RenderResult(
+        pages=canvases[-1].page_count, signatories=stream.placed + len(doc.initiator_rows)
+    )
 
 
 # --- statement part ---------------------------------------------------------------------------
@@ -227,13 +233,39 @@ def _title_block(doc: StatementDoc) -> list[Flowable]:
         block.append(Paragraph(escape_markup(subtitle), styles.SUBTITLE))
     published = _t(wording.PUBLISHED).format(date=format_date(doc.published_on))
     block.append(Paragraph(escape_markup(published), styles.META))
-    initiators = [name for name in (clean_inline(n) for n in doc.initiators) if name]
+    initiators = _initiator_lines(doc)
     if initiators:
         block.append(Paragraph(escape_markup(_t(wording.INITIATIVE_OF)), styles.LABEL))
-        block.append(Paragraph(escape_markup(", ".join(initiators)), styles.INITIATORS))
+        if doc.initiator_rows:
+            block.extend(Paragraph(escape_markup(line), styles.INITIATOR) for line in initiators)
+            block.append(Spacer(0, 4))
+        else:
+            block.append(Paragraph(escape_markup(", ".join(initiators)), styles.INITIATORS))
     block.append(Spacer(0, 8))
     block.append(HRFlowable(width="100%", thickness=0.6, color=styles.RULE, spaceAfter=16))
     return block
+
+
+def _initiator_lines(doc: StatementDoc) -> list[str]:
+    """The initiators: each flagged signatory as "name — city, country" (marked like the list
+    when it endorsed an earlier version), then each free-text name that is none of theirs."""
+    marks = _version_marks(doc)
+    lines: list[str] = []
+    named: set[str] = set()
+    for row in doc.initiator_rows:
+        name = clean_inline(row.organisation_name)
+        named.add(name.casefold())
+        version = str(row.version_sha256)
+        mark = marks.get(version, "") if version != doc.version_sha256 else ""
+        country = clean_inline(doc.country_names.get(row.country_name, row.country_name) or "")
+        place = ", ".join(part for part in (clean_inline(row.city or ""), country) if part)
+        lines.append(f"{name}{mark} — {place}" if place else f"{name}{mark}")
+    for text in doc.initiators:
+        name = clean_inline(text)
+        if name and name.casefold() not in named:
+            named.add(name.casefold())
+            lines.append(name)
+    return lines
 
 
 def _colophon(doc: StatementDoc) -> list[Flowable]:
@@ -271,6 +303,9 @@ def _signatories_intro(doc: StatementDoc, total: int, marks: dict[str, str]) -> 
         heading,
     ]
     intro.append(Paragraph(escape_markup(summary), styles.BODY))
+    if doc.initiator_rows and total > len(doc.initiator_rows):
+        note = _t(wording.INITIATORS_COUNTED)
+        intro.append(Paragraph(escape_markup(note), styles.NOTE))
     for sha, mark in marks.items():
         note = _t(EARLIER_VERSION_NOTE).format(
             short_hash=sha[:SHORT_HASH_LENGTH], date=format_date(doc.earlier_versions[sha])

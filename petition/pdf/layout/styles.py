@@ -83,6 +83,10 @@ LABEL = ParagraphStyle(
     "Label", parent=META, fontName=SANS_BOLD, textColor=MUTED, spaceBefore=6, spaceAfter=1
 )
 INITIATORS = ParagraphStyle("Initiators", parent=BODY, spaceAfter=4)
+# One flagged initiator a line, long ones with a hanging indent like the list's entries.
+INITIATOR = ParagraphStyle(
+    "Initiator", parent=BODY, spaceAfter=1, leftIndent=10, firstLineIndent=-10
+)
 HEADINGS = {
     1: ParagraphStyle(
         "H1",

@@ -33,6 +33,9 @@ PUBLISHED = N_("Published {date}")
 ADDRESSEE = N_("To: {addressee}")
 DATE_PLACE = N_("{place}, {date}")
 INITIATIVE_OF = N_("An initiative of")
+INITIATORS_COUNTED = N_(
+    "The initiators, named at the beginning, are counted here and not listed again below."
+)
 SIGNATORIES = N_("Signatories")
 SUMMARY_NONE = N_("As of {date}, no organisation has signed this statement yet.")
 SUMMARY_ONE = N_("As of {date}, one (1) organisation has signed this statement.")
