@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from petition.extensions import db
 from petition.models import AuditEvent, CampaignFile, CampaignIdentity, SignatureToken, utcnow
 from tests.conftest import CSRF_RE, csrf_token, links_in, submit_sign
-from tests.flows import confirm, text_of
+from tests.flows import confirm, legacy_withdraw_link, text_of
 from tests.staff_helpers import post, signed_in
 
 pytestmark = pytest.mark.usefixtures("no_pdf_rebuilds")
@@ -149,7 +149,33 @@ def test_invalid_fields_are_named_and_nothing_changes(app, seeded):
         assert db.session.get(CampaignIdentity, 1).reply_to == ""
 
 
-def test_every_page_reachable_from_an_email_carries_the_campaign(app, client, seeded, smtp):
+def _mailing_recipient(app, slug: str, signature_id: int) -> str:
+    """An unsubscribe token of a sent mailing, as its email's link carries it."""
+    from petition.core.tokens import new_token
+    from petition.models import Mailing, MailingRecipient, MailingStatus, Statement
+
+    token, token_hash = new_token()
+    with app.app_context():
+        statement = db.session.scalars(select(Statement).where(Statement.slug == slug)).one()
+        mailing = Mailing(statement_id=statement.id, status=MailingStatus.SENT, texts={})
+        db.session.add(mailing)
+        db.session.flush()
+        db.session.add(
+            MailingRecipient(
+                mailing_id=mailing.id, signature_id=signature_id, token_hash=token_hash
+            )
+        )
+        db.session.commit()
+    return token
+
+
+@pytest.mark.config(PROPAGATE_EXCEPTIONS=False)
+def test_every_page_reachable_from_an_email_carries_the_campaign(
+    app, client, seeded, smtp, monkeypatch
+):
+    from petition.statements import site_texts
+    from tests.test_signing_manage import _correct
+
     configure(app)
     assert submit_sign(client, seeded, email="anna@lodzkie.pl").status_code == 302
     [message] = smtp.wait_for(1)
@@ -162,11 +188,38 @@ def test_every_page_reachable_from_an_email_carries_the_campaign(app, client, se
         "privacy": client.get("/privacy"),
         "statement": client.get(f"/statements/{seeded}"),
         "lost link": client.get(f"/statements/{seeded}/withdraw-link"),
+        "bad request": client.post(f"/statements/{seeded}/sign", data={"city": "x"}),
+        "method not allowed": client.delete("/privacy"),
     }
+    signature_id = confirm(app, client, "anna@lodzkie.pl")
+    pages["confirmed"] = client.get(links["confirm"])
+    pages["old withdrawal link"] = client.get(legacy_withdraw_link(app, signature_id))
+    # The link that confirms a new address, from the email sent to that address.
+    assert _correct(client, links["manage"], email="anna@lodzkie.eu").status_code == 303
+    smtp.wait_for(2)
+    [new_address] = smtp.to("anna@lodzkie.eu")
+    body = new_address.get_body(("plain",)).get_content()
+    pages["new address"] = client.get(re.search(r"http://localhost(/manage/email/\S+)", body)[1])
+    # A campaign mailing's unsubscribe link: the page, the answer, and an unknown token.
+    unsubscribe = f"/unsubscribe/{_mailing_recipient(app, seeded, signature_id)}"
+    pages["unsubscribe"] = client.get(unsubscribe)
+    pages["unsubscribed"] = client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    pages["unsubscribe unknown"] = client.get("/unsubscribe/" + "x" * 43)
     with app.app_context():
         db.session.execute(update(SignatureToken).values(expires_at=utcnow() - timedelta(days=1)))
         db.session.commit()
     pages["expired token"] = client.get(links["confirm"])
+
+    def broken(*_args):
+        raise RuntimeError("an unexpected error")
+
+    monkeypatch.setattr(site_texts, "privacy_changed_on", broken)
+    pages["server error"] = app.test_client().get("/privacy?fresh=1")
+    statuses = {name: response.status_code for name, response in pages.items()}
+    assert statuses["bad request"] == 400 and statuses["method not allowed"] == 405
+    assert statuses["server error"] == 500 and statuses["unsubscribe unknown"] == 404
+    assert statuses["new address"] == statuses["unsubscribe"] == 200
+    assert statuses["old withdrawal link"] == statuses["unsubscribed"] == 200
     for name, response in pages.items():
         header = text_of(response.text.split("</header>")[0].split("<header")[1])
         footer = text_of(response.text.split("<footer")[1])
