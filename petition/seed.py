@@ -65,7 +65,7 @@ def _item(title: str, body: str, cut_off: bool) -> UpdateItem:
         kind = UpdateKind.QUOTE
         quote = _ATTRIBUTED_QUOTE.match(body)
         if quote:
-            body, attribution = f"“{quote['quote'].strip()}”", quote["who"].strip()
+            body, attribution = _quote_and_speaker(quote)
     needs_link = kind is UpdateKind.EVENT or not body
     return UpdateItem(
         title.strip(),
@@ -78,12 +78,41 @@ def _item(title: str, body: str, cut_off: bool) -> UpdateItem:
     )
 
 
+def _quote_and_speaker(quote: re.Match) -> tuple[str, str]:
+    return f"“{quote['quote'].strip()}”", quote["who"].strip()
+
+
+def _section_items(title: str, body: str, cut_off: bool) -> list[UpdateItem]:
+    """One item, or, for a section of several quotes each with its speaker (and perhaps a
+    paragraph of news), one quote per speaker, its words in the quote and the speaker in
+    the attribution, then the rest as news under the section's title."""
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
+    quotes = [_ATTRIBUTED_QUOTE.match(p) for p in paragraphs]
+    if not any(quotes) or len(paragraphs) == 1:
+        return [_item(title, body, cut_off)]
+    items = []
+    for quote in quotes:
+        if quote:
+            words, who = _quote_and_speaker(quote)
+            speaker = who.split(",")[0].strip()
+            items.append(
+                UpdateItem(
+                    f"{title.strip()} — {speaker}", words, UpdateKind.QUOTE, False, attribution=who
+                )
+            )
+    rest = "\n\n".join(p for p, quote in zip(paragraphs, quotes, strict=True) if not quote)
+    if rest:
+        items.append(_item(title, rest, cut_off))
+    return items
+
+
 def parse_campaign_page(text: str) -> list[UpdateItem]:
     """'## Title' sections after the front matter, in the order published.
 
     An item that only points somewhere ("Read more: …", "Register: …", a headline without text)
     is published only with the link the source gives (a Markdown link); without one it is a
-    draft until staff add it. The last item is cut off in the source: a draft too.
+    draft until staff add it. The last item is cut off in the source: a draft too. A section
+    of several attributed quotes becomes one quote per speaker (see _section_items).
     """
     if text.startswith("---\n"):
         text = text[text.index("\n---\n", 4) + 5 :]
@@ -94,7 +123,7 @@ def parse_campaign_page(text: str) -> list[UpdateItem]:
         body = body.strip()
         is_last = index == len(sections) - 1
         cut_off = is_last and bool(body) and not body.rstrip().endswith((".", "!", "?", "”", '"'))
-        items.append(_item(title, body, cut_off))
+        items.extend(_section_items(title, body, cut_off))
     return items
 
 

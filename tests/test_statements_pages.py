@@ -97,17 +97,39 @@ def test_statement_page_campaign_updates(client, seeded):
     titles = [h.text for h in updates.find_all("h3")]
     # Only the items with substance: the source gives no link, so "Read more", "Download and
     # share" and the event's "Register" are drafts until staff add one (no dead ends).
-    assert titles == ["Next Generation EU Budget", "Green Deal & Digitalization"]
+    assert titles == [
+        "Next Generation EU Budget",
+        "Green Deal & Digitalization — Ursula von der Leyen",
+        "Green Deal & Digitalization — Frans Timmermans",
+        "Green Deal & Digitalization",
+    ]
     text = updates.normalised_text
     assert "The budget earmarks €94.4 billion for Horizon Europe" in text
-    assert "– Frans Timmermans, Executive Vice-President for the European Green Deal" in text
+    # Each speaker's words are the quote, the speaker its attribution; the news that followed
+    # the two quotes in the source is no quote.
+    figures = updates.find_all("figure")
+    quotes = [f.find("blockquote").normalised_text for f in figures]
+    speakers = [f.find("figcaption").normalised_text for f in figures]
+    assert speakers == [
+        "— Ursula von der Leyen, European Commission President",
+        "— Frans Timmermans, Executive Vice-President for the European Green Deal",
+    ]
+    assert quotes[0].startswith("“The European Green Deal") and quotes[0].endswith("facing.”")
+    assert quotes[1].startswith("“We need to make sure") and quotes[1].endswith("this week.”")
+    assert "Next Generation EU will have a budget of €750 billion" in text
+    assert not any("€750 billion" in q or "Leyen" in q or "Timmermans" in q for q in quotes)
     # The last item is cut off in the source: kept as a draft, never shown.
     page = client.get(f"/statements/{seeded}").text
     for hidden in ("3DP Business Innovators Meeting", "We are very pleased", "Read more: recovery"):
         assert hidden not in page, hidden
     assert "Synergy Days 2023" not in page
     kinds = [a.get("class") for a in updates.find_all("article")]
-    assert kinds == ["update update-news", "update update-quote"]
+    assert kinds == [
+        "update update-news",
+        "update update-quote",
+        "update update-quote",
+        "update update-news",
+    ]
 
 
 def test_latest_signatories_and_count_follow_approvals(app, client, listed):
