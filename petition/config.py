@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import os
 import secrets
+from email.utils import getaddresses
 from pathlib import Path
 
 import click
+from email_validator import EmailNotValidError, validate_email
 
 
 class ConfigError(click.ClickException):
@@ -90,6 +92,24 @@ def _float(env: _Environment, name: str, default: float, *, unit: str = "seconds
     return number
 
 
+def _mail_address(env: _Environment, name: str) -> str | None:
+    """One email address, bare or with a display name ("Team <team@example.org>"); a value
+    mail headers would carry wrongly (no @, two addresses, an unclosed <) stops start-up."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    pairs = getaddresses([value])
+    address = pairs[0][1] if len(pairs) == 1 else ""
+    if "<" in value and not (value.endswith(">") and value.count("<") == value.count(">") == 1):
+        address = ""  # getaddresses forgives an unclosed <, a mail header would not
+    try:
+        validate_email(address, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        env.refuse(name, "one email address, e.g. team@example.org or Campaign <team@example.org>")
+        return None
+    return value
+
+
 def load_secret_key(instance_path: Path) -> str:
     """A random key kept in instance/secret_key, so sessions survive restarts of `make run`."""
     key_file = instance_path / "secret_key"
@@ -137,8 +157,8 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         # Unset: the sender and Reply-To set in the console's campaign identity page.
-        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or None,
-        "MAIL_REPLY_TO": env.get("MAIL_REPLY_TO") or None,
+        "MAIL_DEFAULT_SENDER": _mail_address(env, "MAIL_DEFAULT_SENDER"),
+        "MAIL_REPLY_TO": _mail_address(env, "MAIL_REPLY_TO"),
         # Generous: a relay slow to answer 250 after DATA may have taken the message, and giving
         # up early is what turns a slow relay into duplicates.
         "MAIL_TIMEOUT": _float(env, "MAIL_TIMEOUT", 60.0),

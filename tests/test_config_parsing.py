@@ -68,6 +68,10 @@ def test_the_cli_refuses_to_start_with_a_value_that_does_not_parse(tmp_path):
         ("HSTS_MAX_AGE_SECONDS", "1y", "whole number of seconds"),
         ("PAGE_CACHE_ENTRIES", "many", "whole number"),
         ("PAGE_FRESH_SECONDS", "a moment", "number of seconds"),
+        ("MAIL_DEFAULT_SENDER", "jointly", "one email address"),
+        ("MAIL_DEFAULT_SENDER", "Campaign <team@example.org", "one email address"),
+        ("MAIL_REPLY_TO", "team@example.org, press@example.org", "one email address"),
+        ("MAIL_REPLY_TO", "team at example.org", "one email address"),
     ],
 )
 def test_each_bad_value_is_named_with_the_form_expected(tmp_path, name, value, expected):
@@ -87,8 +91,12 @@ def test_good_values_parse_and_empty_ones_take_the_default(tmp_path):
             "MAIL_USE_SSL": "off",
             "PDF_DEBOUNCE_SECONDS": "0.5",
             "PORT": "",
+            "MAIL_DEFAULT_SENDER": '"Regions, for Recovery" <statement@regions-network.eu>',
+            "MAIL_REPLY_TO": " team@regions-network.eu ",
         },
     )
+    assert config["MAIL_DEFAULT_SENDER"] == '"Regions, for Recovery" <statement@regions-network.eu>'
+    assert config["MAIL_REPLY_TO"] == "team@regions-network.eu"
     assert config["TOKEN_MAX_AGE_DAYS"] == 14
     assert config["MAIL_USE_TLS"] is True and config["MAIL_USE_SSL"] is False
     assert config["PDF_DEBOUNCE_SECONDS"] == 0.5
@@ -118,7 +126,7 @@ def test_every_bad_value_is_named_at_once(tmp_path):
 
 
 def test_check_config_too_stops_on_a_value_that_does_not_parse(tmp_path):
-    env = _env(tmp_path, HOUSEKEEPING_INTERVAL_SECONDS="often")
+    env = _env(tmp_path, HOUSEKEEPING_INTERVAL_SECONDS="often", MAIL_REPLY_TO="team@")
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "check-config"],
         cwd=ROOT,
@@ -129,4 +137,5 @@ def test_check_config_too_stops_on_a_value_that_does_not_parse(tmp_path):
     )
     assert result.returncode == 1
     assert "HOUSEKEEPING_INTERVAL_SECONDS='often' is not valid" in result.stderr
+    assert "MAIL_REPLY_TO='team@' is not valid: expected one email address" in result.stderr
     assert "Traceback" not in result.stderr
