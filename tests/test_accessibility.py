@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from petition.core.i18n import available_languages
 from tests.conftest import PHONE
 from tests.staff_helpers import make_signature, make_staff
@@ -33,41 +35,43 @@ def audit(browser, url_or_page, viewport=DESKTOP) -> list[str]:
             context.close()
 
 
-def test_public_pages_have_no_accessibility_violations(browser, live_url):
-    base = live_url.rsplit("/statements/", 1)[0]
-    pages = [
-        live_url,
-        f"{live_url}/sign",
-        f"{live_url}/signatories",
-        f"{live_url}/signatories?q=zzzz",
-        f"{live_url}/versions",
-        f"{live_url}/data",
-        f"{live_url}/changes",
-        f"{live_url}/withdraw-link",
-        f"{live_url}/withdraw-link/sent",
-        f"{base}/privacy",
-        f"{base}/no-such-page",
-    ]
+STATEMENT = "/statements/{slug}"
+PUBLIC_PAGES = [
+    STATEMENT,
+    f"{STATEMENT}/sign",
+    f"{STATEMENT}/signatories",
+    f"{STATEMENT}/signatories?q=zzzz",
+    f"{STATEMENT}/versions",
+    f"{STATEMENT}/data",
+    f"{STATEMENT}/changes",
+    f"{STATEMENT}/withdraw-link",
+    f"{STATEMENT}/withdraw-link/sent",
+    "/privacy",
+    "/no-such-page",
+]
+
+
+# One test per page, so that pytest-xdist spreads the tour over its workers.
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_pages_have_no_accessibility_violations(browser, live_url, seeded, path):
+    url = live_url.rsplit("/statements/", 1)[0] + path.format(slug=seeded)
     problems = {}
-    for url in pages:
-        for viewport in (DESKTOP, PHONE):
-            found = audit(browser, url, viewport)
-            if found:
-                problems[f"{url} @ {viewport['width']}px"] = found
+    for viewport in (DESKTOP, PHONE):
+        found = audit(browser, url, viewport)
+        if found:
+            problems[f"{url} @ {viewport['width']}px"] = found
     assert problems == {}
 
 
-def test_pages_in_every_language_have_no_accessibility_violations(browser, live_url):
+@pytest.mark.parametrize("lang", [lang for lang in available_languages() if lang != "en"])
+def test_pages_in_every_language_have_no_accessibility_violations(browser, live_url, lang):
     """The statement and sign-on pages in each of the other languages (issue 12.1), on a phone."""
     base, _, path = live_url.partition("/statements/")
     problems = {}
-    for lang in available_languages():
-        if lang == "en":
-            continue
-        for url in (f"{base}/{lang}/statements/{path}", f"{base}/{lang}/statements/{path}/sign"):
-            found = audit(browser, url, PHONE)
-            if found:
-                problems[url] = found
+    for url in (f"{base}/{lang}/statements/{path}", f"{base}/{lang}/statements/{path}/sign"):
+        found = audit(browser, url, PHONE)
+        if found:
+            problems[url] = found
     assert problems == {}
 
 
