@@ -4,10 +4,14 @@ A production process must not start on the embedded defaults: a secret key gener
 disk (other hosts reject its sessions), an SQLite file, jobs and rate limits that live in one
 process, mail written to files nobody reads, or emailed links pointing at http://127.0.0.1. Every
 problem is named at once, so one edit of the environment file fixes them all.
+
+`flask check-config` also asks the mail relay, where a setting depends on what it announces
+(`relay_checks`); start-ups do not, so a relay that is down never keeps the site from starting.
 """
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,9 +24,12 @@ class Check:
     name: str
     ok: bool
     message: str
+    #: Passed, but could not be verified (the relay did not answer): said, never refused.
+    warning: bool = False
 
     def line(self) -> str:
-        return f"{'OK  ' if self.ok else 'FAIL'} {self.name}: {self.message}"
+        verdict = "WARN" if self.ok and self.warning else "OK  " if self.ok else "FAIL"
+        return f"{verdict} {self.name}: {self.message}"
 
 
 class ConfigurationRefused(click.ClickException):
@@ -100,6 +107,52 @@ def check(config: Mapping) -> list[Check]:
     else:
         fail("HOUSEKEEPING_INTERVAL_SECONDS", f"must be a positive number, not {interval:g}")
     return results
+
+
+#: The longest the check waits for the relay, whatever MAIL_TIMEOUT allows a delivery.
+RELAY_CHECK_TIMEOUT = 10.0
+
+
+def relay_checks(config: Mapping) -> list[Check]:
+    """What the configured relay must announce for the settings that rely on it (EHLO).
+
+    MAIL_SMTPUTF8 lets the form take addresses beyond ASCII before the @ (`jöhn@…`); a relay
+    without the SMTPUTF8 extension refuses every mail to them, which would then be accepted and
+    never sent. A relay that cannot be reached is a warning: mail waits in the outbox meanwhile.
+    """
+    server = (config.get("MAIL_SERVER") or "").strip()
+    if not config.get("MAIL_SMTPUTF8") or not server:
+        return []
+    port = int(config.get("MAIL_PORT") or 25)
+    timeout = min(float(config.get("MAIL_TIMEOUT") or RELAY_CHECK_TIMEOUT), RELAY_CHECK_TIMEOUT)
+    relay = f"{server}:{port}"
+    try:
+        smtp_class = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+        with smtp_class(server, port, timeout=timeout) as smtp:
+            if config.get("MAIL_USE_TLS"):
+                smtp.starttls()  # the extensions after STARTTLS are the ones mail is sent with
+            smtp.ehlo_or_helo_if_needed()
+            announced = smtp.has_extn("smtputf8")
+    except (smtplib.SMTPException, OSError) as exc:
+        return [
+            Check(
+                "MAIL_SMTPUTF8",
+                True,
+                f"on, not verified: {relay} did not answer ({type(exc).__name__}: {exc})",
+                warning=True,
+            )
+        ]
+    if announced:
+        return [Check("MAIL_SMTPUTF8", True, f"on, and {relay} announces SMTPUTF8")]
+    return [
+        Check(
+            "MAIL_SMTPUTF8",
+            False,
+            f"on, but {relay} does not announce SMTPUTF8 in its EHLO answer: mail to an "
+            "address beyond ASCII before the @ would be refused; turn MAIL_SMTPUTF8 off or "
+            "use a relay that supports it",
+        )
+    ]
 
 
 def is_production(config: Mapping) -> bool:

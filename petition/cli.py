@@ -148,10 +148,13 @@ def scheduler_command() -> None:
 @click.command("check-config")
 @with_appcontext
 def check_config_command() -> None:
-    """Check the production settings; exit 1, naming every problem, if one is missing or invalid."""
+    """Check the production settings (and what the mail relay announces where a setting relies on
+    it); exit 1, naming every problem, if one is missing or invalid."""
     from flask import current_app
 
-    checks = current_app.extensions["config_checks"]
+    from .check_config import relay_checks
+
+    checks = [*current_app.extensions["config_checks"], *relay_checks(current_app.config)]
     for item in checks:
         click.echo(item.line())
     failed = [c.name for c in checks if not c.ok]

@@ -138,3 +138,61 @@ def test_the_wsgi_application_is_not_created_in_production_without_its_settings(
         "MAIL_SERVER",
         "PUBLIC_BASE_URL",
     ]
+
+
+# ---------------------------------------------------------------- what the relay announces
+
+
+@pytest.fixture(params=[True, False], ids=["relay-with-smtputf8", "relay-without"])
+def relay(request):
+    """A real SMTP server that announces SMTPUTF8 in its EHLO answer, or does not."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP as SMTPServer
+
+    from tests.conftest import SmtpSink, free_port
+
+    class RelayController(Controller):
+        def factory(self):
+            return SMTPServer(self.handler, enable_SMTPUTF8=request.param)
+
+    sink = SmtpSink(port=free_port())
+    controller = RelayController(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink, request.param
+    finally:
+        controller.stop()
+
+
+def test_check_config_refuses_smtputf8_when_the_relay_does_not_announce_it(tmp_path, relay):
+    sink, announces = relay
+    env = clean_env(tmp_path, **{**GOOD, "MAIL_SERVER": sink.host, "MAIL_PORT": str(sink.port)})
+    # Off: the relay is not asked.
+    result = flask(env, "check-config")
+    assert result.returncode == 0 and "MAIL_SMTPUTF8" not in result.stdout, result.stdout
+    result = flask({**env, "MAIL_SMTPUTF8": "true"}, "check-config")
+    relay_address = f"{sink.host}:{sink.port}"
+    if announces:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"OK   MAIL_SMTPUTF8: on, and {relay_address} announces SMTPUTF8" in result.stdout
+    else:
+        assert result.returncode == 1
+        assert f"FAIL MAIL_SMTPUTF8: on, but {relay_address} does not announce" in result.stdout
+        assert "configuration refused for production: MAIL_SMTPUTF8" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_relay_that_does_not_answer_is_a_warning_not_a_refusal(tmp_path):
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens there
+    env = clean_env(
+        tmp_path, **{**GOOD, "MAIL_SERVER": "127.0.0.1"}, MAIL_PORT=str(port), MAIL_SMTPUTF8="true"
+    )
+    result = flask(env, "check-config")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"WARN MAIL_SMTPUTF8: on, not verified: 127.0.0.1:{port} did not answer" in (
+        result.stdout
+    )
+    # A production start-up never asks the relay: it starts while the relay is down.
+    assert flask({**env, "JOINTLY_ENV": "production"}, "routes").returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,22 @@ def test_check_config_too_stops_on_a_value_that_does_not_parse(tmp_path):
     assert "HOUSEKEEPING_INTERVAL_SECONDS='often' is not valid" in result.stderr
     assert "MAIL_REPLY_TO='team@' is not valid: expected one email address" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_environment_example_shows_each_commented_setting_at_its_default(tmp_path):
+    """deploy/jointly.env.example's `#NAME=value` lines are the defaults, as README and
+    docs/interface.md give them: uncommenting one changes nothing."""
+    from tests.servers import ROOT
+
+    example = (ROOT / "deploy" / "jointly.env.example").read_text()
+    commented = re.findall(r"^#([A-Z][A-Z0-9_]+)=(.*)$", example, re.MULTILINE)
+    assert ("MAIL_DOMAIN_HOURLY_LIMIT", "100") in commented
+    defaults = build_config(tmp_path, {})
+    for name, value in commented:
+        config = build_config(tmp_path, {name: value})
+        changed = {
+            key
+            for key in config
+            if key != "SETTINGS_FROM_ENVIRONMENT" and config[key] != defaults[key]
+        }
+        assert not changed, (name, value, changed)

@@ -272,3 +272,34 @@ def test_the_link_is_masked_in_logs():
     line = 'GET /staff/password/set/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 HTTP/1.1" 200'
     assert "AbCdEf" not in redact(line)
     assert "/staff/password/set/[token]" in redact(line)
+
+
+def test_a_staff_address_beyond_ascii_before_the_at_is_refused_without_smtputf8(
+    app, seeded, runner
+):
+    # As on the sign-on form: without MAIL_SMTPUTF8 the invitation could never be sent.
+    admin = signed_in(app, "admin@example.org", "admin")
+    response = post(admin, "/staff/users", {"email": "jöhn@example.org", "role": "moderator"})
+    assert response.status_code == 422
+    assert "SMTPUTF8" in response.get_data(as_text=True)
+    result = runner.invoke(
+        args=["staff", "create", "jöhn@example.org", "--role", "moderator", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 1 and "SMTPUTF8" in result.output
+    with app.app_context():
+        assert accounts.get_by_email("jöhn@example.org") is None
+        with pytest.raises(accounts.StaffError):
+            accounts.create_staff("jöhn@example.org", PASSWORD, "moderator", Actor.cli())
+
+
+@pytest.mark.config(MAIL_SMTPUTF8=True)
+def test_a_staff_address_beyond_ascii_before_the_at_is_taken_with_smtputf8(app, seeded):
+    admin = signed_in(app, "admin@example.org", "admin")
+    response = post(admin, "/staff/users", {"email": "jöhn@example.org", "role": "moderator"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert _queued_link(app, "jöhn@example.org")
+    # Found by its address once the setting is off again (signing in, a reset request).
+    app.config["MAIL_SMTPUTF8"] = False
+    with app.app_context():
+        assert accounts.get_by_email("Jöhn@example.org") is not None

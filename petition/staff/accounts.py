@@ -224,11 +224,21 @@ def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
 
-def normalise_staff_email(value: str) -> str:
-    """Staff addresses may be local (admin@localhost), so only the shape is checked."""
+def normalise_staff_email(value: str, *, new: bool = False) -> str:
+    """Staff addresses may be local (admin@localhost), so only the shape is checked.
+
+    `new`: an address an account is given, which must be able to receive its links: as on the
+    sign-on form, nothing beyond ASCII before the @ unless MAIL_SMTPUTF8 says the relay takes it
+    (an account created earlier is still found by its address).
+    """
     email = (value or "").strip().lower()
     if len(email) > 254 or not _EMAIL.match(email) or ".." in email.split("@")[1]:
         raise StaffError(f"{value!r} is not an email address.")
+    if new and not email.split("@")[0].isascii() and not current_app.config.get("MAIL_SMTPUTF8"):
+        raise StaffError(
+            f"{value!r} has characters beyond ASCII before the @: mail to it needs a relay with "
+            "SMTPUTF8 (MAIL_SMTPUTF8), which this site does not use."
+        )
     return email
 
 
@@ -315,7 +325,7 @@ def _record_staff(actor: Actor, action: str, user: StaffUser, before=None, detai
 
 @write_transaction
 def create_staff(email: str, password: str, role: StaffRole | str, actor: Actor) -> StaffUser:
-    email = normalise_staff_email(email)
+    email = normalise_staff_email(email, new=True)
     role = StaffRole(role)
     user = insert_staff(StaffUser(email=email, password_hash=hash_password(password), role=role))
     _record_staff(actor, "staff_created", user)

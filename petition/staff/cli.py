@@ -47,7 +47,7 @@ def _staff_or_exit(email: str):
 def staff_create(email: str, role: str, password_stdin: bool) -> None:
     """Create a staff account; the password comes from a prompt or standard input."""
     try:
-        email = accounts.normalise_staff_email(email)
+        email = accounts.normalise_staff_email(email, new=True)
     except accounts.StaffError as exc:
         raise click.ClickException(str(exc)) from None
     password = _read_password(password_stdin)

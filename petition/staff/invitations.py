@@ -91,7 +91,7 @@ def _mail_link(user: StaffUser, purpose: str, *, invited_by: str = "") -> None:
 @write_transaction
 def invite(email: str, role: StaffRole | str, actor: Actor) -> StaffUser:
     """A new account without a password, and a link for its owner to choose one."""
-    email = accounts.normalise_staff_email(email)
+    email = accounts.normalise_staff_email(email, new=True)
     user = accounts.insert_staff(
         StaffUser(email=email, password_hash=NO_PASSWORD_YET, role=StaffRole(role))
     )
