@@ -263,6 +263,36 @@ def test_the_rejection_email_invites_a_reply_only_where_one_arrives(
             assert "reply to" not in part and "write to" not in part
 
 
+@pytest.mark.parametrize("from_environment", [False, True], ids=["console", "environment"])
+def test_a_campaign_mailing_is_sent_as_the_campaign_with_its_reply_to(
+    app, seeded, smtp, from_environment
+):
+    from tests.test_mailing import _compose, _contact, _send
+
+    sender, reply_to, domain = (
+        "Regions for Recovery team <statement@regions-network.eu>",
+        "team@regions-network.eu",
+        "regions-network.eu",
+    )
+    if from_environment:
+        sender, reply_to, domain = (
+            "Ops <ops@mail.example.net>",
+            "desk@example.net",
+            "mail.example.net",
+        )
+        app.config.update(MAIL_DEFAULT_SENDER=sender, MAIL_REPLY_TO=reply_to)
+    admin = configure(app)
+    _contact(app, seeded, "anna@lodzkie.pl")
+    mailing_id = _compose(admin, app, seeded)
+    url = f"/staff/mailings/{mailing_id}"
+    assert post(admin, f"{url}/test", token_from=url).status_code == 303
+    assert _send(admin, mailing_id).status_code == 303
+    for message in smtp.wait_for(2):
+        assert message["From"] == sender, message["To"]
+        assert message["Reply-To"] == reply_to, message["To"]
+        assert message["Message-ID"].endswith(f"@{domain}>"), message["To"]
+
+
 def test_the_outage_page_names_the_campaign_last_read(app, client, seeded):
     from petition.core import errors
 

@@ -90,6 +90,10 @@ def test_privacy_notice(app, client, seeded):
     )
     assert "A confirmation link is valid for 3 days." in text
     assert "Your rights" in text
+    # The periods come from the configuration: the notice says they are current, not dated.
+    assert (
+        "The periods under “How long we keep it” are always the ones the site applies now." in text
+    )
     # Staff can replace it with their own Markdown, which is sanitised like the statement.
     with app.app_context():
         db.session.add(
@@ -98,6 +102,7 @@ def test_privacy_notice(app, client, seeded):
         db.session.commit()
     custom = client.get("/privacy").text
     assert "<h2>Our notice</h2>" in custom and "Kept 5 years." in custom
+    assert "How long we keep it" not in custom  # staff's own periods: no claim about them
     assert "<script>alert(1)" not in custom
 
 

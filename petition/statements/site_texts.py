@@ -18,7 +18,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 #: When the wording of the built-in privacy notice last changed (its configured parts aside).
-BUILT_IN_PRIVACY_REVISED = date(2026, 12, 3)
+BUILT_IN_PRIVACY_REVISED = date(2026, 12, 4)
 
 
 def data_controller() -> str:
@@ -28,7 +28,9 @@ def data_controller() -> str:
 
 def privacy_changed_on(custom: SiteText | None) -> date:
     """The date the notice shows: the staff's own text's, else the later of the built-in
-    wording's revision and the last change of the identity it is built from."""
+    wording's revision and the last change of the identity it is built from. The retention
+    periods are read from the configuration on every request and do not move it: the notice
+    says they are always the ones in force."""
     if custom is not None:
         return custom.updated_at.date()
     updated = identity.current().updated_at
