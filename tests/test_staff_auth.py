@@ -41,6 +41,7 @@ ADMIN_ENDPOINTS = {
     "statements_admin.statement_translation",
     "statements_admin.statement_translation_delete",
     "statements_admin.statement_initiators",
+    "statements_admin.statement_pdf_letter",
     "statements_admin.statement_close_confirm",
     "statements_admin.updates",
     "statements_admin.update_edit",

@@ -7,16 +7,19 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import yaml
+from sqlalchemy import select
 
-from ..core import identity
+from ..core import events, identity
 from ..core.audit import Actor, record
-from ..core.db import write_transaction
+from ..core.db import after_write, write_transaction
 from ..core.validation import InvalidValue, clean_line, clean_paragraphs, email_address
 from ..extensions import db
-from ..models import CampaignFile, CampaignIdentity, utcnow
+from ..models import CampaignFile, CampaignIdentity, Statement, utcnow
 from .logos import check_logo
 
 LOGO = "logo"
+#: The fields the statement PDF prints (its letterhead): changing one rebuilds every PDF.
+PDF_FIELDS = frozenset({"name"})
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,25 @@ def current_row() -> CampaignIdentity | None:
     return db.session.get(CampaignIdentity, identity.ROW_ID)
 
 
+def _letterhead_changed(reason: str) -> None:
+    """Every statement's PDF shows the campaign's name and logo in its letterhead: count the
+    change (in the caller's transaction) and, after the commit, request the debounced rebuild
+    that a list change requests."""
+    from ..statements.service import bump_list_version  # noqa: PLC0415 - statements import us
+
+    ids = list(
+        db.session.scalars(select(Statement.id).where(Statement.current_version_id.is_not(None)))
+    )
+    for statement_id in ids:
+        bump_list_version(statement_id)
+
+    def rebuild() -> None:
+        for statement_id in ids:
+            events.signatory_list_changed(statement_id, reason=reason)
+
+    after_write(rebuild)
+
+
 @write_transaction
 def save_identity(data: IdentityInput, actor: Actor) -> list[str]:
     """Store the identity; returns the names of the fields that changed (audited with both values)."""
@@ -105,6 +127,8 @@ def save_identity(data: IdentityInput, actor: Actor) -> list[str]:
     if not changed:
         return []
     row.updated_at = utcnow()
+    if PDF_FIELDS.intersection(changed):
+        _letterhead_changed("campaign name")
     record(
         actor,
         "campaign_identity_created" if created else "campaign_identity_changed",
@@ -132,6 +156,8 @@ def set_logo(filename: str, data: bytes, actor: Actor) -> list[str]:
     else:
         stored.content_type, stored.sha256, stored.data = logo.content_type, sha256, logo.data
         stored.updated_at = utcnow()
+    if row.logo_sha256 != sha256:
+        _letterhead_changed("campaign logo")
     row.logo_sha256, row.logo_content_type = sha256, logo.content_type
     row.updated_at = utcnow()
     record(
@@ -160,6 +186,7 @@ def remove_logo(actor: Actor) -> bool:
     before = {"sha256": row.logo_sha256, "content_type": row.logo_content_type}
     row.logo_sha256 = row.logo_content_type = None
     row.updated_at = utcnow()
+    _letterhead_changed("campaign logo removed")
     record(actor, "campaign_logo_removed", before=before)
     identity.forget()
     return True

@@ -29,8 +29,9 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from ..core import events, jobs
 from ..core.audit import Actor, record
-from ..core.db import rowcount, write_transaction
+from ..core.db import after_write, rowcount, write_transaction
 from ..core.i18n import SOURCE_LANGUAGE, available_languages, country_name
+from ..core.validation import printed_line
 from ..extensions import db
 from ..models import (
     OrganisationType,
@@ -556,15 +557,43 @@ def _campaign_identity() -> tuple[str, Logo | None]:
 
 @write_transaction
 def set_letter_lines(
-    statement_id: int, addressee: str | None, place: str | None, when: date | None
-) -> None:
-    """The PDF's addressee, place and date lines; None or empty text: the default."""
+    statement_id: int, addressee: str | None, place: str | None, when: date | None, actor: Actor
+) -> bool:
+    """The PDF's addressee, place and date lines; None or empty text: the default.
+
+    A change is audited and rebuilds the PDF (debounced, like a list change). True when
+    something changed; InvalidValue for text the PDF cannot print or that is too long.
+    """
+    from ..statements.service import bump_list_version
+
     statement = db.session.get(Statement, statement_id)
     if statement is None:
         raise BuildError("no such statement")
-    statement.pdf_addressee = (addressee or "").strip()[:300] or None
-    statement.pdf_place = (place or "").strip()[:120] or None
+    after = {
+        "addressee": printed_line(addressee, field="addressee", max_len=300) or None,
+        "place": printed_line(place, field="place", max_len=120) or None,
+        "date": when.isoformat() if when else None,
+    }
+    before = {
+        "addressee": statement.pdf_addressee,
+        "place": statement.pdf_place,
+        "date": statement.pdf_date.isoformat() if statement.pdf_date else None,
+    }
+    if before == after:
+        return False
+    statement.pdf_addressee, statement.pdf_place = after["addressee"], after["place"]
     statement.pdf_date = when
+    changed = [key for key in after if before[key] != after[key]]
+    bump_list_version(statement_id)
+    after_write(lambda: events.signatory_list_changed(statement_id, reason="letter lines"))
+    record(
+        actor,
+        "statement_letter_changed",
+        statement_id=statement_id,
+        before={key: before[key] for key in changed},
+        after={key: after[key] for key in changed},
+    )
+    return True
 
 
 def pdf_language(statement_language: str | None) -> str:

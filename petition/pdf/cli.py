@@ -8,6 +8,8 @@ import click
 from flask.cli import AppGroup
 
 from ..core import jobs
+from ..core.audit import Actor
+from ..core.validation import InvalidValue
 from ..statements.cli import statement_or_exit
 from . import builds
 
@@ -42,11 +44,20 @@ def pdf_rebuild(slug: str) -> None:
     help="The letter's date (YYYY-MM-DD). Omitted: the date of each build.",
 )
 def pdf_letter(slug: str, addressee: str | None, place: str | None, when) -> None:
-    """Set the PDF's addressee, place and date lines; options left out are cleared."""
+    """Set the PDF's addressee, place and date lines; options left out are cleared.
+
+    A change is audited and rebuilds the PDF (after the usual debounce)."""
     statement = statement_or_exit(slug)
     day: date | None = when.date() if when else None
-    builds.set_letter_lines(statement.id, addressee, place, day)
+    try:
+        changed = builds.set_letter_lines(
+            statement.id, addressee, place, day, Actor.cli("pdf letter")
+        )
+    except InvalidValue as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(
         f"PDF letter lines of {slug}: addressee {addressee or '(none)'}, "
         f"place {place or '(none)'}, date {day.isoformat() if day else '(date of each build)'}"
+        + ("; the PDF is rebuilt." if changed else " (unchanged).")
     )
+    jobs.finish()

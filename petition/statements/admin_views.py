@@ -1,4 +1,4 @@
-"""Admin pages: a statement's signing window and embargo, and its campaign updates."""
+"""Admin pages: a statement's signing window and embargo, its PDF letter lines, and its campaign updates."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from ..core.forms import ButtonForm
 from ..core.i18n import available_languages, language_name
 from ..extensions import db
 from ..models import CampaignUpdate, Statement, UpdateKind
+from ..pdf import builds
 from ..staff.access import actor, admin_only
 from . import admin_bp as bp
 from . import campaign, editor, translations
 from .embed import embed_snippet
 from .forms import (
     InitiatorsForm,
+    PdfLetterForm,
     StatementCreateForm,
     StatementSettingsForm,
     StatementTextForm,
@@ -72,14 +74,47 @@ def statement_settings(statement_id: int):
             if "csrf_token" in form.errors:
                 abort(400)
             status = 422
+    return _settings_page(statement, form, status=status)
+
+
+def _settings_page(
+    statement: Statement,
+    form: StatementSettingsForm | None = None,
+    letter_form: PdfLetterForm | None = None,
+    status: int = 200,
+):
     return (
         render_template(
             "staff/statement_settings.html",
             statement=statement,
-            form=form,
+            form=form or StatementSettingsForm.for_statement(statement),
+            letter_form=letter_form or PdfLetterForm.for_statement(statement),
             embed_snippet=embed_snippet(statement),
         ),
         status,
+    )
+
+
+@bp.post(f"/statements/{SID}/pdf-letter")
+@admin_only
+def statement_pdf_letter(statement_id: int):
+    """The PDF's addressee, place and date lines (also `flask pdf letter`)."""
+    statement = db.get_or_404(Statement, statement_id, description=NO_STATEMENT)
+    form = PdfLetterForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _settings_page(statement, letter_form=form, status=422)
+    changed = builds.set_letter_lines(
+        statement.id, form.addressee.clean, form.place.clean, form.letter_date.data, actor()
+    )
+    flash(
+        "The letter lines are saved; the PDF is rebuilt." if changed else "Nothing was changed.",
+        "success" if changed else "info",
+    )
+    return redirect(
+        url_for("statements_admin.statement_settings", statement_id=statement.id) + "#pdf-letter",
+        303,
     )
 
 

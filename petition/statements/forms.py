@@ -173,6 +173,33 @@ class StatementTextForm(FlaskForm):
     confirm = BooleanField("I understand: this publishes a new version of the statement")
 
 
+class PdfLetterForm(FlaskForm):
+    """The statement PDF's letter lines: "To: …" and "place, date" above the title."""
+
+    addressee = StringField(
+        "Addressee",
+        validators=[validated_by(validation.printed_line, field="addressee", max_len=300)],
+        render_kw={"maxlength": 300, "placeholder": "European Commission"},
+    )
+    place = StringField(
+        "Place",
+        validators=[validated_by(validation.printed_line, field="place", max_len=120)],
+        render_kw={"maxlength": 120, "placeholder": "Brussels"},
+    )
+    letter_date = MachineDateField("Date", validators=[Optional()])
+
+    @classmethod
+    def for_statement(cls, statement: Statement) -> PdfLetterForm:
+        return cls(
+            formdata=None,
+            data={
+                "addressee": statement.pdf_addressee or "",
+                "place": statement.pdf_place or "",
+                "letter_date": statement.pdf_date,
+            },
+        )
+
+
 class InitiatorsForm(FlaskForm):
     names = TextAreaField("Initiators, one a line, in order", render_kw={"rows": 6})
 
