@@ -2,13 +2,16 @@
 
 Each peer gets the layout as far as it allows it: title, statement text, the list in two columns
 grouped by type with a subheading per country, names wrapped, Noto Serif / Noto Sans embedded as
-subsets, compressed streams. They are dev-only dependencies (requirements-dev.txt), used only here.
+subsets, compressed streams, and no more: Typst, which writes a tagged PDF by default (a structure
+tree the renderer cannot write), runs with its tags off. They are dev-only dependencies
+(requirements-dev.txt), used only here.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Iterator
 
 from bench.pdf_render_bench import STATEMENT_BODY, synthetic_doc, synthetic_rows, type_counts_for
@@ -16,6 +19,7 @@ from petition.pdf.layout import ORGANISATION_TYPES
 from petition.pdf.layout.fonts import FONT_DIR
 
 LABELS = dict(ORGANISATION_TYPES)
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 
 
 def _items(rows: int) -> Iterator[tuple[str, str, str, str]]:
@@ -106,10 +110,15 @@ def render_typst(rows: int, path: str) -> int:
             )
     parts.append("]")
     source = "\n".join(parts).encode("utf-8")
-    data = typst.compile(source, font_paths=[str(FONT_DIR)], ignore_system_fonts=True)
+    # pdf_tags=False is typst's --no-pdf-tags: no structure tree, like the renderer's PDF (a
+    # tagged file is several times larger and slower to write, which would flatter the renderer).
+    data = typst.compile(
+        source, font_paths=[str(FONT_DIR)], ignore_system_fonts=True, pdf_tags=False
+    )
     with open(path, "wb") as out:
         out.write(data)
-    return data.count(b"/Type /Page\n") or data.count(b"/Type/Page") or 0
+    # Page objects only: "/Type/Pages" (the page tree) is not one.
+    return len(_PAGE_OBJECT.findall(data))
 
 
 def render_weasyprint(rows: int, path: str) -> int:

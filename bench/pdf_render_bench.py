@@ -454,7 +454,8 @@ class PeerComparison:
             "all threads: Typst lays out on several) are the medians of the runs, peak RSS the "
             "largest. The target is judged on wall time. The peers are given the same layout as far as each allows "
             "(bench/pdf_peers.py): statement text, two columns, groups with country "
-            "subheadings, Noto Serif and Noto Sans embedded as subsets, compressed streams. "
+            "subheadings, Noto Serif and Noto Sans embedded as subsets, compressed streams; "
+            "Typst writes no tags (pdf_tags=False), as the renderer writes no structure tree. "
             f"WeasyPrint runs to {PEER_MAX['weasyprint']:,} rows only. Load average before, "
             f"between sizes and after: {self.load_average}."
         )
