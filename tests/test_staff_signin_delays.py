@@ -382,6 +382,78 @@ def test_the_pair_is_the_address_the_proxy_saw(app, seeded):
     assert login_via_proxy(B, PASSWORD).status_code == 302
 
 
+@pytest.mark.config(STAFF_SIGNIN_GUARD_FAILURES=6)
+def test_an_ipv6_client_is_its_64_not_each_of_its_addresses(app, seeded):
+    """One subscriber's /64 holds 2^64 addresses: each a fresh pair would mean unlimited
+    guesses, and the account guarded at once."""
+    make_staff(app, EMAIL)
+    for n in range(20):
+        guess = login(client_at(app, f"2001:db8:7:1::{n + 1:x}"), EMAIL, "a wrong guess")
+        assert guess.status_code == 401
+    row = pair(app, "2001:db8:7:1::/64")
+    assert row.failures == 5 and row.delayed_until is not None
+    assert pair(app, "2001:db8:7:1::1") is None
+    # Only the five counted tries reached the account's count: it is not guarded.
+    assert not audit(app, "staff_signin_guarded")
+    (delayed,) = audit(app, "staff_signin_delayed")
+    assert "2001:db8:7:1::/64" in delayed.detail
+    # Any address of that /64 waits, the right password included; the next /64 does not.
+    assert login(client_at(app, "2001:db8:7:1:ffff::1"), EMAIL, PASSWORD).status_code == 401
+    assert login(client_at(app, "2001:db8:7:2::1"), EMAIL, PASSWORD).status_code == 302
+    # An IPv4 client is its own address (neighbours are not one client), also written as
+    # IPv4-mapped IPv6.
+    other = "other@example.org"
+    make_staff(app, other)
+    for _ in range(5):
+        login(client_at(app, "::ffff:192.0.2.44"), other, "a wrong guess")
+    assert pair(app, "192.0.2.44", other).failures == 5
+    assert login(client_at(app, "192.0.2.44"), other, PASSWORD).status_code == 401
+    assert login(client_at(app, "192.0.2.45"), other, PASSWORD).status_code == 302
+
+
+@pytest.mark.config(
+    RATELIMIT_ENABLED=True,
+    STAFF_LOGIN_RATE_LIMIT="3 per minute",
+    STAFF_LOGIN_GLOBAL_RATE_LIMIT="100 per minute",
+)
+def test_the_rate_limits_count_an_ipv6_client_by_its_64(app, seeded):
+    statuses = [
+        login(client_at(app, f"2001:db8:9:1::{n + 1}"), f"g{n}@example.org", "wrong").status_code
+        for n in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+    forgot = []
+    for n in range(4):
+        client = client_at(app, f"2001:db8:9:1:{n + 1}::1")
+        token = page_token(client, "/staff/password/forgot")
+        form = {"email": "x@example.org", "csrf_token": token}
+        forgot.append(client.post("/staff/password/forgot", data=form).status_code)
+    assert forgot == [200, 200, 200, 429]
+    # Another /64 has its own count.
+    assert login(client_at(app, "2001:db8:9:2::1"), "g@example.org", "wrong").status_code == 401
+
+
+@pytest.mark.config(
+    RATELIMIT_ENABLED=True,
+    STAFF_LOGIN_RATE_LIMIT="3 per minute",
+    STAFF_LOGIN_GLOBAL_RATE_LIMIT="100 per minute",
+)
+def test_the_current_password_form_answers_429_past_its_rate_limit(app, seeded):
+    make_staff(app, EMAIL)
+    thief = client_at(app, A)  # a stolen session
+    assert login(thief, EMAIL, PASSWORD).status_code == 302
+    change = {"new": "a brand new passphrase", "confirm": "a brand new passphrase"}
+    statuses = [
+        post(thief, "/staff/account/password", {"current": f"guess {n}", **change}).status_code
+        for n in range(4)
+    ]
+    assert statuses == [422, 422, 422, 429]
+    # The right one is refused too until the limit's minute has passed.
+    refused = post(thief, "/staff/account/password", {"current": PASSWORD, **change})
+    assert refused.status_code == 429
+    assert login(client_at(app, B), EMAIL, "a brand new passphrase").status_code == 401
+
+
 def test_without_a_proxy_x_forwarded_for_is_ignored(app, seeded):
     make_staff(app, EMAIL)
     client = client_at(app, A)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from contextlib import closing
 from typing import cast
 from urllib.parse import parse_qsl
@@ -151,6 +152,21 @@ def _upload_of_this_route() -> tuple[str, int] | None:
     if upload is None or not current_user.is_authenticated:
         return None
     return upload
+
+
+def client_block(address: str) -> str:
+    """The unit a client is counted by where tries are limited: an IPv4 address, or an IPv6
+    address's /64 (the usual allocation of one subscriber, whose 2^64 addresses are one client,
+    not that many); anything else as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def one_range_at_most() -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.audit import Actor, record
 from ..core.db import rowcount, write_transaction
+from ..core.http import client_block
 from ..extensions import db
 from ..models import StaffRole, StaffSigninFailure, StaffUser, utcnow
 
@@ -473,9 +474,9 @@ def set_wants_digest(user_id: int, wants: bool) -> None:
 
 # ---------------------------------------------------------------- sign-in
 #
-# Failed sign-ins are counted per (account, client address) pair, in the database so that every
-# process and host sees them: after STAFF_SIGNIN_DELAY_AFTER failures that pair waits, 1 minute,
-# then twice as long after each further failure, up to an hour. Nobody else waits, so knowing a
+# Failed sign-ins are counted per (account, client address) pair, an IPv6 client by its /64, in
+# the database so that every process and host sees them: after STAFF_SIGNIN_DELAY_AFTER failures
+# that pair waits, 1 minute, then twice as long after each further failure, up to an hour. Nobody else waits, so knowing a
 # staff email is not enough to keep its owner out. Against guessing spread over many addresses,
 # each account also counts the failures of browsers it does not know (no valid device cookie,
 # set when a sign-in succeeds); too many within the guard window guard the account for a while,
@@ -493,7 +494,9 @@ class Client:
 
     @property
     def key(self) -> str:
-        return (self.address or "unknown")[:64]
+        """The pair's address: an IPv6 client by its /64, else fresh addresses from one
+        subscriber's range would each be a new pair."""
+        return (client_block(self.address) or "unknown")[:64]
 
 
 @dataclass(frozen=True)

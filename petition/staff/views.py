@@ -21,6 +21,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from ..core.forms import ButtonForm
+from ..core.http import client_block
 from ..extensions import db, limiter
 from ..models import StaffRole, StaffUser
 from . import accounts, bp, invitations
@@ -64,6 +65,11 @@ def _login_limit() -> str:
 
 def _login_limit_all() -> str:
     return current_app.config["STAFF_LOGIN_GLOBAL_RATE_LIMIT"]
+
+
+def _client_block() -> str:
+    """The rate limits' key: the client's address, an IPv6 client's /64 (as the pairs)."""
+    return client_block(request.remote_addr or "")
 
 
 def _client() -> accounts.Client:
@@ -117,7 +123,7 @@ def _begin_session(user_id: int, next_url: str | None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, key_func=_client_block, methods=["POST"])
 # Every address together: argon2 work for failed sign-ins cannot take the CPU the public pages
 # need, however many addresses send them. Browsers known to the account are exempt, so that a
 # flood of tries from elsewhere does not keep staff out.
@@ -171,7 +177,7 @@ def _pending() -> dict | None:
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, key_func=_client_block, methods=["POST"])
 def login_totp():
     if current_user.is_authenticated:
         return redirect(_dashboard())
@@ -241,7 +247,7 @@ def account_digest():
 
 
 @bp.post("/account/password")
-@limiter.limit(_login_limit)
+@limiter.limit(_login_limit, key_func=_client_block)
 def account_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
@@ -393,7 +399,7 @@ def reset_user_password(user_id: int):
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, key_func=_client_block, methods=["POST"])
 def password_forgot():
     if current_user.is_authenticated:
         return redirect(url_for("staff.account"))
@@ -407,7 +413,7 @@ def password_forgot():
 
 
 @bp.route("/password/set/<token>", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, key_func=_client_block, methods=["POST"])
 def password_set(token: str):
     # GET only shows the form (a mail scanner that opens the link uses nothing up).
     found = invitations.valid_link(token)
