@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pikepdf
@@ -18,6 +19,33 @@ def pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("archival") / "statement.pdf"
     render_statement_pdf(path, make_doc(language="en"), counts_of(ROWS), iter(ROWS))
     return path
+
+
+def pdf_date(value: object) -> datetime:
+    """D:YYYYMMDDHHmmSS+HH'mm' as a datetime."""
+    match = re.fullmatch(r"D:(\d{14})(?:([+-])(\d\d)'(\d\d)'?|Z)?", str(value))
+    assert match, value
+    stamp = match[1] + (f"{match[2]}{match[3]}{match[4]}" if match[2] else "+0000")
+    return datetime.strptime(stamp, "%Y%m%d%H%M%S%z")
+
+
+@pytest.mark.parametrize(("language", "expected"), [("de", "de"), (None, "en"), ("", "en")])
+def test_lang_and_xmp_say_the_same_language_and_dates(
+    tmp_path: Path, language: str | None, expected: str
+) -> None:
+    """With no language given, the site's source language: never a PDF without /Lang."""
+    path = tmp_path / "lang.pdf"
+    render_statement_pdf(path, make_doc(language=language), counts_of(ROWS), iter(ROWS))
+    with pikepdf.open(path) as doc:
+        info = doc.docinfo
+        assert str(doc.Root.Lang) == expected
+        with doc.open_metadata() as meta:
+            assert meta["dc:language"] == {str(doc.Root.Lang)}
+            created = datetime.fromisoformat(meta["xmp:CreateDate"])
+            modified = datetime.fromisoformat(meta["xmp:ModifyDate"])
+        assert created == pdf_date(info["/CreationDate"]) == GENERATED_AT
+        assert modified == pdf_date(info["/ModDate"]) == created
+    assert b"x-default</rdf:li></rdf:Bag>" not in path.read_bytes()
 
 
 def run(*args: str) -> str:

@@ -55,7 +55,12 @@ def xmp_packet(info: Any, language: str | None, created: datetime) -> str:
         return escape(str(value or ""))
 
     date = xmp_date(created)
-    lang = text(language or "x-default")
+    # x-default names no language: with none known, dc:language is left out (as /Lang is).
+    language_entry = (
+        f"<dc:language><rdf:Bag><rdf:li>{text(language)}</rdf:li></rdf:Bag></dc:language>\n"
+        if language
+        else ""
+    )
     keywords = str(info.keywords or "")
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -74,7 +79,7 @@ def xmp_packet(info: Any, language: str | None, created: datetime) -> str:
         f"<dc:creator><rdf:Seq><rdf:li>{text(info.author)}</rdf:li></rdf:Seq></dc:creator>\n"
         f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{text(info.subject)}</rdf:li>'
         "</rdf:Alt></dc:description>\n"
-        f"<dc:language><rdf:Bag><rdf:li>{lang}</rdf:li></rdf:Bag></dc:language>\n"
+        f"{language_entry}"
         f"<pdf:Keywords>{text(keywords)}</pdf:Keywords>\n"
         f"<pdf:Producer>{text(info.producer)}</pdf:Producer>\n"
         f"<xmp:CreatorTool>{text(info.creator)}</xmp:CreatorTool>\n"

@@ -7,7 +7,7 @@ import re
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import BinaryIO, cast
 
@@ -30,6 +30,7 @@ from reportlab.platypus import (
 )
 
 from ...core.dates import format_date, format_timestamp
+from ...core.i18n import SOURCE_LANGUAGE
 from . import styles, wording
 from .archival import add_archival_entries
 from .fonts import REGULAR, REPLACEMENT, SANS, SANS_BOLD, register_fonts
@@ -88,7 +89,9 @@ class StatementDoc:
     # sha256 -> date of every earlier version that some row endorsed (and preferably only those:
     # each one gets a mark and a note).
     earlier_versions: Mapping[str, date] = field(default_factory=dict)
-    language: str | None = None  # BCP 47 tag for the PDF catalogue, e.g. "en"
+    # BCP 47 tag for the catalogue's /Lang and the XMP dc:language, e.g. "en"; None or empty: the
+    # site's source language (a PDF without a language fails PDF/A and screen readers guess).
+    language: str | None = None
     initiators: tuple[str, ...] = ()  # under "An initiative of", the statement's free text
     # The signatories flagged as initiators (SignatoryRow-like, in the site's order): printed
     # under "An initiative of" with their city and country, and not again in their type group.
@@ -139,6 +142,7 @@ def render_statement_pdf(
     ``SignatoryListError``; when ``out`` is a path nothing is written in that case.
     """
     register_fonts()
+    doc = replace(doc, language=clean_inline(doc.language or "") or SOURCE_LANGUAGE)
     # Base-85 stream encoding is pure Python in ReportLab without its C accelerator (~0.4 s for
     # 100,000 rows) and makes files larger; every PDF reader takes binary streams.
     rl_config.useA85 = 0
