@@ -21,10 +21,10 @@ def test_seed_twice_changes_nothing(app, runner):
     assert first.exit_code == 0, first.output
     assert "statement interregional-innovation-investments: created" in first.output
     assert "founding signatories imported: 4" in first.output
-    assert "campaign updates added: 6" in first.output
+    assert "campaign updates added: 8" in first.output
     after_first = table_counts(app)
     assert after_first["Statement"] == 1 and after_first["Signature"] == 4
-    assert after_first["CampaignUpdate"] == 6
+    assert after_first["CampaignUpdate"] == 8  # one section gives two quotes and a news item
 
     second = runner.invoke(args=["seed"])
     assert second.exit_code == 0, second.output
