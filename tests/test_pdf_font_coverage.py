@@ -18,7 +18,7 @@ from petition.pdf.layout.fonts import FONT_DIR, REPLACEMENT
 from tests.conftest import valid_form
 from tests.flows import post_form
 from tests.htmltree import parse
-from tests.staff_helpers import get_signature, make_signature, page_token
+from tests.staff_helpers import get_signature, make_signature, page_token, post
 from tests.test_moderation_console import _edit_data
 from tests.test_pdf_render import CURRENT, counts_of, make_doc
 from tests.test_signatories_import_console import HEADER, _statement_id, _upload
@@ -136,8 +136,6 @@ def test_the_manage_page_correction_refuses_them(app, client, seeded, _no_pdf_re
 def test_the_staff_edit_refuses_them(app, seeded, moderator, _no_pdf_rebuilds):
     sid = make_signature(app, seeded, name="Tbilisi Region", email="t@example.ge")
     sig = get_signature(app, sid)
-    from tests.staff_helpers import post
-
     response = post(
         moderator, f"/staff/signatures/{sid}/edit", _edit_data(sig, organisation_name=MIXED)
     )
@@ -153,3 +151,24 @@ def test_the_import_refuses_them(app, admin, _no_pdf_rebuilds):
     assert "Line 2, organisation_name:" in summary and "北 (U+5317)" in summary
     assert "Line 3, city:" in summary and "თ (U+10D7)" in summary
     assert "Import all" not in preview.text
+
+
+def test_the_campaign_name_and_a_new_statements_title_are_checked_too(app, seeded, admin):
+    """Staff text the PDF prints: the letterhead's name, the title, subtitle and campaign."""
+    from tests.test_identity import IDENTITY
+
+    response = post(admin, "/staff/identity", {**IDENTITY, "name": "Regions 🌍"}, "/staff/identity")
+    assert response.status_code == 422
+    assert "🌍 (U+1F30D)" in parse(response.text).by_id("name-error").normalised_text
+    form = {
+        "title": "Ένα κείμενο 北京",
+        "slug": "beijing-statement",
+        "subtitle": "",
+        "language": "en",
+        "campaign": "",
+        "initiators": "",
+        "body": "Text.",
+    }
+    created = post(admin, "/staff/statements/new", form, "/staff/statements/new")
+    assert created.status_code == 422
+    assert "北 (U+5317)" in parse(created.text).by_id("title-error").normalised_text

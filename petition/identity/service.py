@@ -12,7 +12,13 @@ from sqlalchemy import select
 from ..core import events, identity
 from ..core.audit import Actor, record
 from ..core.db import after_write, write_transaction
-from ..core.validation import InvalidValue, clean_line, clean_paragraphs, email_address
+from ..core.validation import (
+    InvalidValue,
+    clean_line,
+    clean_paragraphs,
+    email_address,
+    printed_line,
+)
 from ..extensions import db
 from ..models import CampaignFile, CampaignIdentity, Statement, utcnow
 from .logos import check_logo
@@ -48,10 +54,10 @@ def _optional_email(value: str | None) -> str:
     return email_address(value)[0] if (value or "").strip() else ""
 
 
-def _line(field: str, max_len: int, required: bool = True):
-    return lambda value: clean_line(
-        value, field=field, min_len=1 if required else 0, max_len=max_len
-    )
+def _line(field: str, max_len: int, required: bool = True, printed: bool = False):
+    # The name heads every PDF's letterhead: only characters the PDF's fonts can draw.
+    check = printed_line if printed else clean_line
+    return lambda value: check(value, field=field, min_len=1 if required else 0, max_len=max_len)
 
 
 def _paragraphs(field: str, max_len: int):
@@ -59,7 +65,7 @@ def _paragraphs(field: str, max_len: int):
 
 
 _CHECKS = {
-    "name": _line("campaign name", 200),
+    "name": _line("campaign name", 200, printed=True),
     "short_name": _line("short name", 60),
     "organisation_name": _line("organisation's legal name", 300, required=False),
     "organisation_address": _paragraphs("address", 500),

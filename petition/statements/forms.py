@@ -131,7 +131,7 @@ class UpdateForm(FlaskForm):
 class StatementCreateForm(FlaskForm):
     title = StringField(
         "Title",
-        validators=[validated_by(validation.clean_line, field="title", min_len=3, max_len=300)],
+        validators=[validated_by(validation.printed_line, field="title", min_len=3, max_len=300)],
         render_kw={"maxlength": 300},
     )
     slug = StringField(
@@ -141,7 +141,7 @@ class StatementCreateForm(FlaskForm):
     )
     subtitle = StringField(
         "Subtitle",
-        validators=[validated_by(validation.clean_line, field="subtitle", max_len=500)],
+        validators=[validated_by(validation.printed_line, field="subtitle", max_len=500)],
         render_kw={"maxlength": 500},
     )
     language = StringField(
@@ -152,7 +152,7 @@ class StatementCreateForm(FlaskForm):
     )
     campaign = StringField(
         "Campaign",
-        validators=[validated_by(validation.clean_line, field="campaign", max_len=300)],
+        validators=[validated_by(validation.printed_line, field="campaign", max_len=300)],
         render_kw={"maxlength": 300},
     )
     initiators = TextAreaField("Initiators (“An initiative of …”)", render_kw={"rows": 4})
