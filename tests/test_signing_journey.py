@@ -371,12 +371,15 @@ def test_withdraw_journey(app, client, seeded, smtp):
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "withdrawn"))
         assert (event.from_state, event.to_state) == ("approved", "withdrawn")
 
-    # Signing again after a withdrawal starts over on the same row.
+    # Signing again after a withdrawal: the stored address gets a link that starts the same
+    # row over; until it is used the endorsement stays withdrawn.
     submit_sign(client, seeded)
-    smtp.wait_for(3)  # confirm, approved, confirm again
+    again_mail = smtp.wait_for(3)[2]  # confirm, approved, confirm again
+    assert signature_by_email(app, "anna.nowak@lodzkie.pl").state == SignatureState.WITHDRAWN
+    post_button(client, links_in(again_mail)["confirm"])
     again = signature_by_email(app, "anna.nowak@lodzkie.pl")
     assert again.id == sig.id
-    assert again.state == SignatureState.PENDING_EMAIL
+    assert again.state == SignatureState.VERIFIED and again.withdrawn_at is None
 
 
 def test_lost_link_is_sent_only_to_that_address(app, client, seeded, smtp):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from petition.extensions import db
-from petition.models import PdfVersion, Signature, SignatureState, Statement
+from petition.models import (
+    AuditEvent,
+    OutboxMessage,
+    PdfVersion,
+    Signature,
+    SignatureState,
+    Statement,
+)
 from tests.conftest import valid_form, wait_jobs
 from tests.flows import (
     confirm,
@@ -80,6 +87,15 @@ def test_withdrawing_an_endorsement_not_yet_public_leaves_the_list_alone(app, cl
     assert _versions(app) == builds
 
 
+def _row(app, signature_id: int) -> dict:
+    with app.app_context():
+        return dict(
+            db.session.execute(select(Signature.__table__).where(Signature.id == signature_id))
+            .one()
+            ._mapping
+        )
+
+
 def test_signing_again_after_a_withdrawal_starts_with_no_dates_from_before(app, client, seeded):
     signature_id = sign_confirm_approve(
         app, client, seeded, organisation_name=NAME, email=EMAIL, website=""
@@ -90,16 +106,14 @@ def test_signing_again_after_a_withdrawal_starts_with_no_dates_from_before(app, 
 
     response = post_form(client, seeded, valid_form(organisation_name=NAME, email=EMAIL))
     assert response.status_code == 302
-    again = _signature(app, signature_id)  # the same row, started over
-    assert again.state == SignatureState.PENDING_EMAIL
-    assert (again.verified_at, again.approved_at, again.withdrawn_at, again.decided_at) == (
-        None,
-        None,
-        None,
-        None,
-    )
-
+    # Withdrawn until the stored address confirms: the mailed link endorses again.
+    assert _signature(app, signature_id).state == SignatureState.WITHDRAWN
     confirm(app, client, EMAIL)
+    again = _signature(app, signature_id)  # the same row, started over
+    assert again.state == SignatureState.VERIFIED
+    assert (again.approved_at, again.withdrawn_at, again.decided_at) == (None, None, None)
+    assert again.verified_at > before.withdrawn_at and again.consent_at > before.withdrawn_at
+
     result = app.test_cli_runner().invoke(args=["signatures", "approve", str(signature_id)])
     assert result.exit_code == 0, result.output
     wait_jobs(app)
@@ -109,3 +123,85 @@ def test_signing_again_after_a_withdrawal_starts_with_no_dates_from_before(app, 
     listing = client.get(f"/statements/{seeded}/signatories.json").get_json()["signatories"]
     [entry] = [s for s in listing if s["organisation_name"] == NAME]
     assert entry["approved_at"] == approved.approved_at.isoformat()
+
+
+def test_a_resubmission_of_a_withdrawn_address_changes_nothing_until_its_link_is_used(
+    app, client, seeded
+):
+    """Whoever knows the address can submit it: a withdrawn endorsement keeps its details and
+    its withdrawal; only the stored address's link endorses again, with the stored details."""
+    signature_id = sign_confirm_approve(
+        app, client, seeded, organisation_name=NAME, email=EMAIL, website=""
+    )
+    _withdraw(app, client, EMAIL)
+    stored = _row(app, signature_id)
+
+    attacker = app.test_client()
+    response = post_form(
+        attacker,
+        seeded,
+        valid_form(
+            email=EMAIL.upper(),
+            organisation_name="Attacker Holdings",
+            contact_name="Mallory",
+            country="DE",
+            comment="Not what they wrote",
+        ),
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/check-your-email")
+    after = _row(app, signature_id)
+    changed = {k for k in stored if stored[k] != after[k]}
+    assert changed <= {"last_confirmation_sent_at", "updated_at"}, changed
+    assert after["state"] == SignatureState.WITHDRAWN and after["withdrawn_at"]
+    # The stored address is told, with the stored details; the typed ones are nowhere.
+    with app.app_context():
+        body = db.session.scalar(
+            select(OutboxMessage.body_text)
+            .where(OutboxMessage.to_address == EMAIL, OutboxMessage.kind == "confirm")
+            .order_by(OutboxMessage.id.desc())
+        )
+    assert NAME in body and "Attacker" not in body and "Mallory" not in body
+    # A second submission within the resend interval mails nothing more.
+    post_form(attacker, seeded, valid_form(email=EMAIL, organisation_name="Attacker Again"))
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.to_address == EMAIL, OutboxMessage.kind == "confirm"
+                )
+            )
+            == 2  # the first sign-up's, and this one
+        )
+    # Retention never takes it for an unconfirmed sign-up: it is still withdrawn.
+    assert _signature(app, signature_id).state == SignatureState.WITHDRAWN
+    # The owner's click endorses again with what they gave, not the attacker's details.
+    confirm(app, client, EMAIL)
+    again = _signature(app, signature_id)
+    assert again.state == SignatureState.VERIFIED
+    assert (again.organisation_name, again.contact_name) == (NAME, stored["contact_name"])
+    # The withdrawal stays on record.
+    with app.app_context():
+        actions = list(
+            db.session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.signature_id == signature_id)
+                .order_by(AuditEvent.id)
+            )
+        )
+    assert actions[-3:] == ["withdrawn", "confirmation_resent", "confirmed"]
+
+
+def test_a_link_from_before_the_withdrawal_does_not_endorse_again(app, client, seeded):
+    from tests.conftest import csrf_token
+    from tests.flows import confirm_link
+
+    post_form(client, seeded, valid_form(organisation_name=NAME, email=EMAIL, website=""))
+    old_link = confirm_link(app, EMAIL)
+    _withdraw(app, client, EMAIL)
+    assert client.get(old_link).status_code == 200  # "already withdrawn", no button
+    token = csrf_token(client, f"/statements/{seeded}/sign")
+    client.post(old_link, data={"csrf_token": token})
+    with app.app_context():
+        row = db.session.scalar(select(Signature).where(Signature.email == EMAIL))
+        assert row.state == SignatureState.WITHDRAWN

@@ -80,7 +80,7 @@ class SignatureInput(OrganisationFields):
 
 class SubmitOutcome(enum.Enum):
     CREATED = "created"
-    RESTARTED = "restarted"  # after a withdrawal, the same row starts over
+    RESTARTED = "restarted"  # after a withdrawal: the stored address gets a link to endorse again
     RESENT = "resent"  # still unconfirmed: the confirmation again, with the stored details
     NOTIFIED = "notified"  # confirmed or decided: the manage link, to the stored address
     UNCHANGED = "unchanged"  # throttled: sent moments ago, nothing sent now
@@ -256,28 +256,15 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         raise SigningError("conflict, please try again")
     state = SignatureState(existing.state)
     if state is SignatureState.WITHDRAWN:
-        before = existing.state
+        # The same rule: the withdrawn endorsement keeps its details and its withdrawal. The
+        # stored address gets a confirmation link that endorses again with the stored details
+        # (corrections then go through the manage link); nothing changes unless it is used.
+        if not _claim_restart_slot(existing.id):
+            return SubmitOutcome.UNCHANGED
+        db.session.refresh(existing)
         _revoke_tokens(existing.id, TokenPurpose.CONFIRM)
-        _apply_input(existing, data)
-        existing.state = SignatureState.PENDING_EMAIL
-        assert statement.current_version_id is not None, "an open statement has a text"
-        existing.statement_version_id = statement.current_version_id
-        existing.consent_at = utcnow()
-        existing.submitted_ip = ip[:64]
-        existing.withdrawn_at = None
-        existing.verified_at = None
-        existing.approved_at = None
-        existing.decided_at = None
-        existing.row_version += 1
-        existing.last_confirmation_sent_at = utcnow()
-        record(
-            Actor.signatory(),
-            "resubmitted",
-            signature=existing,
-            from_state=before,
-            to_state=SignatureState.PENDING_EMAIL,
-        )
-        _queue_confirmation(existing, statement)
+        _queue_confirmation(existing, statement, resubmitted=True)
+        record(Actor.signatory(), "confirmation_resent", signature=existing, detail="signed again")
         return SubmitOutcome.RESTARTED
     if state is SignatureState.PENDING_EMAIL:
         if not _claim_send_slot(existing.id, Signature.last_confirmation_sent_at):
@@ -295,6 +282,27 @@ def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> Submit
         return SubmitOutcome.UNCHANGED
     record(Actor.signatory(), "manage_link_sent", signature=existing, detail="signed again")
     return SubmitOutcome.NOTIFIED
+
+
+def _claim_restart_slot(signature_id: int) -> bool:
+    """As _claim_send_slot, but the first submission after a withdrawal always mails: the
+    interval runs from the last link sent since the withdrawal."""
+    now = utcnow()
+    sent = Signature.last_confirmation_sent_at
+    result = db.session.execute(
+        update(Signature)
+        .where(
+            Signature.id == signature_id,
+            or_(
+                sent.is_(None),
+                sent < now - _resend_interval(),
+                sent <= Signature.withdrawn_at,
+            ),
+        )
+        .values(last_confirmation_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result) == 1
 
 
 def _revoke_tokens(signature_id: int, purpose: TokenPurpose) -> None:
@@ -330,7 +338,11 @@ def signature_for_confirmation(token: str) -> Signature:
     """
     row = _find_token(token, TokenPurpose.CONFIRM)
     signature = row.signature
-    if SignatureState(signature.state) is not SignatureState.PENDING_EMAIL:
+    state = SignatureState(signature.state)
+    # A withdrawn endorsement's confirmation links were revoked when it was withdrawn: an
+    # unused one was sent since, when the address was submitted again (it endorses again).
+    restart = state is SignatureState.WITHDRAWN and row.used_at is None
+    if state is not SignatureState.PENDING_EMAIL and not restart:
         raise AlreadyConfirmed(signature)
     if row.used_at is not None:
         raise TokenInvalid(token)
@@ -344,12 +356,22 @@ def confirm_signature(token: str) -> Signature:
     """POST of the confirmation link: pending_email → verified, once."""
     signature = signature_for_confirmation(token)  # the same checks as the page showed
     now = utcnow()
+    before = SignatureState(signature.state)
+    restart: dict = {}
+    if before is SignatureState.WITHDRAWN:
+        # Endorsing again: the stored details, under today's text, with none of the earlier
+        # decision's dates (the audit log keeps the withdrawal and what came before it).
+        restart = {
+            "statement_version_id": signature.statement.current_version_id
+            or signature.statement_version_id,
+            "consent_at": now,
+            "withdrawn_at": None,
+            "approved_at": None,
+            "decided_at": None,
+        }
     # Two clicks at once confirm once.
     if not compare_and_set(
-        signature.id,
-        SignatureState.PENDING_EMAIL,
-        state=SignatureState.VERIFIED,
-        verified_at=now,
+        signature.id, before, state=SignatureState.VERIFIED, verified_at=now, **restart
     ):
         db.session.refresh(signature)
         raise AlreadyConfirmed(signature)
@@ -358,7 +380,7 @@ def confirm_signature(token: str) -> Signature:
         Actor.signatory(),
         "confirmed",
         signature=signature,
-        from_state=SignatureState.PENDING_EMAIL,
+        from_state=before,
         to_state=SignatureState.VERIFIED,
     )
     db.session.refresh(signature)
