@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..core import events, identity
 from ..core.audit import Actor, record
@@ -99,11 +99,15 @@ def current_row() -> CampaignIdentity | None:
 def _letterhead_changed(reason: str) -> None:
     """Every statement's PDF shows the campaign's name and logo in its letterhead: count the
     change (in the caller's transaction) and, after the commit, request the debounced rebuild
-    that a list change requests."""
+    that a list change requests. Only where a PDF exists or is being built: a first build reads
+    the identity as it then is (the seed creates the identity before any PDF)."""
     from ..statements.service import bump_list_version  # noqa: PLC0415 - statements import us
 
+    has_pdf = or_(Statement.pdf_built_list_version >= 0, Statement.pdf_building_since.is_not(None))
     ids = list(
-        db.session.scalars(select(Statement.id).where(Statement.current_version_id.is_not(None)))
+        db.session.scalars(
+            select(Statement.id).where(Statement.current_version_id.is_not(None), has_pdf)
+        )
     )
     for statement_id in ids:
         bump_list_version(statement_id)
