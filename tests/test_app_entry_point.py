@@ -70,3 +70,37 @@ def test_real_flask_entry_point(tmp_path):
     unknown = _flask(["signatures", "approve", "987654"], env)
     assert unknown.returncode == 1
     assert "no signature with id 987654" in unknown.stderr
+
+
+# ---------------------------------------------------------------- every module, first
+
+
+IMPORT_EACH_FIRST = """
+import importlib, pkgutil, sys
+import petition
+names = sorted(m.name for m in pkgutil.walk_packages(petition.__path__, "petition."))
+for name in names:
+    for loaded in [m for m in sys.modules if m == "petition" or m.startswith("petition.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        print(f"{name}: {exc!r}")
+print(f"{len(names)} modules")
+"""
+
+
+def test_every_module_imports_when_it_is_imported_first():
+    """A script, a worker's job or a test may import any module before the others: none may
+    find a cycle of imports on its way in (the packages import their views, which import the
+    other packages)."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_EACH_FIRST],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    *failures, summary = done.stdout.strip().splitlines()
+    assert failures == [] and int(summary.split()[0]) > 90, done.stdout

@@ -46,7 +46,6 @@ from ..models import (
     Statement,
     utcnow,
 )
-from ..moderation.signals import organisation_key, signals_for
 from ..statements.service import bump_list_version
 
 #: The one file a console import takes, and how many rows it may hold.
@@ -472,6 +471,10 @@ def _check_row(statement: Statement, row: ImportRow, now: datetime, hints: list[
 def _flag(statement: Statement, rows: list[ImportRow]) -> None:
     """Rows already there are skipped; the others get the queue's signals (possible
     duplicates, email domain against the website, free mail), also against each other."""
+    # Here, not at the top: moderation's package imports signing, whose service imports the
+    # statements package, which reaches this module through its embed (a cycle on the way in).
+    from ..moderation.signals import organisation_key, signals_for  # noqa: PLC0415
+
     existing = set(
         db.session.execute(
             select(Signature.organisation_name_key, Signature.country).where(
