@@ -39,4 +39,14 @@ compress = Compress()
 mail = Mail()
 login_manager = LoginManager()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def client_key() -> str:
+    """The rate limits' key: the client's address, an IPv6 client by its /64 (one subscriber's
+    2^64 addresses are one client, as for staff sign-in)."""
+    from .core.http import client_block  # noqa: PLC0415 - core.http needs the extensions
+
+    return client_block(get_remote_address())
+
+
+limiter = Limiter(key_func=client_key, default_limits=[])

@@ -266,3 +266,16 @@ def test_a_staff_search_logs_neither_the_address_nor_the_name(app, live_url, cap
     for secret in (EMAIL, EMAIL.lower(), NAME, "Secretperson", "Secret-Person", "lodzkie"):
         assert secret.lower() not in logged.lower(), secret
     assert urllib.parse.quote(NAME).lower() not in logged.lower()
+
+
+def test_nginx_never_caches_a_token_route(app):
+    """Every page an emailed link opens is personal: nginx's cache map names each of them (and
+    the staff console), under every language prefix, as robots.txt does."""
+    from petition.core.i18n import available_languages
+
+    private, _value = _nginx_map("request_uri", "jointly_private_path")
+    prefixes = ["", *(f"/{code}" for code in available_languages())]
+    for path in [*_token_paths(app), "/staff/signatures"]:
+        for prefix in prefixes:
+            assert private.search(f"{prefix}{path}"), f"{prefix}{path}"
+    assert not private.search("/statements/x/sign")

@@ -507,3 +507,20 @@ def test_behind_a_proxy_the_sign_limit_counts_each_client(app, seeded):
 
     assert [sign("198.51.100.1", i) for i in range(3)] == [302, 302, 429]
     assert sign("198.51.100.2", 9) == 302  # another client behind the same proxy
+
+
+@pytest.mark.config(PROXY_FIX_HOPS=1, RATELIMIT_ENABLED=True, SIGN_RATE_LIMIT="2 per minute")
+def test_the_sign_limit_counts_an_ipv6_client_by_its_64(app, seeded):
+    """One subscriber's /64 holds 2^64 addresses: a fresh one per try must not reset the limit."""
+    from tests.conftest import csrf_token, valid_form
+
+    def sign(client_ip: str, n: int):
+        client = app.test_client()
+        url = f"/statements/{seeded}/sign"
+        token = csrf_token(client, url)
+        data = valid_form(email=f"person{n}@example.org", csrf_token=token)
+        return client.post(url, data=data, headers={"X-Forwarded-For": client_ip}).status_code
+
+    tries = [sign(f"2001:db8:1:2::{n:x}", n) for n in range(1, 4)]
+    assert tries == [302, 302, 429]
+    assert sign("2001:db8:1:3::1", 9) == 302  # the next /64 is another subscriber
