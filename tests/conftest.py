@@ -148,14 +148,23 @@ def _base_config(database_url: str, tmp: Path) -> dict:
 
 
 def truncate_all(engine) -> None:
+    """Every table emptied, children first, and on PostgreSQL every sequence back to 1.
+
+    DELETE rather than TRUNCATE: a test leaves a few rows, and PostgreSQL's TRUNCATE of every
+    table costs about 0.2 s whatever they hold (new files for each table), twice per test.
+    """
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with engine.begin() as conn:
+        conn.execute(text("UPDATE statements SET current_version_id = NULL"))
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            conn.execute(text("UPDATE statements SET current_version_id = NULL"))
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(
+                text(
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c"
+                    " WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+                )
+            )
 
 
 # ---------------------------------------------------------------- SMTP sink
