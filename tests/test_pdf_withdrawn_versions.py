@@ -170,3 +170,22 @@ def test_versions_built_while_the_organisation_left_are_withdrawn_too(app, clien
     assert len(listing) >= 2
     assert all(v.withdrawn_at is not None for v in listing)
     assert versions(app)[-1].signatory_count == 4 and versions(app)[-1].withdrawn_at is None
+
+
+def test_shared_caches_ask_before_serving_any_version_again(app, client, seeded):
+    """nginx or a CDN may keep a version's bytes but must ask the application each time (a 304
+    costs no file), so that a version is out of public view the moment it lists a departed
+    organisation, not a cache lifetime later; a reader's own browser keeps it a minute."""
+    leaver = add_verified(app, "Cached Components")
+    approve(app, leaver)
+    wait_jobs(app)
+    for path in (f"/statements/{SLUG}/versions/2.pdf", f"/statements/{SLUG}/statement.pdf"):
+        served = fetch(client, path)
+        assert served.status_code == 200
+        directives = {d.strip() for d in served.headers["Cache-Control"].split(",")}
+        assert {"public", "s-maxage=0", "must-revalidate"} <= directives, directives
+        revalidated = client.get(path, headers={"If-None-Match": served.headers["ETag"]})
+        assert revalidated.status_code == 304 and revalidated.data == b""
+    _withdraw(app, leaver)
+    wait_jobs(app)
+    assert _public_status(client, 2) == 410

@@ -281,13 +281,14 @@ class PageCache:
             self._current.clear()
 
 
-def make_public(response: Response, *, must_revalidate: bool = False) -> Response:
-    """`Cache-Control: public` with the configured lifetimes, in browsers and in shared caches."""
+def make_public(
+    response: Response, *, must_revalidate: bool = False, shared_max_age: int | None = None
+) -> Response:
+    """`Cache-Control: public` with the configured lifetimes, in browsers and in shared caches
+    (`shared_max_age`: another lifetime in shared caches; 0, ask the application every time)."""
     config = current_app.config
-    value = (
-        f"public, max-age={config['PAGE_MAX_AGE_SECONDS']}, "
-        f"s-maxage={config['PAGE_SHARED_MAX_AGE_SECONDS']}"
-    )
+    shared = config["PAGE_SHARED_MAX_AGE_SECONDS"] if shared_max_age is None else shared_max_age
+    value = f"public, max-age={config['PAGE_MAX_AGE_SECONDS']}, s-maxage={shared}"
     response.headers["Cache-Control"] = value + (", must-revalidate" if must_revalidate else "")
     return response
 

@@ -19,7 +19,9 @@ def _cache_headers(response: Response, version, *, private: bool = False) -> Res
     if private:
         response.headers["Cache-Control"] = PRIVATE
     else:
-        make_public(response, must_revalidate=True)
+        # A shared cache (nginx, a CDN) keeps the file but asks every time (a 304 costs no
+        # file): a version leaves public view the moment a signatory it lists withdraws.
+        make_public(response, must_revalidate=True, shared_max_age=0)
     response.headers["X-Content-SHA256"] = version.file_sha256
     return response
 
