@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from petition.core.audit import Actor
 from petition.extensions import db
-from petition.models import PdfVersion, Signature
+from petition.models import PdfVersion, Signature, Statement
 from petition.moderation import service as moderation
 from petition.pdf import builds
 from tests.conftest import wait_jobs
@@ -189,3 +189,23 @@ def test_shared_caches_ask_before_serving_any_version_again(app, client, seeded)
     _withdraw(app, leaver)
     wait_jobs(app)
     assert _public_status(client, 2) == 410
+
+
+def test_a_closed_statements_pdf_that_lists_a_departed_organisation_is_reported(
+    app, client, seeded
+):
+    leaver = add_verified(app, "Closed Chapter Consulting")
+    approve(app, leaver)
+    wait_jobs(app)
+    with app.app_context():
+        statement = db.session.scalar(select(Statement).where(Statement.slug == SLUG))
+        statement.is_open = False  # signing has closed; the list and its PDF stay public
+        db.session.commit()
+    with events_muted():  # the rebuild held back, as by a worker that is down
+        with app.app_context():
+            moderation.decide(leaver, "unpublish", Actor.cli(), reason="asked", notify=False)
+            builds.withdraw_departed_versions(
+                db.session.scalar(select(Statement.id).where(Statement.slug == SLUG))
+            )
+    with app.app_context():
+        assert SLUG in builds.stale_pdfs()  # /healthz says degraded until the rebuild

@@ -1178,7 +1178,8 @@ def stale_pdfs(now: datetime | None = None) -> dict[str, str]:
 
     A rebuild is overdue when the list changed more than a grace period ago (the debounce, a
     lease, a failed build waiting for its retry all count) and no build has caught up, or when
-    the newest version left public view and nothing has replaced it yet.
+    the newest version left public view and nothing has replaced it yet. Closed statements too:
+    their PDF stays public, and an organisation may still withdraw from it.
     """
     now = now or utcnow()
     grace = timedelta(seconds=max(60.0, 3 * current_app.config["PDF_DEBOUNCE_SECONDS"]))
@@ -1197,7 +1198,7 @@ def stale_pdfs(now: datetime | None = None) -> dict[str, str]:
             Statement.pdf_built_list_version,
             Statement.list_changed_at,
             newest_withdrawn,
-        ).where(Statement.is_open.is_(True))
+        )
     ):
         changed_at = _aware(changed_at)
         if list_version != built and (changed_at is None or changed_at < now - grace):
