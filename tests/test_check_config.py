@@ -164,35 +164,51 @@ def relay(request):
         controller.stop()
 
 
-def test_check_config_refuses_smtputf8_when_the_relay_does_not_announce_it(tmp_path, relay):
+def test_the_relay_is_asked_for_smtputf8_only_when_the_setting_is_on(relay):
+    from petition.check_config import relay_checks
+
     sink, announces = relay
-    env = clean_env(tmp_path, **{**GOOD, "MAIL_SERVER": sink.host, "MAIL_PORT": str(sink.port)})
-    # Off: the relay is not asked.
-    result = flask(env, "check-config")
-    assert result.returncode == 0 and "MAIL_SMTPUTF8" not in result.stdout, result.stdout
-    result = flask({**env, "MAIL_SMTPUTF8": "true"}, "check-config")
+    config = {"MAIL_SERVER": sink.host, "MAIL_PORT": sink.port, "MAIL_TIMEOUT": 5}
+    assert relay_checks(config) == []  # off: the relay is not asked
+    [check] = relay_checks({**config, "MAIL_SMTPUTF8": True})
     relay_address = f"{sink.host}:{sink.port}"
     if announces:
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert f"OK   MAIL_SMTPUTF8: on, and {relay_address} announces SMTPUTF8" in result.stdout
+        assert check.ok and not check.warning
+        assert check.line() == f"OK   MAIL_SMTPUTF8: on, and {relay_address} announces SMTPUTF8"
     else:
-        assert result.returncode == 1
-        assert f"FAIL MAIL_SMTPUTF8: on, but {relay_address} does not announce" in result.stdout
-        assert "configuration refused for production: MAIL_SMTPUTF8" in result.stderr
+        assert not check.ok
+        assert check.line().startswith(
+            f"FAIL MAIL_SMTPUTF8: on, but {relay_address} does not announce"
+        )
+
+
+@pytest.mark.parametrize("relay", [False], indirect=True, ids=["relay-without"])
+def test_check_config_refuses_smtputf8_when_the_relay_does_not_announce_it(tmp_path, relay):
+    sink, _announces = relay
+    env = clean_env(tmp_path, **{**GOOD, "MAIL_SERVER": sink.host, "MAIL_PORT": str(sink.port)})
+    result = flask({**env, "MAIL_SMTPUTF8": "true"}, "check-config")
+    assert result.returncode == 1
+    assert f"FAIL MAIL_SMTPUTF8: on, but {sink.host}:{sink.port} does not announce" in (
+        result.stdout
+    )
+    assert "configuration refused for production: MAIL_SMTPUTF8" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_a_relay_that_does_not_answer_is_a_warning_not_a_refusal(tmp_path):
+    from petition.check_config import relay_checks
     from tests.conftest import free_port
 
     port = free_port()  # nothing listens there
+    [check] = relay_checks(
+        {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_SMTPUTF8": True, "MAIL_TIMEOUT": 5}
+    )
+    assert check.ok and check.warning
+    assert check.line().startswith(
+        f"WARN MAIL_SMTPUTF8: on, not verified: 127.0.0.1:{port} did not answer"
+    )
     env = clean_env(
         tmp_path, **{**GOOD, "MAIL_SERVER": "127.0.0.1"}, MAIL_PORT=str(port), MAIL_SMTPUTF8="true"
-    )
-    result = flask(env, "check-config")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"WARN MAIL_SMTPUTF8: on, not verified: 127.0.0.1:{port} did not answer" in (
-        result.stdout
     )
     # A production start-up never asks the relay: it starts while the relay is down.
     assert flask({**env, "JOINTLY_ENV": "production"}, "routes").returncode == 0
