@@ -13,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from . import check_config
 from .config import build_config, load_secret_key
 from .core import logging as log_redaction
+from .core import templating
 from .core.http import JointlyFlask
 from .extensions import babel, compress, csrf, db, limiter, login_manager, mail, migrate
 
@@ -25,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder="../static",
         instance_relative_config=True,
     )
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": templating.TEMPLATE_CODE}
     instance_path = Path(app.instance_path)
     instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(build_config(instance_path))
