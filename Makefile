@@ -69,7 +69,7 @@ format: $(VENV)/.dev-deps
 # servers) and prints when the suite is done; either failing fails the target.
 test: $(VENV)/.dev-deps node_modules/.installed
 	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint=$$!; \
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not faults" $(PYTEST_ARGS); suite=$$?; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not faults" $(PYTEST_ARGS); suite=$$?; \
 	wait $$lint; linted=$$?; echo "== make lint (run beside the suite)"; cat "$$lint_log"; rm -f "$$lint_log"; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
 	[ $$suite -eq 0 ] && [ $$linted -eq 0 ]
