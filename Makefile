@@ -7,7 +7,9 @@ PORT ?= 5000
 export PORT
 NPM ?= npm
 # Test processes (pytest-xdist); each has its own database. 0 runs the suite in this process.
-# Two per core: much of the suite waits on servers, browsers and subprocesses, not the CPU.
+# Two per core: much of the suite waits on servers, browsers and subprocesses, not the CPU. Each
+# test module runs whole in one worker (--dist loadscope), so that a module's servers (nginx,
+# gunicorn, the HTML checker) are set up once, not once per worker that gets one of its tests.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
 .PHONY: run serve test test-faults lint format bench clean help translations
@@ -69,7 +71,7 @@ format: $(VENV)/.dev-deps
 # servers) and prints when the suite is done; either failing fails the target.
 test: $(VENV)/.dev-deps node_modules/.installed
 	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint=$$!; \
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not faults" $(PYTEST_ARGS); suite=$$?; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not faults" $(PYTEST_ARGS); suite=$$?; \
 	wait $$lint; linted=$$?; echo "== make lint (run beside the suite)"; cat "$$lint_log"; rm -f "$$lint_log"; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
 	[ $$suite -eq 0 ] && [ $$linted -eq 0 ]

@@ -28,10 +28,6 @@ from tests.servers import (
     warm_up,
 )
 
-# One pytest-xdist worker for the module: its two servers are set up once, not once per worker
-# that happens to get one of its tests (make test runs with --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("slow-clients")
-
 
 @contextlib.contextmanager
 def serving(tmp_path: Path, **settings: str):
