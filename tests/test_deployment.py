@@ -265,8 +265,13 @@ def test_housekeeping_runs_once_per_period_across_processes(deployment, tmp_path
     assert browser.request(sign_path, form)[0] == 302
     smtp.wait_for(1, timeout=30)
 
+    from petition.core.db import transaction
+
     app = _local_app(tmp_path)
-    with app.app_context():
+    # One write transaction as the application writes: on SQLite it takes the write lock at
+    # BEGIN and waits its turn, where a read that turns into a write fails at once ("database
+    # is locked") if a scheduler or the worker wrote in between.
+    with app.app_context(), transaction("test scene"):
         statement = db.session.scalar(select(Statement).where(Statement.slug == SLUG))
         signature = db.session.scalar(
             select(Signature).where(Signature.email == "nobody@never.example.org")
@@ -288,7 +293,7 @@ def test_housekeeping_runs_once_per_period_across_processes(deployment, tmp_path
         )
         embargo_end = utcnow() + timedelta(seconds=2)
         statement.list_public_from = embargo_end
-        db.session.commit()
+        db.session.flush()
         signature_id, statement_id = signature.id, statement.id
 
     def count_versions() -> int:
