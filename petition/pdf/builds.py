@@ -613,6 +613,19 @@ def _country_names(conn, approved, lang: str) -> dict[str, str]:
     return {name: country_name(code, lang) for code, name in pairs}
 
 
+def _listed_rows():
+    """What the list prints of a signatory (the initiators and the groups alike): type, name,
+    city, country, the version of the text it endorsed, and its id (recorded as listed)."""
+    return select(
+        Signature.organisation_type,
+        Signature.organisation_name,
+        Signature.city,
+        Signature.country_name,
+        StatementVersion.sha256.label("version_sha256"),
+        Signature.id,
+    ).join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
+
+
 def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Path, dict]:
     """Read the list in one snapshot and stream it into a temporary file in `directory`."""
     from .layout import StatementDoc, render_statement_pdf
@@ -673,15 +686,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
             }
             initiator_rows = list(
                 conn.execute(
-                    select(
-                        Signature.organisation_type,
-                        Signature.organisation_name,
-                        Signature.city,
-                        Signature.country_name,
-                        StatementVersion.sha256.label("version_sha256"),
-                        Signature.id,
-                    )
-                    .join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
+                    _listed_rows()
                     .where(*approved, Signature.is_initiator.is_(True))
                     .order_by(Signature.id)
                 )
@@ -729,15 +734,7 @@ def _render_to_temp(statement_id: int, directory: Path, owner: str) -> tuple[Pat
             # nothing here needs it). stream_results makes it a server-side cursor on
             # PostgreSQL; SQLite steps its cursor lazily anyway; yield_per bounds the buffer.
             result = conn.execute(
-                select(
-                    Signature.organisation_type,
-                    Signature.organisation_name,
-                    Signature.city,
-                    Signature.country_name,
-                    StatementVersion.sha256.label("version_sha256"),
-                    Signature.id,
-                )
-                .join(StatementVersion, StatementVersion.id == Signature.statement_version_id)
+                _listed_rows()
                 .where(*grouped)
                 .order_by(*PUBLIC_ORDER)
                 .execution_options(stream_results=True, yield_per=2000)
