@@ -23,6 +23,15 @@ from tests.conftest import CSRF_RE
 PASSWORD = "correct horse battery staple"
 
 
+def sign_in_page(page, base: str, email: str, password: str = PASSWORD) -> None:
+    """In Chromium (a Playwright page): the staff sign-in form filled and sent, on the dashboard."""
+    page.goto(f"{base}/staff/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_url(f"{base}/staff/")
+
+
 def make_staff(app, email: str, role: str = "moderator", password: str = PASSWORD) -> int:
     with app.app_context():
         return accounts.create_staff(email, password, role, Actor.cli("test")).id

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.staff_helpers import PASSWORD, make_staff
+from tests.staff_helpers import make_staff, sign_in_page
 from tests.test_accessibility import DESKTOP, audit
 from tests.test_identity import IDENTITY, png
 
@@ -19,11 +19,7 @@ def test_admin_sets_the_identity_and_logo_in_the_browser(browser, app, live_url,
     context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     page = context.new_page()
     try:
-        page.goto(f"{base}/staff/login")
-        page.fill("input[name=email]", "admin@example.org")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form button[type=submit]").first.click()
-        page.wait_for_url(f"{base}/staff/")
+        sign_in_page(page, base, "admin@example.org")
         page.goto(f"{base}/staff/identity")
         assert audit(browser, page) == []
         page.fill("input[name=name]", "Regions for Recovery")
@@ -55,11 +51,7 @@ def test_links_from_real_emails_land_on_the_campaigns_pages(browser, app, live_u
     staff = browser.new_context(viewport=DESKTOP)
     try:
         page = staff.new_page()
-        page.goto(f"{base}/staff/login")
-        page.fill("input[name=email]", "admin@example.org")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form button[type=submit]").first.click()
-        page.wait_for_url(f"{base}/staff/")
+        sign_in_page(page, base, "admin@example.org")
         page.goto(f"{base}/staff/identity")
         for name, value in IDENTITY.items():
             page.fill(f"[name={name}]", value)

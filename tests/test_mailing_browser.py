@@ -7,17 +7,9 @@ from __future__ import annotations
 import re
 
 from tests.conftest import PHONE, wait_jobs
-from tests.staff_helpers import PASSWORD, get_signature, make_staff
+from tests.staff_helpers import PASSWORD, get_signature, make_staff, sign_in_page
 from tests.test_accessibility import DESKTOP, audit
 from tests.test_mailing import _contact
-
-
-def _sign_in(page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/staff/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(f"{base}/staff/")
 
 
 def test_an_admin_sends_a_mailing_and_a_contact_unsubscribes(browser, app, seeded, live_url, smtp):
@@ -30,7 +22,7 @@ def test_an_admin_sends_a_mailing_and_a_contact_unsubscribes(browser, app, seede
     reader = browser.new_context(viewport=PHONE)
     try:
         page = staff.new_page()
-        _sign_in(page, base, "admin@example.org", PASSWORD)
+        sign_in_page(page, base, "admin@example.org", PASSWORD)
         page.get_by_role("link", name="Mailings").click()
         page.wait_for_url(f"{base}/staff/mailings")
         assert audit(browser, page) == []

@@ -3,7 +3,7 @@ file, imports it, and finds the endorsements in the queue; every page passes axe
 
 from __future__ import annotations
 
-from tests.staff_helpers import PASSWORD, make_staff
+from tests.staff_helpers import make_staff, sign_in_page
 from tests.test_accessibility import DESKTOP, audit
 
 HEADER = "organisation_name,organisation_type,country,city,email\n"
@@ -22,11 +22,7 @@ def test_admin_imports_a_file_after_fixing_it(browser, app, live_url, tmp_path):
     context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     page = context.new_page()
     try:
-        page.goto(f"{base}/staff/login")
-        page.fill("input[name=email]", "admin@example.org")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form button[type=submit]").first.click()
-        page.wait_for_url(f"{base}/staff/")
+        sign_in_page(page, base, "admin@example.org")
         page.goto(f"{base}/staff/statements")
         page.get_by_role("link", name="Import").first.click()
         assert audit(browser, page) == []

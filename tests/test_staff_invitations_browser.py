@@ -6,18 +6,10 @@ from __future__ import annotations
 import re
 
 from tests.conftest import PHONE
-from tests.staff_helpers import PASSWORD, make_staff
+from tests.staff_helpers import PASSWORD, make_staff, sign_in_page
 from tests.test_accessibility import DESKTOP, audit
 
 NEW_PASSWORD = "a long and new passphrase"
-
-
-def _sign_in(page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/staff/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(f"{base}/staff/")
 
 
 def test_an_invited_moderator_sets_a_password_and_signs_in(browser, app, live_url, smtp):
@@ -27,7 +19,7 @@ def test_an_invited_moderator_sets_a_password_and_signs_in(browser, app, live_ur
     invitee = browser.new_context(viewport=PHONE)
     try:
         page = admin.new_page()
-        _sign_in(page, base, "admin@example.org", PASSWORD)
+        sign_in_page(page, base, "admin@example.org", PASSWORD)
         page.goto(f"{base}/staff/users")
         page.fill("input[name=email]", "eva@example.org")
         page.select_option("select[name=role]", "moderator")
@@ -51,7 +43,7 @@ def test_an_invited_moderator_sets_a_password_and_signs_in(browser, app, live_ur
 
         # Signed out, the moderator signs in with the password they chose.
         phone.get_by_role("button", name="Sign out").click()
-        _sign_in(phone, base, "eva@example.org", NEW_PASSWORD)
+        sign_in_page(phone, base, "eva@example.org", NEW_PASSWORD)
         page.goto(f"{base}/staff/users")
         assert "Invited: no password chosen yet" not in page.inner_text("main")
     finally:

@@ -11,7 +11,7 @@ from petition.extensions import db
 from petition.models import OutboxMessage, SignatureState
 from tests.conftest import CSRF_RE, valid_form
 from tests.flows import post_form
-from tests.staff_helpers import PASSWORD, make_signature, make_staff
+from tests.staff_helpers import make_signature, make_staff, sign_in_page
 from tests.test_accessibility import DESKTOP, audit
 
 
@@ -66,11 +66,7 @@ def test_moderator_reads_the_audit_log_in_words(browser, app, client, seeded, li
     context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     page = context.new_page()
     try:
-        page.goto(f"{base}/staff/login")
-        page.fill("input[name=email]", "mod@example.org")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form button[type=submit]").first.click()
-        page.wait_for_url(f"{base}/staff/")
+        sign_in_page(page, base, "mod@example.org")
         page.goto(f"{base}/staff/queue")
         page.get_by_role("button", name="Approve", exact=True).first.click()
         page.wait_for_load_state()
