@@ -243,10 +243,11 @@ def test_emailed_tokens_stay_out_of_nginx_access_log(proxied):
     assert secret not in app_access_log(proxied)
 
 
-def test_a_staff_search_leaves_no_address_or_name_in_either_access_log(proxied):
-    password = "a long enough password for the search"
+def signed_in_moderator(proxied, email: str, source: str) -> Browser:
+    """A moderator made with `flask staff create`, signed in through nginx from `source`."""
+    password = "a long enough password for nginx"
     created = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "staff", "create", "search@example.org"]
+        [sys.executable, "-m", "flask", "--app", "wsgi", "staff", "create", email]
         + ["--role", "moderator", "--password-stdin"],
         cwd=ROOT,
         env=proxied["env"],
@@ -256,10 +257,16 @@ def test_a_staff_search_leaves_no_address_or_name_in_either_access_log(proxied):
         timeout=120,
     )
     assert created.returncode == 0, created.stderr
-    staff = browser(proxied, source="127.0.0.7")
-    form = {"email": "search@example.org", "password": password}
+    staff = browser(proxied, source=source)
+    form = {"email": email, "password": password}
     form["csrf_token"] = staff.token("/staff/login")
-    assert staff.request("/staff/login", form)[0] == 302
+    status, headers, _ = staff.request("/staff/login", form)
+    assert status == 302, headers
+    return staff
+
+
+def test_a_staff_search_leaves_no_address_or_name_in_either_access_log(proxied):
+    staff = signed_in_moderator(proxied, "search@example.org", source="127.0.0.7")
     email, name = "Anna.Searched@wroclaw.example.pl", "Anna Searchedperson"
     for query in (
         {"q": email},
@@ -375,23 +382,7 @@ def test_pages_with_a_form_and_staff_pages_never_come_from_the_cache(proxied):
 
 
 def test_a_request_with_a_session_cookie_is_never_served_from_the_cache(proxied):
-    password = "a long enough password for nginx"
-    created = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "staff", "create", "cache@example.org"]
-        + ["--role", "moderator", "--password-stdin"],
-        cwd=ROOT,
-        env=proxied["env"],
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert created.returncode == 0, created.stderr
-    staff = browser(proxied, source="127.0.0.6")
-    form = {"email": "cache@example.org", "password": password}
-    form["csrf_token"] = staff.token("/staff/login")
-    status, headers, _ = staff.request("/staff/login", form)
-    assert status == 302, headers
+    staff = signed_in_moderator(proxied, "cache@example.org", source="127.0.0.6")
     queue = [staff.request("/staff/queue") for _ in range(2)]
     assert [q[0] for q in queue] == [200, 200]
     assert all(q[1].get("X-Cache-Status") != "HIT" for q in queue)
