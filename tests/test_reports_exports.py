@@ -168,3 +168,13 @@ def test_the_console_list_exports_what_it_shows(app, seeded, moderator):
         "the console's list: search 'ile de france' as xlsx",
         "the console's list: state approved, country FR as csv",
     ]
+
+
+def test_the_xlsx_control_characters_are_openpyxls_own():
+    """exports.py keeps openpyxl's pattern of what XLSX cannot hold (so that openpyxl is imported
+    only where a workbook is written): the two must never drift apart."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    from petition.reports.exports import _ILLEGAL_CHARACTERS
+
+    assert _ILLEGAL_CHARACTERS.pattern == ILLEGAL_CHARACTERS_RE.pattern
