@@ -176,7 +176,7 @@ def test_resubmission_after_interval_resends_and_changes_nothing(app, client, se
     first = smtp.wait_for(1)[0]
     wait_jobs(app)  # the delivery's own write must be over before this test writes (SQLite)
     with app.app_context():
-        before = db.session.execute(select(Signature.__table__)).all()
+        before = db.session.execute(select(Signature.__table__).order_by(Signature.id)).all()
         db.session.execute(
             Signature.__table__.update().values(
                 last_confirmation_sent_at=utcnow() - timedelta(minutes=10)
@@ -204,7 +204,7 @@ def test_resubmission_after_interval_resends_and_changes_nothing(app, client, se
     resent = messages[1].get_body(("plain",)).get_content()
     assert "Łódzkie Region" in resent and "Attacker" not in resent
     with app.app_context():
-        after = db.session.execute(select(Signature.__table__)).all()
+        after = db.session.execute(select(Signature.__table__).order_by(Signature.id)).all()
     changed = {
         k
         for row_before, row_after in zip(before, after, strict=True)
