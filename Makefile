@@ -9,7 +9,8 @@ NPM ?= npm
 # Test processes (pytest-xdist); each has its own database. 0 runs the suite in this process.
 # Two per core: much of the suite waits on servers, browsers and subprocesses, not the CPU. Each
 # test module runs whole in one worker (--dist loadscope), so that a module's servers (nginx,
-# gunicorn, the HTML checker) are set up once, not once per worker that gets one of its tests.
+# gunicorn, the HTML checker) are set up once, not once per worker that gets one of its tests; the
+# longest modules first (tests/conftest.py, LONGEST_FIRST), so that no long one is left to the end.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
 .PHONY: run serve test test-faults lint format bench clean help translations
@@ -71,7 +72,7 @@ format: $(VENV)/.dev-deps
 # servers) and prints when the suite is done; either failing fails the target.
 test: $(VENV)/.dev-deps node_modules/.installed
 	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint=$$!; \
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not faults" $(PYTEST_ARGS); suite=$$?; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not faults" $(PYTEST_ARGS); suite=$$?; \
 	wait $$lint; linted=$$?; echo "== make lint (run beside the suite)"; cat "$$lint_log"; rm -f "$$lint_log"; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
 	[ $$suite -eq 0 ] && [ $$linted -eq 0 ]

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
-from sqlalchemy import create_engine, make_url, text
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Engine, create_engine, make_url, text
 from werkzeug.routing.rules import Rule
 from werkzeug.serving import make_server
 
 from petition import create_app
+from petition.core import db as core_db
 from petition.core import events
 from petition.extensions import db
 
@@ -49,6 +51,36 @@ def _shared_builder(self: Rule, append_unknown: bool = True):
 
 Rule._compile_builder = _shared_builder  # type: ignore[method-assign]
 
+# Each application also made an engine of its own for the same database, and every statement was
+# compiled anew on it (SQLAlchemy caches compiled SQL per engine): about a quarter of what a test's
+# seed and first PDF cost. Applications with the same engine settings share one engine here; each
+# test still disposes of its connections (the `app` fixture), and the engine's SQLite set-up
+# (petition.core.db.configure_engine) is done once per engine.
+_make_engine = SQLAlchemy._make_engine
+_engines: dict[str, Engine] = {}
+
+
+def _shared_engine(self, bind_key, options, app):
+    key = repr((bind_key, sorted(options.items())))
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = _make_engine(self, bind_key, options, app)
+    return engine
+
+
+SQLAlchemy._make_engine = _shared_engine  # type: ignore[method-assign]
+_configure_engine = core_db.configure_engine
+_configured: set[int] = set()
+
+
+def _configure_once(engine: Engine) -> None:
+    if id(engine) not in _configured:
+        _configured.add(id(engine))
+        _configure_engine(engine)
+
+
+core_db.configure_engine = _configure_once
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 STRICT_SKIPS = os.environ.get("JOINTLY_STRICT_SKIPS") == "1"
 # "gw0", "gw1" … in a pytest-xdist worker; empty in a plain run.
@@ -70,7 +102,56 @@ def pytest_runtest_makereport(item, call):
             report.longrepr = f"skipped in CI, where everything must run: {reason}"
 
 
+# The modules that take longest, longest first (seconds of one run, SQLite or PostgreSQL, on two
+# cores). `make test` hands whole modules to its workers in collection order
+# (--no-loadscope-reorder): the long ones start first and the many short ones fill the gaps, where
+# xdist's own order (most tests first) left the few-test, many-process modules to the end, one
+# worker busy with them while the others had finished.
+LONGEST_FIRST = (
+    "test_accessibility",
+    "test_deployment",
+    "test_slow_clients",
+    "test_app_entry_point",
+    "test_moderation_console",
+    "test_deploy_nginx",
+    "test_core_caching",
+    "test_pdf_design",
+    "test_signing_form",
+    "test_signing_manage",
+    "test_staff_auth",
+    "test_check_config",
+    "test_staff_signin_delays",
+    "test_deploy_serve",
+    "test_identity",
+    "test_languages",
+    "test_pdf_builds",
+    "test_signatories_import_console",
+    "test_core_outbox_maybe_sent",
+    "test_search_folding",
+    "test_mailing_browser",
+)
+
+
+def _module_order(items) -> None:
+    """The LONGEST_FIRST modules in that order, then the others by their number of tests."""
+
+    def module(item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[module(item)] = counts.get(module(item), 0) + 1
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+
+    def key(item):
+        name = module(item)
+        return (rank.get(Path(name).stem, len(rank)), -counts[name], name)
+
+    items.sort(key=key)
+
+
 def pytest_collection_modifyitems(config, items):
+    _module_order(items)
     for item in items:
         if item.get_closest_marker("postgres_only") and not is_postgres_url(TEST_DATABASE_URL):
             item.add_marker(pytest.mark.skip(reason=f"{BACKEND_SKIP} PostgreSQL-only test"))
