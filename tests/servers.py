@@ -6,6 +6,8 @@ stopped by the test that started it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import http.client
 import http.cookiejar
@@ -13,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -115,6 +118,53 @@ def flask_cli(env: dict, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+def site_database(target: Path, tmp_path_factory, *, seeded: bool = True) -> None:
+    """A SQLite file at `target` as `flask db upgrade` (and `flask seed`) leave it.
+
+    Built once per test run by those two commands, into a folder that every xdist worker of the
+    run shares (a file lock lets one build it), and copied for each topology, where each ran both
+    commands itself (about 3 s of CPU each). Their output does not depend on the settings that
+    differ between topologies (ports, secrets, folders); the commands themselves are tested by
+    tests/test_app_entry_point.py.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    name = "site-seeded.db" if seeded else "site-migrated.db"
+    template = shared / name
+    with open(shared / "site-database.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            _build_site_database(template, seeded)
+    shutil.copyfile(template, target)
+
+
+def _build_site_database(template: Path, seeded: bool) -> None:
+    work = template.with_name(f"{template.stem}-build")
+    shutil.rmtree(work, ignore_errors=True)  # a build that failed before
+    work.mkdir()
+    database = work / "site.db"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(work),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "site-database-template",
+        "PDF_DIR": str(work / "pdf"),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": "9",  # nothing listens: the seed sends no mail
+        "PUBLIC_BASE_URL": "http://127.0.0.1:9",
+    }
+    migrated = flask_cli(env, "db", "upgrade")
+    assert migrated.returncode == 0, migrated.stderr
+    if seeded:
+        seed = flask_cli(env, "seed")
+        assert seed.returncode == 0, seed.stderr
+        assert f"statement {SLUG}: created" in seed.stdout, seed.stdout
+    # The write-ahead log folded into the file, so that the file alone is the whole database.
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    os.replace(database, template)
 
 
 def start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:

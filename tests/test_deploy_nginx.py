@@ -32,6 +32,7 @@ from tests.servers import (
     flask_cli,
     open_slow_sockets,
     redis_reachable,
+    site_database,
     start_gunicorn,
     start_nginx,
     stop,
@@ -76,9 +77,7 @@ def proxied(tmp_path_factory):
     }
     processes = []
     try:
-        assert flask_cli(env, "db", "upgrade").returncode == 0
-        seeded = flask_cli(env, "seed")
-        assert seeded.returncode == 0, seeded.stderr
+        site_database(tmp / "proxied.db", tmp_path_factory)  # migrated and seeded
         processes.append(start_gunicorn(env, app_port, tmp / "gunicorn.log"))
         wait_until(lambda: answers(f"http://127.0.0.1:{app_port}"), 30, "gunicorn")
         processes.append(start_nginx(tmp / "nginx", nginx_port, app_port))

@@ -23,11 +23,19 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CSRF_RE, free_port
-from tests.servers import REDIS_URL, ROOT, SLUG, Browser, redis_reachable, wait_until
+from tests.servers import (
+    REDIS_URL,
+    ROOT,
+    SLUG,
+    Browser,
+    redis_reachable,
+    site_database,
+    wait_until,
+)
 
 
 @pytest.fixture
-def deployment(tmp_path, smtp):
+def deployment(tmp_path, tmp_path_factory, smtp):
     if not redis_reachable():
         pytest.skip(f"Redis not reachable at {REDIS_URL}")
     port = free_port()
@@ -61,7 +69,7 @@ def deployment(tmp_path, smtp):
             timeout=120,
         )
 
-    assert cli("db", "upgrade").returncode == 0
+    site_database(tmp_path / "deploy.db", tmp_path_factory, seeded=False)  # `flask db upgrade`
     logs = tmp_path / "logs"
     logs.mkdir()
     processes = []

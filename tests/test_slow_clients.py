@@ -20,8 +20,8 @@ from tests.servers import (
     SLUG,
     answers,
     assert_site_answers,
-    flask_cli,
     open_slow_sockets,
+    site_database,
     start_gunicorn,
     stop,
     wait_until,
@@ -30,7 +30,7 @@ from tests.servers import (
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, **settings: str):
+def serving(tmp_path: Path, tmp_path_factory, **settings: str):
     port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -46,9 +46,7 @@ def serving(tmp_path: Path, **settings: str):
         "GUNICORN_BODY_TIMEOUT": "3",
         **settings,
     }
-    assert flask_cli(env, "db", "upgrade").returncode == 0
-    seeded = flask_cli(env, "seed")
-    assert seeded.returncode == 0, seeded.stderr
+    site_database(tmp_path / "slow.db", tmp_path_factory)  # migrated and seeded
     log = tmp_path / "gunicorn.log"
     server = start_gunicorn(env, port, log)
     try:
@@ -62,7 +60,7 @@ def serving(tmp_path: Path, **settings: str):
 @pytest.fixture(scope="module")
 def gunicorn_alone(tmp_path_factory):
     """The shipped configuration as it is (workers sized to this machine's cores)."""
-    with serving(tmp_path_factory.mktemp("gunicorn")) as running:
+    with serving(tmp_path_factory.mktemp("gunicorn"), tmp_path_factory) as running:
         yield running
 
 
@@ -70,7 +68,7 @@ def gunicorn_alone(tmp_path_factory):
 def two_by_four(tmp_path_factory):
     """The shipped configuration with 2 workers of 4 threads: few threads, easy to exhaust."""
     tmp_path = tmp_path_factory.mktemp("two-by-four")
-    with serving(tmp_path, WEB_CONCURRENCY="2", GUNICORN_THREADS="4") as running:
+    with serving(tmp_path, tmp_path_factory, WEB_CONCURRENCY="2", GUNICORN_THREADS="4") as running:
         yield running
 
 
