@@ -68,11 +68,14 @@ format: $(VENV)/.dev-deps
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Python's bytecode caches are written even where PYTHONDONTWRITEBYTECODE is set: every test process
+# rewrote the asserts of all ~100 test modules (pytest caches that in tests/__pycache__), about 5 s
+# of CPU each, and the many processes the suite starts compiled whatever had no cache yet.
 # The lint runs beside the suite (it needs one core for half a minute while the suite waits on its
 # servers) and prints when the suite is done; either failing fails the target.
 test: $(VENV)/.dev-deps node_modules/.installed
 	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint=$$!; \
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not faults" $(PYTEST_ARGS); suite=$$?; \
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not faults" $(PYTEST_ARGS); suite=$$?; \
 	wait $$lint; linted=$$?; echo "== make lint (run beside the suite)"; cat "$$lint_log"; rm -f "$$lint_log"; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
 	[ $$suite -eq 0 ] && [ $$linted -eq 0 ]
