@@ -21,6 +21,7 @@ from werkzeug.routing.rules import Rule
 from werkzeug.serving import make_server
 
 from petition import create_app
+from petition.core import caching as core_caching
 from petition.core import db as core_db
 from petition.core import events
 from petition.extensions import db
@@ -80,6 +81,25 @@ def _configure_once(engine: Engine) -> None:
 
 
 core_db.configure_engine = _configure_once
+
+# And each application read and hashed the ~230 files of the code, templates and static folder to
+# fingerprint the build and the static files (petition/core/caching.py), half of create_app's time:
+# the files do not change during a test run, so each folder list is hashed once per process.
+_fingerprinted: dict[tuple[str, str], object] = {}
+
+
+def _once_per_run(function):
+    def fingerprint(folders):
+        key = (function.__name__, repr(folders))
+        if key not in _fingerprinted:
+            _fingerprinted[key] = function(folders)
+        return _fingerprinted[key]
+
+    return fingerprint
+
+
+core_caching._fingerprints = _once_per_run(core_caching._fingerprints)
+core_caching._build_fingerprint = _once_per_run(core_caching._build_fingerprint)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 STRICT_SKIPS = os.environ.get("JOINTLY_STRICT_SKIPS") == "1"
