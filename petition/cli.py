@@ -7,6 +7,7 @@ with the interface's output and exit codes.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -80,8 +81,9 @@ def worker_command() -> None:
     runner = jobs.runner()
     if not isinstance(runner, jobs.RQRunner):
         raise click.ClickException("set REDIS_URL to run a worker; without it jobs run in-process")
-    click.echo(f"worker listening on {runner.queue.name}")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    niceness = _lower_priority(app.config["WORKER_NICE"])
+    click.echo(f"worker listening on {runner.queue.name} (niceness {niceness})")
 
     stopping = threading.Event()
 
@@ -123,6 +125,19 @@ def worker_command() -> None:
     except StopRequested:
         pass  # a signal between two attempts
     click.echo("worker: stopped")
+
+
+def _lower_priority(niceness: int) -> int:
+    """At least `niceness` for this process (never higher priority than it has); the result.
+
+    The worker's jobs (mail, PDF builds) may lag a spike; the web's answers may not. With the
+    web on the same host, the kernel then gives the worker the cores the web leaves idle.
+    """
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    wanted = min(max(niceness, current), 19)
+    if wanted != current:
+        os.setpriority(os.PRIO_PROCESS, 0, wanted)
+    return wanted
 
 
 @click.command("scheduler")

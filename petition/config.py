@@ -209,6 +209,12 @@ def build_config(instance_path: Path, environ: os._Environ | dict | None = None)
         "STAFF_RESET_MINUTES": _int(env, "STAFF_RESET_MINUTES", 60, minimum=5, unit="minutes"),
         # "thread" runs jobs in a thread of this process; "rq" with REDIS_URL; "sync" runs inline.
         "JOBS_MODE": env.get("JOBS_MODE") or ("rq" if redis_url else "thread"),
+        # In-process jobs (mail, PDF builds) wait while the process answers requests, at most
+        # this long past their due time: a spike of sign-ons first, its mail just after.
+        "JOBS_YIELD_SECONDS": _float(env, "JOBS_YIELD_SECONDS", 30.0, unit="seconds"),
+        # The worker process's niceness (0-19): on a host it shares with the web processes, the
+        # web answers first and the worker catches up when they are idle.
+        "WORKER_NICE": _int(env, "WORKER_NICE", 10, unit="niceness"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # A Redis outage must not fail requests: each process then limits in memory (generously,
         # every route) until Redis answers again, and any other storage error lets the request

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,6 +19,7 @@ from petition import create_app
 from petition.core import jobs
 from tests.conftest import free_port
 from tests.jobs_helper import write_marker
+from tests.servers import ROOT
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -139,6 +142,81 @@ def test_stop_discards_pending_jobs_and_ends_the_thread(thread_app):
     assert not thread.is_alive()
     assert runner.pending() == 0
     assert record.labels == []
+
+
+def _app_with_a_held_request(app_config, yield_seconds: float):
+    """An app with a thread runner and a route that stays in flight until released."""
+    app = create_app(
+        {
+            **app_config,
+            "JOBS_MODE": "thread",
+            "JOBS_MARKER": "held",
+            "JOBS_YIELD_SECONDS": yield_seconds,
+        }
+    )
+    inside, release = threading.Event(), threading.Event()
+
+    @app.get("/held-request")
+    def held():
+        inside.set()
+        release.wait(10)
+        return "released"
+
+    request = threading.Thread(target=lambda: app.test_client().get("/held-request"))
+    request.start()
+    assert inside.wait(5)
+    return app, release, request
+
+
+def test_a_due_job_waits_while_a_request_is_in_flight(app_config):
+    """Requests first: a job that falls due during a request runs as soon as none is in flight."""
+    app, release, request = _app_with_a_held_request(app_config, 30)
+    runner = jobs.runner(app)
+    record = Recorder()
+    try:
+        runner.enqueue(record, "mail")
+        assert runner.wait_idle(0.5) is False
+        assert record.labels == []
+        released_at = time.monotonic()
+        release.set()
+        request.join(5)
+        assert runner.wait_idle(2)
+        assert record.labels == ["mail"]
+        assert record.calls[0][2] >= released_at
+    finally:
+        release.set()
+        runner.stop()
+
+
+def test_a_job_gives_way_to_requests_for_jobs_yield_seconds_at_most(app_config):
+    app, release, request = _app_with_a_held_request(app_config, 0.3)
+    runner = jobs.runner(app)
+    record = Recorder()
+    try:
+        queued_at = time.monotonic()
+        runner.enqueue(record, "mail")
+        assert runner.wait_idle(5)
+        assert record.labels == ["mail"]
+        assert record.calls[0][2] - queued_at >= 0.3
+        assert request.is_alive()  # it ran with the request still in flight
+    finally:
+        release.set()
+        request.join(5)
+        runner.stop()
+
+
+def test_the_worker_runs_at_a_lower_priority_and_never_raises_it(tmp_path):
+    """`flask worker` lowers its own priority to WORKER_NICE (the web answers first); a
+    process started nicer stays as nice."""
+    script = (
+        "import os; from petition.cli import _lower_priority as lower; "
+        "print(lower(10), lower(5), os.getpriority(os.PRIO_PROCESS, 0))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["10", "10", "10"]
 
 
 def test_sync_runner_runs_inline(app_config):

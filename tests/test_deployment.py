@@ -162,6 +162,8 @@ def test_sign_confirm_approve_and_the_worker_rebuilds_the_pdf(deployment, tmp_pa
         "the first PDF from the worker",
     )
     assert first
+    # The worker yields the cores to the web (WORKER_NICE, 10 by default).
+    assert "(niceness 10)" in (logs / "worker.log").read_text()
 
     sign_path = f"/statements/{SLUG}/sign"
     form = {

@@ -33,7 +33,10 @@ class ThreadRunner:
     """Runs jobs one at a time in a daemon thread, each inside an application context.
 
     Jobs are scheduled on a heap by due time so that retries with backoff and debounced
-    rebuilds need no other scheduler. What is pending is lost if the process dies; every
+    rebuilds need no other scheduler. Requests come first: a due job waits while this process
+    answers requests, for at most JOBS_YIELD_SECONDS past its due time (a spike of sign-ons
+    is answered at full speed and its mail follows it; under load that never pauses, the mail
+    still goes, that much late). What is pending is lost if the process dies; every
     job here is therefore idempotent and its state is in the database (the mail outbox,
     the PDF list version), from which `mail send-pending` or the next change recovers.
     """
@@ -48,6 +51,20 @@ class ThreadRunner:
         self._running = 0
         self._stopped = False
         self.periodic = False
+        #: Requests in flight in this process (RequestCounter), and how long a due job gives
+        #: way to them.
+        self._requests = 0
+        self.yield_seconds = float(app.config.get("JOBS_YIELD_SECONDS", 0.0))
+
+    def request_started(self) -> None:
+        with self._cond:
+            self._requests += 1
+
+    def request_finished(self) -> None:
+        with self._cond:
+            self._requests -= 1
+            if not self._requests and self._heap:
+                self._cond.notify_all()
 
     def enqueue(
         self, func: JobFunc, *args: Any, delay: float = 0.0, key: str | None = None, **kwargs: Any
@@ -74,10 +91,14 @@ class ThreadRunner:
             with self._cond:
                 while not self._stopped:
                     if self._heap:
-                        wait = self._heap[0][0] - time.monotonic()
-                        if wait <= 0:
+                        due, now = self._heap[0][0], time.monotonic()
+                        if due > now:
+                            self._cond.wait(timeout=due - now)
+                        elif self._requests and due + self.yield_seconds > now:
+                            # Woken when the last request in flight ends.
+                            self._cond.wait(timeout=due + self.yield_seconds - now)
+                        else:
                             break
-                        self._cond.wait(timeout=wait)
                     else:
                         self._cond.wait()
                 if self._stopped:
@@ -216,12 +237,29 @@ class RQRunner:
         pass
 
 
+class RequestCounter:
+    """WSGI middleware: tells the in-process runner when requests are in flight."""
+
+    def __init__(self, wsgi_app: Callable[..., Any], runner: ThreadRunner) -> None:
+        self.wsgi_app = wsgi_app
+        self.runner = runner
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        self.runner.request_started()
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            self.runner.request_finished()
+
+
 def init_app(app: Flask) -> None:
     mode = app.config.get("JOBS_MODE", "thread")
     runners = {"thread": ThreadRunner, "sync": SyncRunner, "rq": RQRunner}
     if mode not in runners:
         raise RuntimeError(f"JOBS_MODE must be one of {sorted(runners)}, not {mode!r}")
-    app.extensions["jobs"] = runners[mode](app)
+    runner = app.extensions["jobs"] = runners[mode](app)
+    if isinstance(runner, ThreadRunner):
+        app.wsgi_app = RequestCounter(app.wsgi_app, runner)  # type: ignore[method-assign]
 
 
 def runner(app: Flask | None = None) -> ThreadRunner | SyncRunner | RQRunner:
