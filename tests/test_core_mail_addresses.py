@@ -74,6 +74,23 @@ def test_a_message_that_cannot_be_encoded_fails_after_one_attempt(app, seeded, s
     assert smtp.messages == []
 
 
+def test_a_line_break_in_a_header_fails_the_message_and_sends_nothing(app, seeded, smtp):
+    """No header injection: a subject (or any header) with a line break is never sent, and
+    retrying cannot help (one attempt)."""
+    with app.app_context():
+        with transaction():
+            message = outbox.queue_rendered(
+                "test", "anna@example.org", "Hello\r\nBcc: victim@example.net", "body", ""
+            )
+            message_id = message.id
+    wait_jobs(app)
+    with app.app_context():
+        row = db.session.get_one(OutboxMessage, message_id)
+        assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
+        assert "BadHeaderError" in row.last_error
+    assert smtp.messages == []
+
+
 # ---------------------------------------------------------------- MAIL_SMTPUTF8
 
 

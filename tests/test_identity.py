@@ -96,6 +96,44 @@ def test_identity_is_seeded_from_the_content_and_changed_with_an_audit_row(app, 
     assert "Regions for Recovery" in header
 
 
+def test_mail_and_jobs_read_the_identity_once_per_page_fresh_seconds(app, seeded, monkeypatch):
+    """identity.load() (mail delivery, jobs) keeps what it read for PAGE_FRESH_SECONDS, as the
+    kept pages do; a change made in this process is seen at once; 0 reads every time."""
+    from sqlalchemy import event
+
+    from petition.core import identity
+
+    clock = [1000.0]
+    monkeypatch.setattr(identity.time, "monotonic", lambda: clock[0])
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "campaign_identity" in statement:
+            reads.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            app.config["PAGE_FRESH_SECONDS"] = 0
+            identity.load(), identity.load()
+            assert len(reads) == 2
+            app.config["PAGE_FRESH_SECONDS"] = 1.0
+            reads.clear()
+            first = identity.load()
+            clock[0] += 0.5
+            assert identity.load() is first
+            assert len(reads) == 1
+            identity.forget()  # this process changed it
+            identity.load()
+            assert len(reads) == 2
+            clock[0] += 1.0
+            identity.load()
+            assert len(reads) == 3
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+
 def test_a_cached_page_is_not_revalidated_across_an_identity_change(app, client, seeded):
     before = client.get(f"/statements/{seeded}")
     etag = before.headers["ETag"]
