@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Table, insert
 
 from ..extensions import db
-from ..models import AuditEvent, Signature
+from ..models import AuditEvent, Signature, utcnow
 
 
 @dataclass(frozen=True)
@@ -44,21 +47,24 @@ def record(
     before: dict | None = None,
     after: dict | None = None,
     detail: str = "",
-) -> AuditEvent:
-    event = AuditEvent(
-        actor_type=actor.type,
-        actor_label=actor.label,
-        actor_id=actor.staff_id,
-        action=action,
-        signature_id=signature.id if signature is not None else None,
-        statement_id=statement_id
-        if statement_id is not None
-        else (signature.statement_id if signature is not None else None),
-        from_state=str(from_state) if from_state is not None else None,
-        to_state=str(to_state) if to_state is not None else None,
-        before=before,
-        after=after,
-        detail=detail,
+) -> None:
+    """Write the row now, in the caller's transaction (one INSERT: the ORM's unit of work has
+    nothing to add to an append-only row, and a sign-on's write turn stays short)."""
+    db.session.execute(
+        insert(cast(Table, AuditEvent.__table__)).values(
+            created_at=utcnow(),
+            actor_type=actor.type,
+            actor_label=actor.label,
+            actor_id=actor.staff_id,
+            action=action,
+            signature_id=signature.id if signature is not None else None,
+            statement_id=statement_id
+            if statement_id is not None
+            else (signature.statement_id if signature is not None else None),
+            from_state=str(from_state) if from_state is not None else None,
+            to_state=str(to_state) if to_state is not None else None,
+            before=before,
+            after=after,
+            detail=detail,
+        )
     )
-    db.session.add(event)
-    return event

@@ -19,7 +19,7 @@ from typing import Any, cast
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import BadHeaderError, Connection
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import Row, Table, func, insert, select, text, update
 
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
@@ -121,7 +121,7 @@ def queue_email(
     cap_per_domain: bool = False,
     lang: str | None = None,
     **context,
-) -> OutboxMessage:
+) -> int:
     """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction.
 
     The subject is the text template's first line ("Subject: …"). Delivery is scheduled
@@ -164,30 +164,34 @@ def queue_rendered(
     due: datetime | None = None,
     capped_domain: str = "",
     list_unsubscribe: str = "",
-) -> OutboxMessage:
-    """An outbox row for a message rendered already (a mailing renders each text once), due at
-    `due` (now by default); `list_unsubscribe`: the List-Unsubscribe header of mail one can
+) -> int:
+    """An outbox row (its id) for a message rendered already (a mailing renders each text
+    once), due at `due` (now by default); `list_unsubscribe`: the List-Unsubscribe header of mail one can
     unsubscribe from, sent with RFC 8058's one-click header."""
     now = utcnow()
     due = due or now
-    message = OutboxMessage(
-        kind=kind,
-        to_address=to_address,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        signature_id=signature_id,
-        next_attempt_at=due,
-        capped_domain=capped_domain,
-        list_unsubscribe=list_unsubscribe,
-    )
-    db.session.add(message)
-    db.session.flush()
-    message_id = message.id
+    message_id = db.session.execute(
+        insert(cast(Table, OutboxMessage.__table__))
+        .values(
+            kind=kind,
+            to_address=to_address,
+            subject=subject,
+            body_text=body_text,
+            body_html=body_html,
+            signature_id=signature_id,
+            status=OutboxStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=due,
+            capped_domain=capped_domain,
+            list_unsubscribe=list_unsubscribe,
+            created_at=now,
+        )
+        .returning(OutboxMessage.id)
+    ).scalar_one()
     if due <= now:
         after_write(lambda: jobs.enqueue(deliver, message_id))
     # A deferred row waits in the table: the periodic sweep (send_due) sends it once due.
-    return message
+    return message_id
 
 
 DOMAIN_WINDOW = timedelta(hours=1)

@@ -216,7 +216,7 @@ class _Renderer:
         self.stand_in = secrets.token_hex(16)
         self._done: dict[str, Rendered] = {}
 
-    def queue(self, kind: str, to: str, lang: str, token: str, **row) -> OutboxMessage:
+    def queue(self, kind: str, to: str, lang: str, token: str, **row) -> int:
         if lang not in self._done:
             url = unsubscribe_url(self.stand_in)
             self._done[lang] = render(self.mailing, lang, url, test=self.test)
@@ -294,14 +294,14 @@ def send_mailing(mailing_id: int, actor: Actor) -> int:
         token, token_hash = new_token()
         lang = recipient_language(signature, statement)
         assert signature.email, "recipients have an address"
-        message = renderer.queue(
+        message_id = renderer.queue(
             "mailing", signature.email, lang, token, signature_id=signature.id, due=due
         )
         db.session.add(
             MailingRecipient(
                 mailing_id=mailing.id,
                 signature_id=signature.id,
-                outbox_message_id=message.id,
+                outbox_message_id=message_id,
                 lang=lang,
                 token_hash=token_hash,
             )
