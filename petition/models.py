@@ -238,16 +238,29 @@ class Statement(Base):
         return split_initiators(self.initiators)
 
     def is_accepting_signatures(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        if not self.is_open:
-            return False
-        if self.signing_opens_at and now < self.signing_opens_at:
-            return False
-        return not (self.signing_closes_at and now >= self.signing_closes_at)
+        return accepts_signatures(
+            self.is_open, self.signing_opens_at, self.signing_closes_at, now=now
+        )
 
     def is_list_public(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
         return self.list_public_from is None or now >= self.list_public_from
+
+
+def accepts_signatures(
+    is_open: bool,
+    opens_at: datetime | None,
+    closes_at: datetime | None,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """Whether a statement takes signatures at `now`: open, and within its signing window."""
+    now = now or utcnow()
+    if not is_open:
+        return False
+    if opens_at and now < opens_at:
+        return False
+    return not (closes_at and now >= closes_at)
 
 
 class StatementVersion(Base):

@@ -256,7 +256,6 @@ def _base_config(database_url: str, tmp: Path) -> dict:
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAIL_SERVER": None,
         "MAIL_DIR": str(tmp / "mail"),
         "MAIL_SUPPRESS_SEND": False,

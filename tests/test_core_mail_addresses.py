@@ -79,7 +79,9 @@ def test_a_line_break_in_a_header_fails_the_message_and_sends_nothing(app, seede
     with app.app_context():
         with transaction():
             message_id = outbox.queue_rendered(
-                "test", "anna@example.org", "Hello\r\nBcc: victim@example.net", "body", ""
+                "test",
+                "anna@example.org",
+                outbox.Email("Hello\r\nBcc: victim@example.net", "body", ""),
             )
     wait_jobs(app)
     with app.app_context():

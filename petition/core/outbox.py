@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.policy
 import logging
 import smtplib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.charset import Charset
 from email.header import Header
@@ -112,6 +113,29 @@ class TimeoutConnection(Connection):
         return bool(getattr(self.host, "body_unanswered", False))
 
 
+@dataclass(frozen=True)
+class Email:
+    """An email as rendered: the subject (the text template's first line), the text, the HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(template: str, *, lang: str | None = None, **context) -> Email:
+    """`emails/<template>.txt` and `.html` rendered, with no database access of their own (a
+    sign-on renders its email before its write transaction)."""
+    # In the recipient's language: `lang`, else the signature's (the language they signed in);
+    # staff mail in the source language, whatever page sent it.
+    signature = context.get("signature")
+    lang = lang or getattr(signature, "lang", None) or SOURCE_LANGUAGE
+    with force_locale(lang):
+        plain = render_template(f"emails/{template}.txt", **context)
+        html = render_template(f"emails/{template}.html", **context)
+    first, _, body = plain.partition("\n")
+    return Email(first.removeprefix("Subject:").strip(), body.lstrip("\n"), html)
+
+
 def queue_email(
     kind: str,
     to_address: str,
@@ -122,62 +146,50 @@ def queue_email(
     lang: str | None = None,
     **context,
 ) -> int:
-    """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction.
+    """Render `emails/<template>.txt` and `.html` into an outbox row in the current transaction
+    (its id).
 
-    The subject is the text template's first line ("Subject: …"). Delivery is scheduled
-    when the transaction commits; a rollback discards both. `cap_per_domain`: mail that a
-    stranger's form submission triggers, sent to one recipient domain at most
-    MAIL_DOMAIN_HOURLY_LIMIT times an hour (more is deferred to when the window frees).
+    Delivery is scheduled when the transaction commits; a rollback discards both.
+    `cap_per_domain`: mail that a stranger's form submission triggers, sent to one recipient
+    domain at most MAIL_DOMAIN_HOURLY_LIMIT times an hour (more is deferred to when the
+    window frees).
     """
-    # In the recipient's language: `lang`, else the signature's (the language they signed in);
-    # staff mail in the source language, whatever page sent it.
-    signature = context.get("signature")
-    lang = lang or getattr(signature, "lang", None) or SOURCE_LANGUAGE
-    with force_locale(lang):
-        plain = render_template(f"emails/{template}.txt", **context)
-        html = render_template(f"emails/{template}.html", **context)
-    first, _, body = plain.partition("\n")
-    subject = first.removeprefix("Subject:").strip()
-    now = utcnow()
-    domain = registrable_domain(to_address.rpartition("@")[2]) if cap_per_domain else ""
-    due = _domain_slot(domain, now) if domain else now
     return queue_rendered(
         kind,
         to_address,
-        subject,
-        body.lstrip("\n"),
-        html,
+        render_email(template, lang=lang, **context),
         signature_id=signature_id,
-        due=due,
-        capped_domain=domain,
+        cap_per_domain=cap_per_domain,
     )
 
 
 def queue_rendered(
     kind: str,
     to_address: str,
-    subject: str,
-    body_text: str,
-    body_html: str,
+    email: Email,
     *,
     signature_id: int | None = None,
     due: datetime | None = None,
-    capped_domain: str = "",
+    cap_per_domain: bool = False,
     list_unsubscribe: str = "",
 ) -> int:
     """An outbox row (its id) for a message rendered already (a mailing renders each text
-    once), due at `due` (now by default); `list_unsubscribe`: the List-Unsubscribe header of mail one can
-    unsubscribe from, sent with RFC 8058's one-click header."""
+    once), due at `due` (now by default; with `cap_per_domain`, when the recipient's domain
+    has room, see queue_email); `list_unsubscribe`: the List-Unsubscribe header of mail one
+    can unsubscribe from, sent with RFC 8058's one-click header."""
     now = utcnow()
+    capped_domain = registrable_domain(to_address.rpartition("@")[2]) if cap_per_domain else ""
+    if capped_domain:
+        due = _domain_slot(capped_domain, now)
     due = due or now
     message_id = db.session.execute(
         insert(cast(Table, OutboxMessage.__table__))
         .values(
             kind=kind,
             to_address=to_address,
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
+            subject=email.subject,
+            body_text=email.text,
+            body_html=email.html,
             signature_id=signature_id,
             status=OutboxStatus.QUEUED,
             attempts=0,

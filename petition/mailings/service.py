@@ -9,8 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..core import outbox
@@ -56,13 +55,6 @@ class TokenInvalid(LookupError):
 class Text:
     subject: str
     body: str
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    text: str
-    html: str
 
 
 def default_language(statement: Statement) -> str:
@@ -195,14 +187,14 @@ def _context(mailing: Mailing, lang: str, url: str) -> dict:
     }
 
 
-def render(mailing: Mailing, lang: str, url: str | None = None, *, test: bool = False) -> Rendered:
-    """The email as a recipient in `lang` gets it (for the preview, a link that goes nowhere)."""
-    context = _context(mailing, lang, url or unsubscribe_url("preview"))
-    with force_locale(context["lang"]):
-        plain = render_template("emails/mailing.txt", test=test, **context)
-        html = render_template("emails/mailing.html", test=test, **context)
-    first, _, body = plain.partition("\n")
-    return Rendered(first.removeprefix("Subject:").strip(), body.lstrip("\n"), html)
+def render(
+    mailing: Mailing, lang: str, url: str | None = None, *, test: bool = False
+) -> outbox.Email:
+    """The email as a recipient in `lang` gets it (for the preview, a link that goes nowhere);
+    in the language of the text used (`lang` of the context)."""
+    return outbox.render_email(
+        "mailing", test=test, **_context(mailing, lang, url or unsubscribe_url("preview"))
+    )
 
 
 class _Renderer:
@@ -214,7 +206,7 @@ class _Renderer:
         self.mailing = mailing
         self.test = test
         self.stand_in = secrets.token_hex(16)
-        self._done: dict[str, Rendered] = {}
+        self._done: dict[str, outbox.Email] = {}
 
     def queue(self, kind: str, to: str, lang: str, token: str, **row) -> int:
         if lang not in self._done:
@@ -224,9 +216,11 @@ class _Renderer:
         return outbox.queue_rendered(
             kind,
             to,
-            email.subject,
-            email.text.replace(self.stand_in, token),
-            email.html.replace(self.stand_in, token),
+            outbox.Email(
+                email.subject,
+                email.text.replace(self.stand_in, token),
+                email.html.replace(self.stand_in, token),
+            ),
             list_unsubscribe=list_unsubscribe_header(unsubscribe_url(token)),
             **row,
         )

@@ -29,9 +29,10 @@ from ..models import (
     SignatureToken,
     Statement,
     TokenPurpose,
+    accepts_signatures,
     utcnow,
 )
-from ..statements.service import bump_list_version, get_statement
+from ..statements.service import StatementNotFound, bump_list_version, get_statement
 
 
 class SigningError(Exception):
@@ -135,40 +136,22 @@ def manage_url(signature: Signature) -> str:
     return public_url(f"/manage/{_issue_token(signature, TokenPurpose.MANAGE)}", signature.lang)
 
 
-def _queue_confirmation(
+@dataclass(frozen=True)
+class _Confirmation:
+    """A confirmation email ready to queue: its links' token hashes and the email itself."""
+
+    confirm_hash: str
+    manage_hash: str
+    email: outbox.Email
+
+
+def _write_confirmation(
     signature: Signature, statement: Statement, *, resubmitted: bool = False
-) -> None:
-    """The confirmation and manage links and the email, in the caller's transaction (which
-    stamps last_confirmation_sent_at: set on a new row before its INSERT, it costs no UPDATE)."""
+) -> _Confirmation:
+    """The confirmation and manage links and the email with them, without the database."""
     (confirm, confirm_hash), (manage, manage_hash) = new_token(), new_token()
-    now = utcnow()
-    # One INSERT for both tokens: nothing reads them back in this transaction.
-    db.session.execute(
-        insert(cast(Table, SignatureToken.__table__)),
-        [
-            {
-                "signature_id": signature.id,
-                "purpose": TokenPurpose.CONFIRM,
-                "token_hash": confirm_hash,
-                "created_at": now,
-                "expires_at": now + _confirm_ttl(),
-            },
-            {
-                "signature_id": signature.id,
-                "purpose": TokenPurpose.MANAGE,
-                "token_hash": manage_hash,
-                "created_at": now,
-                "expires_at": None,
-            },
-        ],
-    )
-    assert signature.email, "a signature from the form has an email"
-    outbox.queue_email(
+    email = outbox.render_email(
         "confirm",
-        signature.email,
-        "confirm",
-        signature_id=signature.id,
-        cap_per_domain=True,  # anyone can type any address into the form
         signature=signature,
         statement=statement,
         confirm_url=public_url(f"/confirm/{confirm}", signature.lang),
@@ -176,6 +159,49 @@ def _queue_confirmation(
         expires_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
         resubmitted=resubmitted,
     )
+    return _Confirmation(confirm_hash, manage_hash, email)
+
+
+def _queue_written(signature_id: int, to_address: str, confirmation: _Confirmation) -> None:
+    """Its links and its outbox row, in the caller's transaction."""
+    now = utcnow()
+    # One INSERT for both tokens: nothing reads them back in this transaction.
+    db.session.execute(
+        insert(cast(Table, SignatureToken.__table__)),
+        [
+            {
+                "signature_id": signature_id,
+                "purpose": TokenPurpose.CONFIRM,
+                "token_hash": confirmation.confirm_hash,
+                "created_at": now,
+                "expires_at": now + _confirm_ttl(),
+            },
+            {
+                "signature_id": signature_id,
+                "purpose": TokenPurpose.MANAGE,
+                "token_hash": confirmation.manage_hash,
+                "created_at": now,
+                "expires_at": None,
+            },
+        ],
+    )
+    outbox.queue_rendered(
+        "confirm",
+        to_address,
+        confirmation.email,
+        signature_id=signature_id,
+        cap_per_domain=True,  # anyone can type any address into the form
+    )
+
+
+def _queue_confirmation(
+    signature: Signature, statement: Statement, *, resubmitted: bool = False
+) -> None:
+    """The confirmation and manage links and the email, in the caller's transaction (which
+    stamps last_confirmation_sent_at)."""
+    assert signature.email, "a signature from the form has an email"
+    confirmation = _write_confirmation(signature, statement, resubmitted=resubmitted)
+    _queue_written(signature.id, signature.email, confirmation)
 
 
 def public_url(path: str, lang: str | None = None) -> str:
@@ -198,14 +224,12 @@ def _claim_send_slot(signature_id: int, column) -> bool:
     return rowcount(result) == 1
 
 
-@write_transaction
 def sign_statement(slug: str, data: SignatureInput, ip: str = "") -> SubmitOutcome:
-    """The sign-on form's POST: the statement at `slug` read once, inside the write transaction
-    (StatementNotFound when there is none), then `submit_signature`."""
+    """The sign-on form's POST: the statement at `slug` (StatementNotFound when there is none),
+    then `submit_signature`."""
     return submit_signature(get_statement(slug), data, ip)
 
 
-@write_transaction
 def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -> SubmitOutcome:
     """Store a new endorsement as pending_email with its confirmation email, in one transaction.
 
@@ -213,27 +237,76 @@ def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -
     constraint decides, and the existing row is handled by its state. Unless the row was
     withdrawn, a second submission changes no stored detail: the stored address gets the
     manage link (or, still unconfirmed, the confirmation again), and corrections are made there.
+
+    The email is written before the transaction, which then holds only the rows and checks
+    again that the statement takes signatures: SQLite has one writer at a time, and a burst
+    of sign-ons is as fast as each writer's turn is short.
     """
     if not statement.is_accepting_signatures():
         raise StatementClosed(statement.slug)
-    version_id = statement.current_version_id
-    now = utcnow()
     signature = Signature(
         statement_id=statement.id,
-        statement_version_id=version_id,
+        statement_version_id=statement.current_version_id,
         state=SignatureState.PENDING_EMAIL,
         source=SignatureSource.FORM,
-        consent_at=now,
         submitted_ip=ip[:64],
-        last_confirmation_sent_at=now,  # the confirmation is queued below
     )
     _apply_input(signature, data)
+    confirmation = _write_confirmation(signature, statement)
     try:
-        with db.session.begin_nested():
-            db.session.add(signature)
-            db.session.flush()
+        return _store_submission(statement.id, statement.slug, signature, confirmation, data, ip)
     except IntegrityError:
-        return _submit_again(statement, data, ip)
+        # The same address in two submissions at the same moment (PostgreSQL; SQLite's writers
+        # take turns): the unique constraint let one in. This one, rolled back whole, is now
+        # a second submission.
+        return _store_submission(statement.id, statement.slug, signature, confirmation, data, ip)
+
+
+#: The columns a new signature is inserted with (all but the id and the server's defaults).
+_SIGNATURE_COLUMNS = tuple(c.key for c in cast(Table, Signature.__table__).columns if c.key != "id")
+
+
+#: INSERT … RETURNING id for a new signature (a plain INSERT: SQLAlchemy caches its compiled
+#: form, not that of ON CONFLICT).
+_INSERT_NEW = insert(cast(Table, Signature.__table__)).returning(Signature.__table__.c.id)
+
+
+@write_transaction
+def _store_submission(
+    statement_id: int,
+    slug: str,
+    signature: Signature,
+    confirmation: _Confirmation,
+    data: SignatureInput,
+    ip: str,
+) -> SubmitOutcome:
+    """The rows of a submission: the signature (or, for a known address, what its state asks
+    for), its links, the audit row and the email. `signature` is not added to the session: its
+    row is one INSERT that does nothing when the address has signed already."""
+    accepting = db.session.execute(
+        select(Statement.is_open, Statement.signing_opens_at, Statement.signing_closes_at).where(
+            Statement.id == statement_id
+        )
+    ).one_or_none()
+    if accepting is None:
+        raise StatementNotFound(slug)
+    now = utcnow()
+    if not accepts_signatures(*accepting, now=now):
+        raise StatementClosed(slug)
+    signature.consent_at = signature.last_confirmation_sent_at = now  # the email is queued below
+    values = {
+        key: getattr(signature, key) for key in _SIGNATURE_COLUMNS if key in signature.__dict__
+    }
+    signed = db.session.scalar(
+        select(Signature.id).where(
+            Signature.statement_id == statement_id,
+            Signature.email_normalised == signature.email_normalised,
+        )
+    )
+    if signed is not None:  # this address has signed this statement already
+        return _submit_again(db.session.get_one(Statement, statement_id), data, ip)
+    signature_id = db.session.execute(_INSERT_NEW, values).scalar_one()
+    signature.id = signature_id
     record(
         Actor.signatory(),
         "submitted",
@@ -241,7 +314,8 @@ def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -
         to_state=SignatureState.PENDING_EMAIL,
         detail=f"ip={ip}" if ip else "",
     )
-    _queue_confirmation(signature, statement)
+    assert signature.email, "a signature from the form has an email"
+    _queue_written(signature_id, signature.email, confirmation)
     return SubmitOutcome.CREATED
 
 
