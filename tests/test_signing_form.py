@@ -277,6 +277,41 @@ def test_service_refuses_a_statement_that_closed_meanwhile(app, seeded):
     assert counts(app) == (FOUNDING, 0)
 
 
+@pytest.mark.config(PAGE_FRESH_SECONDS=60)
+def test_sign_ons_read_the_statement_once_per_window_and_a_closed_one_refuses_at_once(
+    app, client, seeded
+):
+    """Within PAGE_FRESH_SECONDS, sign-ons reuse the statement this process read (its title
+    for the email); whether it takes signatures is read in each write transaction."""
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "FROM statements" in statement and "statements.slug =" in statement:
+            reads.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    token = csrf_token(client, sign_url(seeded))
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for n in range(3):
+            form = valid_form(email=f"person{n}@example.org", csrf_token=token)
+            assert client.post(sign_url(seeded), data=form).status_code == 302
+        assert counts(app)[0] == FOUNDING + 3
+        assert len(reads) == 1  # the first sign-on's; the next two reuse it
+        with app.app_context():
+            db.session.execute(update(Statement).values(is_open=False))
+            db.session.commit()
+        form = valid_form(email="late@example.org", csrf_token=token)
+        closed = client.post(sign_url(seeded), data=form)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert closed.status_code == 410
+    assert counts(app)[0] == FOUNDING + 3
+
+
 # ---------------------------------------------------------------- hostile and malformed input
 
 

@@ -32,7 +32,12 @@ from ..models import (
     accepts_signatures,
     utcnow,
 )
-from ..statements.service import StatementNotFound, bump_list_version, get_statement
+from ..statements.service import (
+    StatementNotFound,
+    StatementToSign,
+    bump_list_version,
+    statement_to_sign,
+)
 
 
 class SigningError(Exception):
@@ -146,7 +151,7 @@ class _Confirmation:
 
 
 def _write_confirmation(
-    signature: Signature, statement: Statement, *, resubmitted: bool = False
+    signature: Signature, statement: Statement | StatementToSign, *, resubmitted: bool = False
 ) -> _Confirmation:
     """The confirmation and manage links and the email with them, without the database."""
     (confirm, confirm_hash), (manage, manage_hash) = new_token(), new_token()
@@ -227,10 +232,12 @@ def _claim_send_slot(signature_id: int, column) -> bool:
 def sign_statement(slug: str, data: SignatureInput, ip: str = "") -> SubmitOutcome:
     """The sign-on form's POST: the statement at `slug` (StatementNotFound when there is none),
     then `submit_signature`."""
-    return submit_signature(get_statement(slug), data, ip)
+    return submit_signature(statement_to_sign(slug), data, ip)
 
 
-def submit_signature(statement: Statement, data: SignatureInput, ip: str = "") -> SubmitOutcome:
+def submit_signature(
+    statement: Statement | StatementToSign, data: SignatureInput, ip: str = ""
+) -> SubmitOutcome:
     """Store a new endorsement as pending_email with its confirmation email, in one transaction.
 
     A second submission with the same email never creates a second row: the unique
@@ -281,30 +288,34 @@ def _store_submission(
     ip: str,
 ) -> SubmitOutcome:
     """The rows of a submission: the signature (or, for a known address, what its state asks
-    for), its links, the audit row and the email. `signature` is not added to the session: its
-    row is one INSERT that does nothing when the address has signed already."""
-    accepting = db.session.execute(
-        select(Statement.is_open, Statement.signing_opens_at, Statement.signing_closes_at).where(
-            Statement.id == statement_id
+    for), its links, the audit row and the email. One query reads whether the statement takes
+    signatures and whether the address has signed it; `signature` is not added to the session
+    (its row is one INSERT)."""
+    signed = (
+        select(Signature.id)
+        .where(
+            Signature.statement_id == Statement.id,
+            Signature.email_normalised == signature.email_normalised,
         )
+        .scalar_subquery()
+    )
+    found = db.session.execute(
+        select(
+            Statement.is_open, Statement.signing_opens_at, Statement.signing_closes_at, signed
+        ).where(Statement.id == statement_id)
     ).one_or_none()
-    if accepting is None:
+    if found is None:
         raise StatementNotFound(slug)
+    is_open, opens_at, closes_at, signed_id = found
     now = utcnow()
-    if not accepts_signatures(*accepting, now=now):
+    if not accepts_signatures(is_open, opens_at, closes_at, now=now):
         raise StatementClosed(slug)
+    if signed_id is not None:  # this address has signed this statement already
+        return _submit_again(db.session.get_one(Statement, statement_id), data, ip)
     signature.consent_at = signature.last_confirmation_sent_at = now  # the email is queued below
     values = {
         key: getattr(signature, key) for key in _SIGNATURE_COLUMNS if key in signature.__dict__
     }
-    signed = db.session.scalar(
-        select(Signature.id).where(
-            Signature.statement_id == statement_id,
-            Signature.email_normalised == signature.email_normalised,
-        )
-    )
-    if signed is not None:  # this address has signed this statement already
-        return _submit_again(db.session.get_one(Statement, statement_id), data, ip)
     signature_id = db.session.execute(_INSERT_NEW, values).scalar_one()
     signature.id = signature_id
     record(

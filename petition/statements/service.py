@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import nh3
 import yaml
+from flask import current_app
 from markdown_it import MarkdownIt
 from sqlalchemy import false, func, select, update
 
@@ -18,7 +20,7 @@ from ..core.audit import Actor, record
 from ..core.db import after_write, write_transaction
 from ..core.i18n import N_
 from ..extensions import db
-from ..models import Statement, StatementVersion, utcnow
+from ..models import Statement, StatementVersion, accepts_signatures, utcnow
 
 
 class StatementError(ValueError):
@@ -320,6 +322,51 @@ def get_statement(slug: str) -> Statement:
     if statement is None:
         raise StatementNotFound(slug)
     return statement
+
+
+@dataclass(frozen=True)
+class StatementToSign:
+    """What a sign-on needs of its statement before its write transaction (which checks again,
+    in the database, that the statement takes signatures)."""
+
+    id: int
+    slug: str
+    title: str
+    current_version_id: int | None
+    is_open: bool
+    signing_opens_at: datetime | None
+    signing_closes_at: datetime | None
+
+    def is_accepting_signatures(self, now: datetime | None = None) -> bool:
+        return accepts_signatures(
+            self.is_open, self.signing_opens_at, self.signing_closes_at, now=now
+        )
+
+
+def statement_to_sign(slug: str) -> StatementToSign:
+    """The statement at `slug` as a sign-on sees it: read now, or what this process read less
+    than PAGE_FRESH_SECONDS ago (a new title shows in confirmation emails that much later;
+    a closed statement refuses signatures at once). StatementNotFound when there is none."""
+    fresh = current_app.config.get("PAGE_FRESH_SECONDS", 0)
+    kept: dict[str, tuple[float, StatementToSign]] = current_app.extensions.setdefault(
+        "statements_to_sign", {}
+    )
+    hit = kept.get(slug)
+    if fresh and hit is not None and time.monotonic() - hit[0] < fresh:
+        return hit[1]
+    statement = get_statement(slug)
+    seen = StatementToSign(
+        statement.id,
+        statement.slug,
+        statement.title,
+        statement.current_version_id,
+        statement.is_open,
+        statement.signing_opens_at,
+        statement.signing_closes_at,
+    )
+    if fresh:
+        kept[slug] = (time.monotonic(), seen)  # slugs that exist: a few
+    return seen
 
 
 def statement_or_404(slug: str) -> Statement:
