@@ -36,6 +36,10 @@ class Actor:
         return cls("staff", user.email, user.id)
 
 
+#: Built once; each row's values come as parameters (no statement to build per row).
+_INSERT = insert(cast(Table, AuditEvent.__table__))
+
+
 def record(
     actor: Actor,
     action: str,
@@ -51,7 +55,8 @@ def record(
     """Write the row now, in the caller's transaction (one INSERT: the ORM's unit of work has
     nothing to add to an append-only row, and a sign-on's write turn stays short)."""
     db.session.execute(
-        insert(cast(Table, AuditEvent.__table__)).values(
+        _INSERT,
+        dict(
             created_at=utcnow(),
             actor_type=actor.type,
             actor_label=actor.label,
@@ -66,5 +71,5 @@ def record(
             before=before,
             after=after,
             detail=detail,
-        )
+        ),
     )

@@ -20,7 +20,7 @@ from typing import Any, cast
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import BadHeaderError, Connection
-from sqlalchemy import Row, Table, func, insert, select, text, update
+from sqlalchemy import Integer, Row, Table, bindparam, func, insert, select, text, update
 
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
@@ -163,6 +163,10 @@ def queue_email(
     )
 
 
+#: Built once; each row's values come as parameters (no statement to build per message).
+_INSERT = insert(cast(Table, OutboxMessage.__table__)).returning(OutboxMessage.__table__.c.id)
+
+
 def queue_rendered(
     kind: str,
     to_address: str,
@@ -183,8 +187,8 @@ def queue_rendered(
         due = _domain_slot(capped_domain, now)
     due = due or now
     message_id = db.session.execute(
-        insert(cast(Table, OutboxMessage.__table__))
-        .values(
+        _INSERT,
+        dict(
             kind=kind,
             to_address=to_address,
             subject=email.subject,
@@ -197,8 +201,7 @@ def queue_rendered(
             capped_domain=capped_domain,
             list_unsubscribe=list_unsubscribe,
             created_at=now,
-        )
-        .returning(OutboxMessage.id)
+        ),
     ).scalar_one()
     if due <= now:
         after_write(lambda: jobs.enqueue(deliver, message_id))
@@ -209,6 +212,15 @@ def queue_rendered(
 DOMAIN_WINDOW = timedelta(hours=1)
 # pg_advisory_xact_lock's first key: this lock's own space, beside any other advisory lock.
 _DOMAIN_LOCK_SPACE = 0x4A4D
+
+
+#: The `limit` latest slots given out to a domain (built once: a sign-on runs it each time).
+_LATEST_SLOTS = (
+    select(OutboxMessage.next_attempt_at)
+    .where(OutboxMessage.capped_domain == bindparam("domain"))
+    .order_by(OutboxMessage.next_attempt_at.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
 def _domain_slot(domain: str, now: datetime) -> datetime:
@@ -228,12 +240,7 @@ def _domain_slot(domain: str, now: datetime) -> datetime:
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:domain))"),
             {"space": _DOMAIN_LOCK_SPACE, "domain": domain},
         )
-    latest = db.session.scalars(
-        select(OutboxMessage.next_attempt_at)
-        .where(OutboxMessage.capped_domain == domain)
-        .order_by(OutboxMessage.next_attempt_at.desc())
-        .limit(limit)
-    ).all()
+    latest = db.session.scalars(_LATEST_SLOTS, {"domain": domain, "limit": limit}).all()
     if len(latest) < limit or latest[-1] + DOMAIN_WINDOW <= now:
         return now
     slot = max(now, latest[-1] + DOMAIN_WINDOW)
@@ -265,33 +272,55 @@ def _claim(message_id: int, now: datetime, message_id_header: str) -> Row[Any] |
     (None when it is not due or another process holds it). A row without a Message-ID gets
     `message_id_header` now, before its first transmission, and keeps it for every retry."""
     return db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.status == OutboxStatus.QUEUED,
-            OutboxMessage.next_attempt_at <= now + timedelta(seconds=1),
-        )
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_at=utcnow(),
-            attempts=OutboxMessage.attempts + 1,
-            message_id=func.coalesce(func.nullif(OutboxMessage.message_id, ""), message_id_header),
-        )
-        .returning(*_SENT_COLUMNS)
-        .execution_options(synchronize_session=False)
+        _CLAIM,
+        {
+            "b_id": message_id,
+            "b_queued": OutboxStatus.QUEUED,
+            "b_due_by": now + timedelta(seconds=1),
+            "b_sending": OutboxStatus.SENDING,
+            "b_claimed_at": utcnow(),
+            "b_header": message_id_header,
+        },
     ).one_or_none()
 
 
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 #: What building and sending a message reads of its row.
-_SENT_COLUMNS = (
-    OutboxMessage.id,
-    OutboxMessage.kind,
-    OutboxMessage.to_address,
-    OutboxMessage.subject,
-    OutboxMessage.body_text,
-    OutboxMessage.body_html,
-    OutboxMessage.message_id,
-    OutboxMessage.list_unsubscribe,
+_SENT_COLUMNS = tuple(
+    _OUTBOX.c[name]
+    for name in (
+        "id",
+        "kind",
+        "to_address",
+        "subject",
+        "body_text",
+        "body_html",
+        "message_id",
+        "list_unsubscribe",
+    )
+)
+#: The claim and the outcome of a delivery, built once (every message runs both).
+_CLAIM = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("b_id"),
+        _OUTBOX.c.status == bindparam("b_queued"),
+        _OUTBOX.c.next_attempt_at <= bindparam("b_due_by"),
+    )
+    .values(
+        status=bindparam("b_sending"),
+        claimed_at=bindparam("b_claimed_at"),
+        attempts=_OUTBOX.c.attempts + 1,
+        message_id=func.coalesce(func.nullif(_OUTBOX.c.message_id, ""), bindparam("b_header")),
+    )
+    .returning(*_SENT_COLUMNS)
+)
+_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_sent"), sent_at=bindparam("b_sent_at"), claimed_at=None, last_error=""
+    )
 )
 
 
@@ -331,10 +360,7 @@ def deliver(message_id: int, now: datetime | None = None) -> OutboxStatus | None
     with transaction("deliver"):
         # One UPDATE, without loading the row again (the claim's commit expired it).
         db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .values(status=OutboxStatus.SENT, sent_at=utcnow(), claimed_at=None, last_error="")
-            .execution_options(synchronize_session=False)
+            _SENT, {"b_id": message_id, "b_sent": OutboxStatus.SENT, "b_sent_at": utcnow()}
         )
     return OutboxStatus.SENT
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core import events, outbox
@@ -167,12 +167,15 @@ def _write_confirmation(
     return _Confirmation(confirm_hash, manage_hash, email)
 
 
+_INSERT_TOKENS = insert(cast(Table, SignatureToken.__table__))
+
+
 def _queue_written(signature_id: int, to_address: str, confirmation: _Confirmation) -> None:
     """Its links and its outbox row, in the caller's transaction."""
     now = utcnow()
     # One INSERT for both tokens: nothing reads them back in this transaction.
     db.session.execute(
-        insert(cast(Table, SignatureToken.__table__)),
+        _INSERT_TOKENS,
         [
             {
                 "signature_id": signature_id,
@@ -278,6 +281,21 @@ _SIGNATURE_COLUMNS = tuple(c.key for c in cast(Table, Signature.__table__).colum
 _INSERT_NEW = insert(cast(Table, Signature.__table__)).returning(Signature.__table__.c.id)
 
 
+#: Whether a statement takes signatures (its window) and whether an address has signed it: one
+#: query, built once.
+_SIGNING_STATE = select(
+    Statement.is_open,
+    Statement.signing_opens_at,
+    Statement.signing_closes_at,
+    select(Signature.id)
+    .where(
+        Signature.statement_id == Statement.id,
+        Signature.email_normalised == bindparam("email_normalised"),
+    )
+    .scalar_subquery(),
+).where(Statement.id == bindparam("statement_id"))
+
+
 @write_transaction
 def _store_submission(
     statement_id: int,
@@ -291,18 +309,9 @@ def _store_submission(
     for), its links, the audit row and the email. One query reads whether the statement takes
     signatures and whether the address has signed it; `signature` is not added to the session
     (its row is one INSERT)."""
-    signed = (
-        select(Signature.id)
-        .where(
-            Signature.statement_id == Statement.id,
-            Signature.email_normalised == signature.email_normalised,
-        )
-        .scalar_subquery()
-    )
     found = db.session.execute(
-        select(
-            Statement.is_open, Statement.signing_opens_at, Statement.signing_closes_at, signed
-        ).where(Statement.id == statement_id)
+        _SIGNING_STATE,
+        {"statement_id": statement_id, "email_normalised": signature.email_normalised},
     ).one_or_none()
     if found is None:
         raise StatementNotFound(slug)
