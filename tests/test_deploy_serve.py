@@ -359,3 +359,18 @@ def _status(url: str) -> int | None:
             return exc.code
     except OSError:
         return None
+
+
+def test_a_gunicorn_worker_reads_the_sign_on_checks_data_before_its_first_request():
+    """gunicorn.conf.py's post_worker_init: the font's character map and the Public Suffix
+    List are read when a worker starts, not by the first sign-on of a burst."""
+    import runpy
+
+    from petition.core import validation
+
+    validation.pdf_font_coverage.cache_clear()
+    validation._public_suffixes.cache_clear()
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    settings["post_worker_init"](None)
+    assert validation.pdf_font_coverage.cache_info().currsize == 1
+    assert validation._public_suffixes.cache_info().currsize == 1
