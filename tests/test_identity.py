@@ -101,10 +101,10 @@ def test_mail_and_jobs_read_the_identity_once_per_page_fresh_seconds(app, seeded
     kept pages do; a change made in this process is seen at once; 0 reads every time."""
     from sqlalchemy import event
 
-    from petition.core import identity
+    from petition.core import identity, kept
 
     clock = [1000.0]
-    monkeypatch.setattr(identity.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(kept.time, "monotonic", lambda: clock[0])
     reads: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, fields
 from datetime import datetime
 from email.headerregistry import Address
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CampaignIdentity, Statement
+from . import kept
 
 #: The row's id: there is one identity.
 ROW_ID = 1
@@ -97,18 +97,16 @@ _last_read: Identity | None = None
 
 def load() -> Identity:
     """Read from the database (background jobs, the PDF, mail delivery): now, or what this
-    process read less than PAGE_FRESH_SECONDS ago (the kept pages' promise: a change shows
-    at most that much later; `forget()` drops it in the process that made the change)."""
+    process read less than PAGE_FRESH_SECONDS ago (core/kept.py: the kept pages' promise; a
+    change shows at most that much later, at once where `forget()` is called)."""
+    return kept.kept("campaign_identity", None, _read)
+
+
+def _read() -> Identity:
     global _last_read  # noqa: PLW0603 - a per-process memo, replaced whole
-    fresh = current_app.config.get("PAGE_FRESH_SECONDS", 0)
-    memo = current_app.extensions.get("campaign_identity")
-    if fresh and memo is not None and time.monotonic() - memo[0] < fresh:
-        return memo[1]
     row = db.session.get(CampaignIdentity, ROW_ID)
     identity = _from_row(row) if row is not None else _fallback()
     _last_read = identity
-    if fresh:
-        current_app.extensions["campaign_identity"] = (time.monotonic(), identity)
     return identity
 
 
@@ -130,7 +128,7 @@ def last_known() -> Identity:
 def forget() -> None:
     """After a change in this request, the next read sees it."""
     if has_app_context():
-        current_app.extensions.pop("campaign_identity", None)
+        kept.forget("campaign_identity")
     if has_request_context():
         g.pop("campaign_identity", None)
 

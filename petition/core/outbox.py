@@ -163,8 +163,9 @@ def queue_email(
     )
 
 
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 #: Built once; each row's values come as parameters (no statement to build per message).
-_INSERT = insert(cast(Table, OutboxMessage.__table__)).returning(OutboxMessage.__table__.c.id)
+_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
 def queue_rendered(
@@ -284,7 +285,6 @@ def _claim(message_id: int, now: datetime, message_id_header: str) -> Row[Any] |
     ).one_or_none()
 
 
-_OUTBOX = cast(Table, OutboxMessage.__table__)
 #: What building and sending a message reads of its row.
 _SENT_COLUMNS = tuple(
     _OUTBOX.c[name]

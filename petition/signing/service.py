@@ -272,13 +272,12 @@ def submit_signature(
         return _store_submission(statement.id, statement.slug, signature, confirmation, data, ip)
 
 
+_SIGNATURES = cast(Table, Signature.__table__)
 #: The columns a new signature is inserted with (all but the id and the server's defaults).
-_SIGNATURE_COLUMNS = tuple(c.key for c in cast(Table, Signature.__table__).columns if c.key != "id")
-
-
+_SIGNATURE_COLUMNS = tuple(c.key for c in _SIGNATURES.columns if c.key != "id")
 #: INSERT … RETURNING id for a new signature (a plain INSERT: SQLAlchemy caches its compiled
 #: form, not that of ON CONFLICT).
-_INSERT_NEW = insert(cast(Table, Signature.__table__)).returning(Signature.__table__.c.id)
+_INSERT_NEW = insert(_SIGNATURES).returning(_SIGNATURES.c.id)
 
 
 #: Whether a statement takes signatures (its window) and whether an address has signed it: one

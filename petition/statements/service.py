@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import nh3
 import yaml
-from flask import current_app
 from markdown_it import MarkdownIt
 from sqlalchemy import false, func, select, update
 
@@ -19,6 +17,7 @@ from ..core import events
 from ..core.audit import Actor, record
 from ..core.db import after_write, write_transaction
 from ..core.i18n import N_
+from ..core.kept import kept
 from ..extensions import db
 from ..models import Statement, StatementVersion, accepts_signatures, utcnow
 
@@ -345,17 +344,14 @@ class StatementToSign:
 
 def statement_to_sign(slug: str) -> StatementToSign:
     """The statement at `slug` as a sign-on sees it: read now, or what this process read less
-    than PAGE_FRESH_SECONDS ago (a new title shows in confirmation emails that much later;
-    a closed statement refuses signatures at once). StatementNotFound when there is none."""
-    fresh = current_app.config.get("PAGE_FRESH_SECONDS", 0)
-    kept: dict[str, tuple[float, StatementToSign]] = current_app.extensions.setdefault(
-        "statements_to_sign", {}
-    )
-    hit = kept.get(slug)
-    if fresh and hit is not None and time.monotonic() - hit[0] < fresh:
-        return hit[1]
-    statement = get_statement(slug)
-    seen = StatementToSign(
+    than PAGE_FRESH_SECONDS ago (core/kept.py: a new title shows in confirmation emails that
+    much later; a closed statement refuses signatures at once). StatementNotFound when there is
+    none."""
+    return kept("statement_to_sign", slug, lambda: _to_sign(get_statement(slug)))
+
+
+def _to_sign(statement: Statement) -> StatementToSign:
+    return StatementToSign(
         statement.id,
         statement.slug,
         statement.title,
@@ -364,9 +360,6 @@ def statement_to_sign(slug: str) -> StatementToSign:
         statement.signing_opens_at,
         statement.signing_closes_at,
     )
-    if fresh:
-        kept[slug] = (time.monotonic(), seen)  # slugs that exist: a few
-    return seen
 
 
 def statement_or_404(slug: str) -> Statement:
