@@ -13,7 +13,7 @@ NPM ?= npm
 # longest modules first (tests/conftest.py, LONGEST_FIRST), so that no long one is left to the end.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
-.PHONY: run serve test test-faults lint format bench clean help translations
+.PHONY: run serve test test-faults lint lint-once format bench clean help translations
 
 help:
 	@echo "make run     set up .venv, migrate, seed and serve on http://127.0.0.1:$(PORT)"
@@ -64,6 +64,22 @@ lint: $(VENV)/.dev-deps
 	$(BIN)/mypy
 	$(BIN)/pylint --disable=all --enable=duplicate-code petition
 
+# What `make test` runs beside the suite: `make lint`, unless it already passed on these very files.
+# CI runs `make test` once per database on one checkout, and the second run need not lint again
+# (pylint's duplicate-code check alone is ~20 s of CPU). The key is the content of every file the
+# linters read (Python, their configuration, the pinned versions in requirements-dev.txt); any
+# change, added or deleted file gives a new key and a full `make lint`.
+LINT_KEY = git ls-files -z --cached --others --exclude-standard -- '*.py' '*.pyi' pyproject.toml \
+	'requirements*.txt' | LC_ALL=C sort -z | xargs -0 sha256sum 2>&1 | sha256sum | cut -c1-16
+
+lint-once: $(VENV)/.dev-deps
+	@key=$$($(LINT_KEY)); \
+	if [ "$$(cat .lint-passed 2>/dev/null)" = "$$key" ]; then \
+		echo "make lint passed on these same files earlier (key $$key in .lint-passed): not run again"; \
+	else \
+		$(MAKE) --no-print-directory lint && echo "$$key" > .lint-passed; \
+	fi
+
 format: $(VENV)/.dev-deps
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -74,7 +90,7 @@ format: $(VENV)/.dev-deps
 # The lint runs beside the suite (it needs one core for half a minute while the suite waits on its
 # servers) and prints when the suite is done; either failing fails the target.
 test: $(VENV)/.dev-deps node_modules/.installed
-	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint=$$!; \
+	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint-once >"$$lint_log" 2>&1 & lint=$$!; \
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not faults" $(PYTEST_ARGS); suite=$$?; \
 	wait $$lint; linted=$$?; echo "== make lint (run beside the suite)"; cat "$$lint_log"; rm -f "$$lint_log"; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
