@@ -306,7 +306,8 @@ def test_totp_enrolment_and_sign_in_with_codes(app, seeded):
     wrong = post(client, "/staff/account/totp", {"code": "000000"}, "/staff/account/totp")
     assert wrong.status_code == 422
     assert not _user(app, "mod@example.org").totp_enabled
-    done = post(client, "/staff/account/totp", {"code": totp.now()}, "/staff/account/totp")
+    enrolment_code = totp.now()
+    done = post(client, "/staff/account/totp", {"code": enrolment_code}, "/staff/account/totp")
     assert done.status_code == 302
     assert _user(app, "mod@example.org").totp_enabled
 
@@ -317,8 +318,9 @@ def test_totp_enrolment_and_sign_in_with_codes(app, seeded):
     token = page_token(fresh, "/staff/login/code")
     bad = fresh.post("/staff/login/code", data={"code": "123456", "csrf_token": token})
     assert bad.status_code == 401
-    # The enrolment code was used once already: it is a replay now.
-    replay = fresh.post("/staff/login/code", data={"code": totp.now(), "csrf_token": token})
+    # The enrolment code was used once already: it is a replay now. The very same code: a fresh
+    # totp.now() belongs to the next step once the clock has crossed a 30-s boundary.
+    replay = fresh.post("/staff/login/code", data={"code": enrolment_code, "csrf_token": token})
     assert replay.status_code == 401
     # The next step's code (within the clock-skew window) is fresh.
     next_code = totp.at(time.time() + totp.interval)
