@@ -68,13 +68,15 @@ lint: $(VENV)/.dev-deps
 # CI runs `make test` once per database on one checkout, and the second run need not lint again
 # (pylint's duplicate-code check alone is ~20 s of CPU). The key is the content of every file the
 # linters read (Python, their configuration, the pinned versions in requirements-dev.txt); any
-# change, added or deleted file gives a new key and a full `make lint`.
-LINT_KEY = git ls-files -z --cached --others --exclude-standard -- '*.py' '*.pyi' pyproject.toml \
+# change, added or deleted file gives a new key and a full `make lint`. Outside a git work tree
+# (an unpacked archive) there is no list of files to hash: no key, and the lint always runs.
+LINT_KEY = git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \
+	git ls-files -z --cached --others --exclude-standard -- '*.py' '*.pyi' pyproject.toml \
 	'requirements*.txt' | LC_ALL=C sort -z | xargs -0 sha256sum 2>&1 | sha256sum | cut -c1-16
 
 lint-once: $(VENV)/.dev-deps
 	@key=$$($(LINT_KEY)); \
-	if [ "$$(cat .lint-passed 2>/dev/null)" = "$$key" ]; then \
+	if [ -n "$$key" ] && [ "$$(cat .lint-passed 2>/dev/null)" = "$$key" ]; then \
 		echo "make lint passed on these same files earlier (key $$key in .lint-passed): not run again"; \
 	else \
 		$(MAKE) --no-print-directory lint && echo "$$key" > .lint-passed; \
