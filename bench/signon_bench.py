@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,8 @@ class SignonRun:
     mail_distinct_messages: int
     mail_drain_seconds: float  # after the burst, until the last confirmation was sent
     load_average_after: list[float] = field(default_factory=list)
+    #: CPU ms per answered submission during the burst, by process group (cpu_by_group).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def mail_exactly_once(self) -> bool:
@@ -118,6 +121,8 @@ def app_env(database: pdf_bench.BenchDatabase, workdir: Path, backend: str) -> d
     if backend == "postgres":
         env["REDIS_URL"] = BENCH_REDIS_URL
         env["FLASK_RQ_QUEUE"] = f"jointly-bench-{os.getpid()}"
+    # Experiments: settings to try, as JSON ({"GUNICORN_THREADS": "4"}), for every process.
+    env.update(json.loads(os.environ.get("BENCH_APP_ENV") or "{}"))
     return env
 
 
@@ -223,6 +228,47 @@ def run_wrk_signon(
     return json.loads(line.split(" ", 1)[1]), float(per_second.group(1) if per_second else 0), wrk
 
 
+#: Process groups of the CPU breakdown, by the start of the command line (first match wins).
+CPU_GROUPS = (
+    ("web", ("gunicorn",)),
+    ("worker", ("flask --app wsgi worker", "-m flask")),
+    ("database", ("postgres",)),
+    ("redis", ("redis-server",)),
+    ("wrk", ("wrk",)),
+)
+
+
+CPU_COLUMNS = (*(name for name, _ in CPU_GROUPS), "other")
+
+
+def cpu_by_group() -> dict[str, float]:
+    """CPU seconds used so far by every process on the machine, by CPU_GROUPS ("other": the
+    rest, the kernel's threads included); a process that ended between two calls is not
+    counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys([name for name, _ in CPU_GROUPS] + ["other"], 0.0)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeDecodeError):
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        group = next(
+            (name for name, marks in CPU_GROUPS if any(m in command for m in marks)), "other"
+        )
+        totals[group] += seconds
+    return totals
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def shlex_join(argv: list[str]) -> str:
     import shlex
 
@@ -293,9 +339,13 @@ def run_signon(
             server.wait_ready()
             token, cookie = form_session(server.base, path)
             pdf_bench._log(f"[signon] {backend}: wrk -c{connections} -d{duration} …")
+            cpu_before, wrk_before = cpu_by_group(), _children_cpu()
             numbers, per_second, wrk = run_wrk_signon(
                 server.base, path, token, cookie, run_id, duration, connections
             )
+            cpu_after = cpu_by_group()
+            # wrk ran and ended between the two: its CPU is a child's of this process.
+            cpu_after["wrk"] = cpu_before["wrk"] + _children_cpu() - wrk_before
             pdf_bench._log(f"[signon] {backend}: {per_second:,.0f}/s; waiting for the mail …")
             outcome = count_outcome(
                 database.url, run_id, Path(env["FLASK_MAIL_DIR"]), numbers["answered_2xx_3xx"]
@@ -327,6 +377,11 @@ def run_signon(
         mail_distinct_messages=outcome["distinct"],
         mail_drain_seconds=round(outcome["drain_seconds"], 1),
         load_average_after=[round(x, 2) for x in os.getloadavg()],
+        cpu_ms={
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / answered, 2)
+            for name in cpu_after
+            if answered
+        },
     )
 
 
@@ -519,6 +574,23 @@ def format_results(result: SignonResult) -> str:
             "limits off. Rows stored beyond the answers were in flight when wrk stopped "
             "counting (at most one per connection). The mail is written to files in both "
             "set-ups; it may lag behind the burst, and the drain time says by how much.",
+            "",
+            "CPU per answered submission during the burst (ms, from /proc: every process on "
+            "the machine, by command line; the worker's share is what it sent meanwhile):",
+            "",
+            table(
+                ["set-up", *CPU_COLUMNS, "total", "2 cores allow (/s)"],
+                [
+                    [
+                        r.backend,
+                        *(f"{r.cpu_ms.get(name, 0):.2f}" for name in CPU_COLUMNS),
+                        f"{sum(r.cpu_ms.values()):.2f}",
+                        f"{2000 / sum(r.cpu_ms.values()):,.0f}" if sum(r.cpu_ms.values()) else "",
+                    ]
+                    for r in result.signon
+                ],
+                right=set(range(1, len(CPU_COLUMNS) + 3)),
+            ),
         ]
     for title, results in (
         ("Page views from gunicorn", result.pages),

@@ -373,3 +373,27 @@ def test_rq_runner_survives_an_unreachable_redis(app_config, caplog):
             jobs.enqueue(write_marker, "/nonexistent/never", "x")
     assert any("could not queue" in r.getMessage() for r in caplog.records)
     runner.connection.close()
+
+
+def test_rq_runner_queues_a_keyed_job_once_until_a_worker_starts_it(rq_app, tmp_path):
+    """The sign-on burst asks for the delivery job at every batch: one waits in the queue, and
+    once a worker has started it, the next request queues it again (work that arrives while it
+    runs is not left behind)."""
+    target = tmp_path / "keyed.txt"
+    runner = jobs.runner(rq_app)
+    with rq_app.app_context():
+        for text in ("first", "second", "third"):
+            jobs.enqueue(write_marker, str(target), text, key="marker")
+        assert runner.pending() == 1
+        [job] = runner.queue.get_jobs()
+        assert job.args[1:] == (write_marker, str(target), "first")
+
+        _run_burst_worker(rq_app, runner)
+        assert target.read_text() == "first:rq-app"
+        jobs.enqueue(write_marker, str(target), "after", key="marker")
+        assert runner.pending() == 1
+        # Another key is another job.
+        jobs.enqueue(write_marker, str(target), "other", key="other")
+        assert runner.pending() == 2
+    _run_burst_worker(rq_app, runner)
+    assert runner.pending() == 0

@@ -128,3 +128,40 @@ def test_two_workers_delivering_one_row_at_once_send_it_once(app, smtp):
     wait_jobs(app)
     assert sorted(results, key=str) == [None, OutboxStatus.SENT]
     assert [m["To"] for m in smtp.messages] == ["raced@example.org"]
+
+
+def test_the_delivery_job_sends_the_due_rows_a_batch_at_a_time_and_queues_itself_again(
+    app, smtp, monkeypatch
+):
+    """deliver_due (the job a batch of sign-ons queues): the oldest due rows, claimed in one
+    statement, each sent once with a Message-ID of its own; queued again while more are due;
+    a row not yet due, or held elsewhere, is left alone."""
+    queued = [_row(app, OutboxStatus.QUEUED, f"due{n}@example.org") for n in range(5)]
+    held = _row(app, OutboxStatus.SENDING, "held@example.org")
+    with app.app_context():
+        later = db.session.get(OutboxMessage, queued.pop())
+        later.next_attempt_at = utcnow() + timedelta(hours=1)
+        db.session.commit()
+        queued_jobs: list[tuple] = []
+        monkeypatch.setattr(
+            outbox.jobs, "enqueue", lambda func, *args, **kw: queued_jobs.append((func, kw))
+        )
+        assert outbox.deliver_due(batch=3) == 3
+        # More may be due: the job again, under its key (one waits in the queue at most).
+        assert queued_jobs == [(outbox.deliver_due, {"key": outbox.DELIVER_DUE})]
+        assert outbox.deliver_due(batch=3) == 1
+        assert outbox.deliver_due(batch=3) == 0
+        assert len(queued_jobs) == 1
+    assert sorted(m["To"] for m in smtp.wait_for(4)) == [f"due{n}@example.org" for n in range(4)]
+    ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(set(ids)) == 4
+    with app.app_context():
+        stored = {
+            m.to_address: (m.status, m.message_id, m.attempts)
+            for m in db.session.scalars(select(OutboxMessage))
+        }
+    for message in smtp.messages:
+        assert stored[message["To"]] == (OutboxStatus.SENT, message["Message-ID"], 1)
+    assert stored["due4@example.org"][0] == OutboxStatus.QUEUED
+    assert stored["held@example.org"][0] == OutboxStatus.SENDING
+    assert _status(app, held) == OutboxStatus.SENDING

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, insert
 
@@ -40,7 +40,20 @@ class Actor:
 _INSERT = insert(cast(Table, AuditEvent.__table__))
 
 
-def record(
+def record(actor: Actor, action: str, **fields: Any) -> None:
+    """Write the row now, in the caller's transaction (one INSERT: the ORM's unit of work has
+    nothing to add to an append-only row, and a sign-on's write turn stays short). `fields`:
+    those of `event_row`."""
+    db.session.execute(_INSERT, event_row(actor, action, **fields))
+
+
+def record_rows(rows: list[dict]) -> None:
+    """Several rows made by `event_row`, in one statement, in the caller's transaction."""
+    if rows:
+        db.session.execute(_INSERT, rows)
+
+
+def event_row(
     actor: Actor,
     action: str,
     *,
@@ -51,25 +64,21 @@ def record(
     before: dict | None = None,
     after: dict | None = None,
     detail: str = "",
-) -> None:
-    """Write the row now, in the caller's transaction (one INSERT: the ORM's unit of work has
-    nothing to add to an append-only row, and a sign-on's write turn stays short)."""
-    db.session.execute(
-        _INSERT,
-        dict(
-            created_at=utcnow(),
-            actor_type=actor.type,
-            actor_label=actor.label,
-            actor_id=actor.staff_id,
-            action=action,
-            signature_id=signature.id if signature is not None else None,
-            statement_id=statement_id
-            if statement_id is not None
-            else (signature.statement_id if signature is not None else None),
-            from_state=str(from_state) if from_state is not None else None,
-            to_state=str(to_state) if to_state is not None else None,
-            before=before,
-            after=after,
-            detail=detail,
-        ),
+) -> dict:
+    """The values of one audit row, as `record` writes it."""
+    return dict(
+        created_at=utcnow(),
+        actor_type=actor.type,
+        actor_label=actor.label,
+        actor_id=actor.staff_id,
+        action=action,
+        signature_id=signature.id if signature is not None else None,
+        statement_id=statement_id
+        if statement_id is not None
+        else (signature.statement_id if signature is not None else None),
+        from_state=str(from_state) if from_state is not None else None,
+        to_state=str(to_state) if to_state is not None else None,
+        before=before,
+        after=after,
+        detail=detail,
     )

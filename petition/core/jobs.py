@@ -189,6 +189,20 @@ class SyncRunner:
         pass
 
 
+#: How long a queued keyed job keeps others of its key out (beyond its delay): should the job
+#: be lost with its queue, the same job can be queued again after this.
+KEYED_JOB_SECONDS = 300
+
+
+def run_keyed(marker: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """An RQ job queued with a key: the key is free again as it starts, so that work arriving
+    while it runs queues it again (what it reads, it reads after this)."""
+    rq_runner = runner()
+    assert isinstance(rq_runner, RQRunner), "queued on RQ, run by its worker"
+    rq_runner.connection.delete(marker)
+    return func(*args, **kwargs)
+
+
 class RQRunner:
     """Jobs on an RQ queue in Redis, run by `flask --app wsgi worker`."""
 
@@ -208,6 +222,15 @@ class RQRunner:
 
         fn = _resolve(func)
         try:
+            if key is not None:
+                # A keyed job is queued once until it starts (as ThreadRunner does): a burst of
+                # sign-ons asks for the delivery job hundreds of times a second.
+                marker = f"{self.queue.name}:pending:{key}"
+                expires = int(delay) + KEYED_JOB_SECONDS
+                if not self.connection.set(marker, 1, nx=True, ex=expires):
+                    return
+                args = (marker, fn, *args)
+                fn = run_keyed
             if delay > 0:
                 self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
             else:

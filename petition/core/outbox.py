@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.policy
 import logging
 import smtplib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.charset import Charset
@@ -20,14 +21,15 @@ from typing import Any, cast
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import BadHeaderError, Connection
-from sqlalchemy import Integer, Row, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Integer, Row, String, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import cast as sql_cast
 
 from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
 from . import identity, jobs
 from .audit import Actor, record
 from .db import after_write, rowcount, transaction, write_transaction
-from .i18n import SOURCE_LANGUAGE
+from .i18n import SOURCE_LANGUAGE, bound_gettext
 from .validation import registrable_domain
 from .wording import mail_kind_label, outbox_status_label
 
@@ -130,6 +132,7 @@ def render_email(template: str, *, lang: str | None = None, **context) -> Email:
     signature = context.get("signature")
     lang = lang or getattr(signature, "lang", None) or SOURCE_LANGUAGE
     with force_locale(lang):
+        context.update(bound_gettext())
         plain = render_template(f"emails/{template}.txt", **context)
         html = render_template(f"emails/{template}.html", **context)
     first, _, body = plain.partition("\n")
@@ -183,31 +186,105 @@ def queue_rendered(
     has room, see queue_email); `list_unsubscribe`: the List-Unsubscribe header of mail one
     can unsubscribe from, sent with RFC 8058's one-click header."""
     now = utcnow()
-    capped_domain = registrable_domain(to_address.rpartition("@")[2]) if cap_per_domain else ""
+    capped_domain = _capped_domain(to_address) if cap_per_domain else ""
     if capped_domain:
         due = _domain_slot(capped_domain, now)
     due = due or now
     message_id = db.session.execute(
         _INSERT,
-        dict(
-            kind=kind,
-            to_address=to_address,
-            subject=email.subject,
-            body_text=email.text,
-            body_html=email.html,
-            signature_id=signature_id,
-            status=OutboxStatus.QUEUED,
-            attempts=0,
-            next_attempt_at=due,
-            capped_domain=capped_domain,
-            list_unsubscribe=list_unsubscribe,
-            created_at=now,
-        ),
+        _row(kind, to_address, email, signature_id, due, now, capped_domain, list_unsubscribe),
     ).scalar_one()
     if due <= now:
         after_write(lambda: jobs.enqueue(deliver, message_id))
     # A deferred row waits in the table: the periodic sweep (send_due) sends it once due.
     return message_id
+
+
+def queue_many(kind: str, messages: Sequence[tuple[str, Email, int]]) -> None:
+    """Outbox rows for several messages at once, `(to_address, email, signature_id)` each, in
+    the current transaction: as `queue_rendered(..., cap_per_domain=True)` for each, in one
+    INSERT for all those whose domain has room now (a message to a domain without room goes
+    through queue_rendered, deferred)."""
+    now = utcnow()
+    domains = [_capped_domain(address) for address, _email, _id in messages]
+    limit = current_app.config.get("MAIL_DOMAIN_HOURLY_LIMIT", 0)
+    capped_domains = sorted({domain for domain in domains if domain})
+    taken = _recent_per_domain(capped_domains, now) if limit and capped_domains else {}
+    rows, capped = [], []
+    for message, domain in zip(messages, domains, strict=True):
+        if limit and domain and taken.get(domain, 0) >= limit:
+            capped.append(message)
+            continue
+        taken[domain] = taken.get(domain, 0) + 1
+        address, email, signature_id = message
+        rows.append(_row(kind, address, email, signature_id, now, now, domain, ""))
+    if rows:
+        db.session.execute(_INSERT, rows)
+        after_write(lambda: jobs.enqueue(deliver_due, key=DELIVER_DUE))
+    for address, email, signature_id in capped:
+        queue_rendered(kind, address, email, signature_id=signature_id, cap_per_domain=True)
+
+
+def deliver_due(batch: int = 100) -> int:
+    """Send the queued messages that are due, the oldest `batch` of them (the job a batch of
+    sign-ons queues, once however many ask for it), and queue this job again while more are
+    due (in-process jobs give way to requests between two); how many were claimed."""
+    with transaction("deliver"):
+        sender, reply_to = _sender_and_reply_to()
+        now = utcnow()
+        due = db.session.scalars(
+            _DUE_IDS, {"b_queued": OutboxStatus.QUEUED, "b_now": now, "b_limit": batch}
+        ).all()
+        claimed = _claim(sender, due, now) if due else []
+    for message in claimed:
+        _send_claimed(message, sender, reply_to)
+    if len(due) == batch:
+        jobs.enqueue(deliver_due, key=DELIVER_DUE)
+    return len(claimed)
+
+
+#: The key of the delivery job: one waits in the queue at most.
+DELIVER_DUE = "outbox.deliver_due"
+#: The oldest due rows first.
+_DUE_IDS = (
+    select(OutboxMessage.id)
+    .where(
+        OutboxMessage.status == bindparam("b_queued"),
+        OutboxMessage.next_attempt_at <= bindparam("b_now"),
+    )
+    .order_by(OutboxMessage.id)
+    .limit(bindparam("b_limit", type_=Integer))
+)
+
+
+def _row(
+    kind: str,
+    to_address: str,
+    email: Email,
+    signature_id: int | None,
+    due: datetime,
+    now: datetime,
+    capped_domain: str,
+    list_unsubscribe: str,
+) -> dict[str, Any]:
+    return dict(
+        kind=kind,
+        to_address=to_address,
+        subject=email.subject,
+        body_text=email.text,
+        body_html=email.html,
+        signature_id=signature_id,
+        status=OutboxStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=due,
+        capped_domain=capped_domain,
+        list_unsubscribe=list_unsubscribe,
+        created_at=now,
+    )
+
+
+def _capped_domain(to_address: str) -> str:
+    return registrable_domain(to_address.rpartition("@")[2])
 
 
 DOMAIN_WINDOW = timedelta(hours=1)
@@ -224,6 +301,37 @@ _LATEST_SLOTS = (
 )
 
 
+#: Each domain's slots within the last hour or later (batches of sign-ons: queue_many).
+_RECENT_PER_DOMAIN = (
+    select(OutboxMessage.capped_domain, func.count())
+    .where(
+        OutboxMessage.capped_domain.in_(bindparam("domains", expanding=True)),
+        OutboxMessage.next_attempt_at > bindparam("since"),
+    )
+    .group_by(OutboxMessage.capped_domain)
+)
+#: The domain locks of _domain_slot for several domains, taken in the order given.
+_LOCK_DOMAINS = text(
+    "SELECT count(pg_advisory_xact_lock(:space, hashtext(d)))"
+    " FROM unnest(CAST(:domains AS text[])) WITH ORDINALITY AS t(d, n)"
+)
+
+
+def _recent_per_domain(domains: list[str], now: datetime) -> dict[str, int]:
+    """How many slots each of `domains` has taken in the rolling hour (and beyond it): a
+    domain with fewer than MAIL_DOMAIN_HOURLY_LIMIT has room now, as _domain_slot decides.
+
+    On PostgreSQL the domains are locked first, in a fixed order (sorted: two batches never
+    wait on each other in a circle), as _domain_slot locks its one.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_LOCK_DOMAINS, {"space": _DOMAIN_LOCK_SPACE, "domains": domains})
+    counts = db.session.execute(
+        _RECENT_PER_DOMAIN, {"domains": domains, "since": now - DOMAIN_WINDOW}
+    ).all()
+    return {domain: count for domain, count in counts}
+
+
 def _domain_slot(domain: str, now: datetime) -> datetime:
     """When capped mail to `domain` may go: now, or when the rolling hour has room again.
 
@@ -237,10 +345,7 @@ def _domain_slot(domain: str, now: datetime) -> datetime:
     if db.session.get_bind().dialect.name == "postgresql":
         # Two sign-ups at one domain at once must not both take the last slot. (SQLite's write
         # transactions are one at a time already.)
-        db.session.execute(
-            text("SELECT pg_advisory_xact_lock(:space, hashtext(:domain))"),
-            {"space": _DOMAIN_LOCK_SPACE, "domain": domain},
-        )
+        db.session.execute(_LOCK_DOMAINS, {"space": _DOMAIN_LOCK_SPACE, "domains": [domain]})
     latest = db.session.scalars(_LATEST_SLOTS, {"domain": domain, "limit": limit}).all()
     if len(latest) < limit or latest[-1] + DOMAIN_WINDOW <= now:
         return now
@@ -268,21 +373,25 @@ def backoff_seconds(attempts: int, base: float = 30.0) -> float:
     return float(min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
-def _claim(message_id: int, now: datetime, message_id_header: str) -> Row[Any] | None:
-    """Take a due, queued row for sending and return what the message needs, in one statement
-    (None when it is not due or another process holds it). A row without a Message-ID gets
-    `message_id_header` now, before its first transmission, and keeps it for every retry."""
-    return db.session.execute(
+def _claim(sender: str, message_ids: Sequence[int], now: datetime) -> list[Row[Any]]:
+    """Take the due, queued rows among `message_ids` for sending and return what their messages
+    need, in one statement (none that is not due or that another process holds). A row without
+    a Message-ID gets one now, before its first transmission, and keeps it for every retry:
+    this claim's stem with the row's id, unique to the row."""
+    stem, _at, domain = make_msgid(domain=identity.sender_domain(sender))[1:-1].rpartition("@")
+    claimed = db.session.execute(
         _CLAIM,
         {
-            "b_id": message_id,
+            "b_ids": list(message_ids),
             "b_queued": OutboxStatus.QUEUED,
             "b_due_by": now + timedelta(seconds=1),
             "b_sending": OutboxStatus.SENDING,
             "b_claimed_at": utcnow(),
-            "b_header": message_id_header,
+            "b_before_id": f"<{stem}.",
+            "b_after_id": f"@{domain}>",
         },
-    ).one_or_none()
+    ).all()
+    return sorted(claimed, key=lambda row: row.id)
 
 
 #: What building and sending a message reads of its row.
@@ -303,7 +412,7 @@ _SENT_COLUMNS = tuple(
 _CLAIM = (
     update(_OUTBOX)
     .where(
-        _OUTBOX.c.id == bindparam("b_id"),
+        _OUTBOX.c.id.in_(bindparam("b_ids", expanding=True)),
         _OUTBOX.c.status == bindparam("b_queued"),
         _OUTBOX.c.next_attempt_at <= bindparam("b_due_by"),
     )
@@ -311,7 +420,12 @@ _CLAIM = (
         status=bindparam("b_sending"),
         claimed_at=bindparam("b_claimed_at"),
         attempts=_OUTBOX.c.attempts + 1,
-        message_id=func.coalesce(func.nullif(_OUTBOX.c.message_id, ""), bindparam("b_header")),
+        message_id=func.coalesce(
+            func.nullif(_OUTBOX.c.message_id, ""),
+            bindparam("b_before_id", type_=String)
+            + sql_cast(_OUTBOX.c.id, String)
+            + bindparam("b_after_id", type_=String),
+        ),
     )
     .returning(*_SENT_COLUMNS)
 )
@@ -347,20 +461,23 @@ def deliver(message_id: int, now: datetime | None = None) -> OutboxStatus | None
     """
     with transaction("deliver"):
         sender, reply_to = _sender_and_reply_to()
-        message = _claim(
-            message_id, now or utcnow(), make_msgid(domain=identity.sender_domain(sender))
-        )
-        if message is None:
-            return None
+        claimed = _claim(sender, [message_id], now or utcnow())
+    if not claimed:
+        return None
+    return _send_claimed(claimed[0], sender, reply_to)
+
+
+def _send_claimed(message: Row[Any], sender: str, reply_to: str | None) -> OutboxStatus:
+    """Send a claimed row and record what became of it (no transaction open while sending)."""
     try:
         # An address or a header that cannot be encoded fails here, recorded as any failure.
         _transmit(message, _build_message(message, sender, reply_to))
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
-        return _record_failure(message_id, exc)
+        return _record_failure(message.id, exc)
     with transaction("deliver"):
         # One UPDATE, without loading the row again (the claim's commit expired it).
         db.session.execute(
-            _SENT, {"b_id": message_id, "b_sent": OutboxStatus.SENT, "b_sent_at": utcnow()}
+            _SENT, {"b_id": message.id, "b_sent": OutboxStatus.SENT, "b_sent_at": utcnow()}
         )
     return OutboxStatus.SENT
 

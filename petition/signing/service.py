@@ -4,17 +4,25 @@ transaction each."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core import events, outbox
-from ..core.audit import Actor, record
-from ..core.db import after_write, compare_and_set, rowcount, write_transaction
+from ..core.audit import Actor, event_row, record, record_rows
+from ..core.batching import ALONE, Alone, GroupCommit
+from ..core.db import (
+    after_write,
+    compare_and_set,
+    in_write_transaction,
+    rowcount,
+    write_transaction,
+)
 from ..core.i18n import localised_path
 from ..core.tokens import hash_token, looks_like_token, new_token
 from ..core.validation import OrganisationFields, derived_columns, normalise_email
@@ -172,27 +180,8 @@ _INSERT_TOKENS = insert(cast(Table, SignatureToken.__table__))
 
 def _queue_written(signature_id: int, to_address: str, confirmation: _Confirmation) -> None:
     """Its links and its outbox row, in the caller's transaction."""
-    now = utcnow()
     # One INSERT for both tokens: nothing reads them back in this transaction.
-    db.session.execute(
-        _INSERT_TOKENS,
-        [
-            {
-                "signature_id": signature_id,
-                "purpose": TokenPurpose.CONFIRM,
-                "token_hash": confirmation.confirm_hash,
-                "created_at": now,
-                "expires_at": now + _confirm_ttl(),
-            },
-            {
-                "signature_id": signature_id,
-                "purpose": TokenPurpose.MANAGE,
-                "token_hash": confirmation.manage_hash,
-                "created_at": now,
-                "expires_at": None,
-            },
-        ],
-    )
+    db.session.execute(_INSERT_TOKENS, _token_rows(signature_id, confirmation, utcnow()))
     outbox.queue_rendered(
         "confirm",
         to_address,
@@ -200,6 +189,26 @@ def _queue_written(signature_id: int, to_address: str, confirmation: _Confirmati
         signature_id=signature_id,
         cap_per_domain=True,  # anyone can type any address into the form
     )
+
+
+def _token_rows(signature_id: int, confirmation: _Confirmation, now: datetime) -> list[dict]:
+    """The confirmation link's row (it expires) and the manage link's (it does not)."""
+    return [
+        {
+            "signature_id": signature_id,
+            "purpose": TokenPurpose.CONFIRM,
+            "token_hash": confirmation.confirm_hash,
+            "created_at": now,
+            "expires_at": now + _confirm_ttl(),
+        },
+        {
+            "signature_id": signature_id,
+            "purpose": TokenPurpose.MANAGE,
+            "token_hash": confirmation.manage_hash,
+            "created_at": now,
+            "expires_at": None,
+        },
+    ]
 
 
 def _queue_confirmation(
@@ -262,14 +271,50 @@ def submit_signature(
         submitted_ip=ip[:64],
     )
     _apply_input(signature, data)
-    confirmation = _write_confirmation(signature, statement)
+    submission = _Submission(
+        statement.id, statement.slug, signature, _write_confirmation(signature, statement), data, ip
+    )
+    if in_write_transaction():  # inside a caller's transaction, which it commits
+        return _store_alone(submission)
+    return _group_commit().submit(submission)
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """A sign-on ready to store: its signature (not in a session), its email, the input."""
+
+    statement_id: int
+    slug: str
+    signature: Signature
+    confirmation: _Confirmation
+    data: SignatureInput
+    ip: str
+
+    @property
+    def key(self) -> tuple[int, str | None]:
+        return self.statement_id, self.signature.email_normalised
+
+
+def _group_commit() -> GroupCommit[_Submission, SubmitOutcome]:
+    """This process's queue of sign-ons to store (core/batching.py)."""
+    extensions = current_app.extensions
+    group = extensions.get("signing.group_commit")
+    if group is None:
+        group = extensions.setdefault(
+            "signing.group_commit", GroupCommit(_store_alone, _store_together)
+        )
+    return group
+
+
+def _store_alone(submission: _Submission) -> SubmitOutcome:
+    """One submission in a transaction of its own."""
     try:
-        return _store_submission(statement.id, statement.slug, signature, confirmation, data, ip)
+        return _store_submission(submission)
     except IntegrityError:
         # The same address in two submissions at the same moment (PostgreSQL; SQLite's writers
         # take turns): the unique constraint let one in. This one, rolled back whole, is now
         # a second submission.
-        return _store_submission(statement.id, statement.slug, signature, confirmation, data, ip)
+        return _store_submission(submission)
 
 
 _SIGNATURES = cast(Table, Signature.__table__)
@@ -296,46 +341,129 @@ _SIGNING_STATE = select(
 
 
 @write_transaction
-def _store_submission(
-    statement_id: int,
-    slug: str,
-    signature: Signature,
-    confirmation: _Confirmation,
-    data: SignatureInput,
-    ip: str,
-) -> SubmitOutcome:
+def _store_submission(submission: _Submission) -> SubmitOutcome:
     """The rows of a submission: the signature (or, for a known address, what its state asks
     for), its links, the audit row and the email. One query reads whether the statement takes
-    signatures and whether the address has signed it; `signature` is not added to the session
-    (its row is one INSERT)."""
+    signatures and whether the address has signed it; the signature is not added to the
+    session (its row is one INSERT)."""
+    signature = submission.signature
     found = db.session.execute(
         _SIGNING_STATE,
-        {"statement_id": statement_id, "email_normalised": signature.email_normalised},
+        {"statement_id": submission.statement_id, "email_normalised": signature.email_normalised},
     ).one_or_none()
     if found is None:
-        raise StatementNotFound(slug)
+        raise StatementNotFound(submission.slug)
     is_open, opens_at, closes_at, signed_id = found
     now = utcnow()
     if not accepts_signatures(is_open, opens_at, closes_at, now=now):
-        raise StatementClosed(slug)
+        raise StatementClosed(submission.slug)
     if signed_id is not None:  # this address has signed this statement already
-        return _submit_again(db.session.get_one(Statement, statement_id), data, ip)
-    signature.consent_at = signature.last_confirmation_sent_at = now  # the email is queued below
-    values = {
-        key: getattr(signature, key) for key in _SIGNATURE_COLUMNS if key in signature.__dict__
-    }
-    signature_id = db.session.execute(_INSERT_NEW, values).scalar_one()
-    signature.id = signature_id
-    record(
-        Actor.signatory(),
-        "submitted",
-        signature=signature,
-        to_state=SignatureState.PENDING_EMAIL,
-        detail=f"ip={ip}" if ip else "",
-    )
+        statement = db.session.get_one(Statement, submission.statement_id)
+        return _submit_again(statement, submission.data, submission.ip)
+    signature.id = db.session.execute(_INSERT_NEW, _new_row(signature, now)).scalar_one()
+    record(Actor.signatory(), "submitted", **_submitted(submission))
     assert signature.email, "a signature from the form has an email"
-    _queue_written(signature_id, signature.email, confirmation)
+    _queue_written(signature.id, signature.email, submission.confirmation)
     return SubmitOutcome.CREATED
+
+
+def _new_row(signature: Signature, now: datetime) -> dict:
+    """The values of a new signature's INSERT; the email is queued in the same transaction."""
+    signature.consent_at = signature.last_confirmation_sent_at = now
+    return {key: getattr(signature, key) for key in _SIGNATURE_COLUMNS if key in signature.__dict__}
+
+
+def _submitted(submission: _Submission) -> dict:
+    """The audit row of a new submission (record's fields)."""
+    ip = submission.ip
+    return {
+        "signature": submission.signature,
+        "to_state": SignatureState.PENDING_EMAIL,
+        "detail": f"ip={ip}" if ip else "",
+    }
+
+
+#: For a batch of submissions, in one query: whether their statements take signatures, and
+#: which of their addresses have signed them (a row each; one with no address if none has).
+_BATCH_STATE = (
+    select(
+        Statement.id,
+        Statement.is_open,
+        Statement.signing_opens_at,
+        Statement.signing_closes_at,
+        Signature.email_normalised,
+    )
+    .outerjoin(
+        Signature,
+        and_(
+            Signature.statement_id == Statement.id,
+            Signature.email_normalised.in_(bindparam("emails", expanding=True)),
+        ),
+    )
+    .where(Statement.id.in_(bindparam("ids", expanding=True)))
+)
+#: INSERT … RETURNING for several new signatures (one statement: SQLAlchemy's insertmanyvalues),
+#: each id with what tells the rows apart.
+_INSERT_MANY = insert(_SIGNATURES).returning(
+    _SIGNATURES.c.id, _SIGNATURES.c.statement_id, _SIGNATURES.c.email_normalised
+)
+
+
+@write_transaction
+def _store_together(
+    submissions: Sequence[_Submission],
+) -> list[SubmitOutcome | BaseException | Alone]:
+    """Several new submissions in one transaction, with the statements and addresses read once
+    for all: what `_store_submission` does for one, in one statement per table. An address that
+    has signed already, or that comes twice in the batch, is left to `_store_submission` (ALONE)."""
+    now = utcnow()
+    rows = db.session.execute(
+        _BATCH_STATE,
+        {
+            "ids": sorted({s.statement_id for s in submissions}),
+            "emails": sorted({str(s.key[1]) for s in submissions}),
+        },
+    ).all()
+    windows = {row.id: accepts_signatures(*row[1:4], now=now) for row in rows}
+    signed = {(row.id, row.email_normalised) for row in rows if row.email_normalised is not None}
+    results: list[SubmitOutcome | BaseException | Alone] = []
+    new: list[_Submission] = []
+    for submission in submissions:
+        if submission.statement_id not in windows:
+            results.append(StatementNotFound(submission.slug))
+        elif not windows[submission.statement_id]:
+            results.append(StatementClosed(submission.slug))
+        elif submission.key in signed:
+            results.append(ALONE)
+        else:
+            signed.add(submission.key)
+            new.append(submission)
+            results.append(SubmitOutcome.CREATED)
+    if new:
+        _insert_new(new, now)
+    return results
+
+
+def _insert_new(submissions: list[_Submission], now: datetime) -> None:
+    """The rows of new submissions: signatures, audit rows, links, emails, a statement each."""
+    by_columns: dict[tuple[str, ...], list[dict]] = {}
+    for submission in submissions:
+        row = _new_row(submission.signature, now)
+        by_columns.setdefault(tuple(row), []).append(row)
+    ids = {}
+    for rows in by_columns.values():  # insertmanyvalues: one parameter set's keys for all
+        for signature_id, statement_id, email in db.session.execute(_INSERT_MANY, rows):
+            ids[statement_id, email] = signature_id
+    tokens, messages = [], []
+    for submission in submissions:
+        signature = submission.signature
+        signature.id = ids[submission.key]
+        tokens += _token_rows(signature.id, submission.confirmation, now)
+        assert signature.email, "a signature from the form has an email"
+        messages.append((signature.email, submission.confirmation.email, signature.id))
+    record_rows([event_row(Actor.signatory(), "submitted", **_submitted(s)) for s in submissions])
+    db.session.execute(_INSERT_TOKENS, tokens)
+    outbox.queue_many("confirm", messages)
 
 
 def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> SubmitOutcome:
