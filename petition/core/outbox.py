@@ -169,6 +169,7 @@ def queue_email(
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 #: Built once; each row's values come as parameters (no statement to build per message).
 _INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_INSERT_ROWS = insert(_OUTBOX)
 
 
 def queue_rendered(
@@ -219,7 +220,10 @@ def queue_many(kind: str, messages: Sequence[tuple[str, Email, int]]) -> None:
         address, email, signature_id = message
         rows.append(_row(kind, address, email, signature_id, now, now, domain, ""))
     if rows:
-        db.session.execute(_INSERT, rows)
+        # No RETURNING: an executemany of the one-row INSERT (its SQL parsed once per process by
+        # psycopg, pipelined), where RETURNING makes it one INSERT with a parameter per value,
+        # whose SQL psycopg parses again at every call.
+        db.session.execute(_INSERT_ROWS, rows)
         after_write(lambda: jobs.enqueue(deliver_due, key=DELIVER_DUE))
     for address, email, signature_id in capped:
         queue_rendered(kind, address, email, signature_id=signature_id, cap_per_domain=True)
