@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from petition.core import outbox
 from petition.core.batching import GroupCommit
@@ -279,3 +280,52 @@ def test_the_mail_cap_per_domain_counts_the_whole_batch(app, seeded):
     assert len(due) == 3
     assert due[1] <= now
     assert due[2] > now + timedelta(minutes=59)
+
+
+def test_a_row_refused_late_in_the_batch_rolls_it_all_back_and_only_its_sender_is_told(
+    app, seeded, monkeypatch
+):
+    """One submission's link collides with a stored one (the unique index refuses it), among
+    the rows sent together at the end of the batch (PostgreSQL: in one pipeline): nothing of the
+    batch stays, the others are stored alone, and only that submission fails."""
+    real = signing._write_confirmation
+    with app.app_context():
+        signing.submit_signature(statement_to_sign(seeded), entry(9))
+        taken = db.session.scalar(select(SignatureToken.token_hash).limit(1))
+        db.session.remove()
+
+    def colliding(signature, statement, **kwargs):
+        confirmation = real(signature, statement, **kwargs)
+        if signature.email == entry(2).email:
+            return signing._Confirmation(taken, confirmation.manage_hash, confirmation.email)
+        return confirmation
+
+    monkeypatch.setattr(signing, "_write_confirmation", colliding)
+    rest = [entry(n) for n in range(1, 5)]
+    results = submit_together(app, seeded, entry(0), rest)
+    assert app.extensions[GROUP].batches == 0
+    assert isinstance(results.pop(entry(2).email), IntegrityError)
+    assert results == {
+        d.email: signing.SubmitOutcome.CREATED for d in [entry(0), *rest] if d != entry(2)
+    }
+    wait_jobs(app)
+    with app.app_context():
+        assert not db.session.scalar(select(func.count()).where(Signature.email == entry(2).email))
+        for data in [entry(0), *rest]:
+            if data == entry(2):
+                continue
+            [signature_id] = db.session.scalars(
+                select(Signature.id).where(Signature.email == data.email)
+            ).all()
+            assert (
+                db.session.scalar(
+                    select(func.count()).where(SignatureToken.signature_id == signature_id)
+                )
+                == 2
+            )
+            assert (
+                db.session.scalar(
+                    select(func.count()).where(OutboxMessage.signature_id == signature_id)
+                )
+                == 1
+            )

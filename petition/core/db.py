@@ -194,6 +194,21 @@ def transaction(name: str = "transaction") -> Iterator[None]:
         callback()
 
 
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """PostgreSQL: the statements of the block go to the server without waiting for each answer
+    (psycopg's pipeline mode); the connection waits where a result is read, and at the end.
+    Elsewhere, statements as usual. An error surfaces at one of those waits, and the write
+    transaction rolls back whole as always."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    with driver.pipeline():  # type: ignore[union-attr]
+        yield
+
+
 def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
     """Make a service function one write transaction (see `transaction`)."""
 

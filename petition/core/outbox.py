@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.policy
 import logging
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.charset import Charset
@@ -28,7 +28,7 @@ from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
 from . import identity, jobs
 from .audit import Actor, record
-from .db import after_write, rowcount, transaction, write_transaction
+from .db import after_write, pipelined, rowcount, transaction, write_transaction
 from .i18n import SOURCE_LANGUAGE, bound_gettext
 from .validation import registrable_domain
 from .wording import mail_kind_label, outbox_status_label
@@ -201,11 +201,17 @@ def queue_rendered(
     return message_id
 
 
-def queue_many(kind: str, messages: Sequence[tuple[str, Email, int]]) -> None:
+def queue_many(
+    kind: str,
+    messages: Sequence[tuple[str, Email, int]],
+    *,
+    with_rows: Callable[[], None] | None = None,
+) -> None:
     """Outbox rows for several messages at once, `(to_address, email, signature_id)` each, in
     the current transaction: as `queue_rendered(..., cap_per_domain=True)` for each, in one
     INSERT for all those whose domain has room now (a message to a domain without room goes
-    through queue_rendered, deferred)."""
+    through queue_rendered, deferred). `with_rows`: the caller's statements that read nothing
+    back, sent with the outbox rows (PostgreSQL: one round trip for all, db.pipelined)."""
     now = utcnow()
     domains = [_capped_domain(address) for address, _email, _id in messages]
     limit = current_app.config.get("MAIL_DOMAIN_HOURLY_LIMIT", 0)
@@ -219,11 +225,15 @@ def queue_many(kind: str, messages: Sequence[tuple[str, Email, int]]) -> None:
         taken[domain] = taken.get(domain, 0) + 1
         address, email, signature_id = message
         rows.append(_row(kind, address, email, signature_id, now, now, domain, ""))
+    with pipelined():
+        if with_rows is not None:
+            with_rows()
+        if rows:
+            # No RETURNING: an executemany of the one-row INSERT (its SQL parsed once per
+            # process by psycopg), where RETURNING makes it one INSERT with a parameter per
+            # value, whose SQL psycopg parses again at every call.
+            db.session.execute(_INSERT_ROWS, rows)
     if rows:
-        # No RETURNING: an executemany of the one-row INSERT (its SQL parsed once per process by
-        # psycopg, pipelined), where RETURNING makes it one INSERT with a parameter per value,
-        # whose SQL psycopg parses again at every call.
-        db.session.execute(_INSERT_ROWS, rows)
         after_write(lambda: jobs.enqueue(deliver_due, key=DELIVER_DUE))
     for address, email, signature_id in capped:
         queue_rendered(kind, address, email, signature_id=signature_id, cap_per_domain=True)

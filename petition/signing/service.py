@@ -461,9 +461,13 @@ def _insert_new(submissions: list[_Submission], now: datetime) -> None:
         tokens += _token_rows(signature.id, submission.confirmation, now)
         assert signature.email, "a signature from the form has an email"
         messages.append((signature.email, submission.confirmation.email, signature.id))
-    record_rows([event_row(Actor.signatory(), "submitted", **_submitted(s)) for s in submissions])
-    db.session.execute(_INSERT_TOKENS, tokens)
-    outbox.queue_many("confirm", messages)
+    audit = [event_row(Actor.signatory(), "submitted", **_submitted(s)) for s in submissions]
+
+    def links_and_audit() -> None:
+        record_rows(audit)
+        db.session.execute(_INSERT_TOKENS, tokens)
+
+    outbox.queue_many("confirm", messages, with_rows=links_and_audit)
 
 
 def _submit_again(statement: Statement, data: SignatureInput, ip: str) -> SubmitOutcome:
