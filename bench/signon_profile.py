@@ -122,12 +122,47 @@ def measure(name: str, call: Callable[[], object], count: int, counter: list[str
     )
 
 
+#: The batch of sign-ons written together in the profile (a burst on 2 cores forms about 4-8).
+BATCH = 8
+
+
+def prepared_batches(app, slug: str, numbers, count: int) -> list[list]:
+    """`count` batches of BATCH new submissions, prepared (their emails rendered) as the threads
+    that hand them in do before the batch is written."""
+    from petition.signing import service as signing
+    from petition.statements.service import statement_to_sign
+
+    batches = []
+    with app.test_request_context(f"/statements/{slug}/sign", method="POST"):
+        statement = statement_to_sign(slug)
+        for _ in range(count):
+            batch = []
+            for _ in range(BATCH):
+                n = next(numbers)
+                email = f"batched{n}@batched-org{n}.eu"
+                data = signing.SignatureInput(
+                    organisation_name=f"Batched Organisation {n}",
+                    organisation_type="sme",
+                    country="DE",
+                    city="Köln",
+                    website=f"https://batched-org{n}.eu",
+                    contact_name=f"Contact {n}",
+                    contact_role="",
+                    email=email,
+                    email_normalised=email,
+                )
+                batch.append(signing.prepare_submission(statement, data, "192.0.2.1"))
+            batches.append(batch)
+    return batches
+
+
 def run(postgres: bool, count: int) -> tuple[list[Case], list[str], dict]:
     from sqlalchemy import event
 
     from petition import create_app
     from petition.core import outbox
     from petition.extensions import db
+    from petition.signing import service as signing
 
     workdir = Path(tempfile.mkdtemp(prefix="jointly-signon-profile-"))
     database = pdf_bench.create_database(1_000, workdir, postgres=postgres)
@@ -180,6 +215,23 @@ def run(postgres: bool, count: int) -> tuple[list[Case], list[str], dict]:
 
         # The mail of the submissions above: about 2 × count waiting in the outbox.
         cases.append(measure("confirmation mail: outbox.deliver", deliver_next, count, executed))
+        # Under a burst the submissions a process holds at one moment are written together
+        # (core/batching.py); their rows, in one transaction, for a batch of BATCH.
+        batches = iter(prepared_batches(app, slug, numbers, 2 * max(count // BATCH, 1) + 5))
+
+        def write_batch() -> None:
+            with app.app_context():
+                signing.store_together(next(batches))
+
+        cases.append(
+            measure(
+                f"{BATCH} sign-ons written together (per batch; rows only)",
+                write_batch,
+                max(count // BATCH, 1),
+                executed,
+            )
+        )
+        jobs.clear()
         pages = [
             ("GET sign-on form (anonymous, new session)", f"/statements/{slug}/sign", {}),
             ("GET / (statement page)", "/", {}),

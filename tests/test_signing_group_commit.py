@@ -1,4 +1,4 @@
-"""Sign-ons written together (signing/service.py `_store_together`, core/batching.py): the
+"""Sign-ons written together (signing/service.py `store_together`, core/batching.py): the
 submissions a process holds while another is being written share one transaction, and each
 ends as it would alone: its rows once, its email once, its answer in its own thread."""
 
@@ -61,7 +61,7 @@ class HeldGroup:
         self.writing = threading.Event()
         self.release = threading.Event()
         self._first = True
-        self.group = GroupCommit(self._write_one, signing._store_together)
+        self.group = GroupCommit(self._write_one, signing.store_together)
         app.extensions[GROUP] = self.group
 
     def _write_one(self, submission):

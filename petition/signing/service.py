@@ -263,6 +263,17 @@ def submit_signature(
     """
     if not statement.is_accepting_signatures():
         raise StatementClosed(statement.slug)
+    submission = prepare_submission(statement, data, ip)
+    if in_write_transaction():  # inside a caller's transaction, which it commits
+        return _store_alone(submission)
+    return _group_commit().submit(submission)
+
+
+def prepare_submission(
+    statement: Statement | StatementToSign, data: SignatureInput, ip: str = ""
+) -> _Submission:
+    """A submission ready to store: its signature and its email, with no database access (the
+    write transaction then holds only the rows)."""
     signature = Signature(
         statement_id=statement.id,
         statement_version_id=statement.current_version_id,
@@ -271,12 +282,8 @@ def submit_signature(
         submitted_ip=ip[:64],
     )
     _apply_input(signature, data)
-    submission = _Submission(
-        statement.id, statement.slug, signature, _write_confirmation(signature, statement), data, ip
-    )
-    if in_write_transaction():  # inside a caller's transaction, which it commits
-        return _store_alone(submission)
-    return _group_commit().submit(submission)
+    confirmation = _write_confirmation(signature, statement)
+    return _Submission(statement.id, statement.slug, signature, confirmation, data, ip)
 
 
 @dataclass(frozen=True)
@@ -301,7 +308,7 @@ def _group_commit() -> GroupCommit[_Submission, SubmitOutcome]:
     group = extensions.get("signing.group_commit")
     if group is None:
         group = extensions.setdefault(
-            "signing.group_commit", GroupCommit(_store_alone, _store_together)
+            "signing.group_commit", GroupCommit(_store_alone, store_together)
         )
     return group
 
@@ -410,7 +417,7 @@ _INSERT_MANY = insert(_SIGNATURES).returning(
 
 
 @write_transaction
-def _store_together(
+def store_together(
     submissions: Sequence[_Submission],
 ) -> list[SubmitOutcome | BaseException | Alone]:
     """Several new submissions in one transaction, with the statements and addresses read once
