@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -329,3 +330,48 @@ def test_a_row_refused_late_in_the_batch_rolls_it_all_back_and_only_its_sender_i
                 )
                 == 1
             )
+
+
+def test_a_batch_costs_the_same_statements_for_two_sign_ons_as_for_twenty(app, seeded):
+    """The point of writing together: one statement per table whatever the batch's size (an
+    INSERT of many rows, or an executemany, counts once)."""
+    from sqlalchemy import event
+
+    executed: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if threading.get_ident() == writer:  # not the jobs thread delivering the mail
+            executed.append(statement.split(None, 1)[0].upper())
+
+    writer = threading.get_ident()
+
+    numbers = iter(range(100, 200))
+    with app.test_request_context(f"/statements/{seeded}/sign", method="POST"):
+        statement = statement_to_sign(seeded)
+        batches = [
+            [
+                # Each in the language of its form, as every form submission is.
+                signing.prepare_submission(statement, replace(entry(next(numbers)), lang="de"))
+                for _ in range(size)
+            ]
+            for size in (2, 20)
+        ]
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        seen = []
+        for batch in batches:
+            executed.clear()
+            with app.app_context():
+                assert signing.store_together(batch) == [signing.SubmitOutcome.CREATED] * len(batch)
+                db.session.remove()
+            seen.append(list(executed))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert seen[0] == seen[1]
+    assert len(seen[0]) <= 8, seen[0]
+    with app.app_context():
+        assert (
+            db.session.scalar(select(func.count()).where(Signature.email.like("person1__@%"))) == 22
+        )
