@@ -345,6 +345,9 @@ def render_staff(app, pages: Pages, slug: str, statement_id: int) -> None:
     anonymous = app.test_client()
     pages.add("staff GET /staff/login", anonymous.get("/staff/login"))
     make_staff(app, "totp@example.org", "moderator")
+    # The mail of the pages above is still being recorded as sent by the jobs thread: a plain
+    # read-then-write commit here would meet its write (SQLite: "database is locked").
+    wait_jobs(app)
     with app.app_context():
         user = db.session.scalar(select(StaffUser).where(StaffUser.email == "totp@example.org"))
         user.totp_secret, user.totp_enabled = pyotp.random_base32(), True

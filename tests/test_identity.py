@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from petition.extensions import db
 from petition.models import AuditEvent, CampaignFile, CampaignIdentity, SignatureToken, utcnow
-from tests.conftest import CSRF_RE, csrf_token, links_in, submit_sign
+from tests.conftest import CSRF_RE, csrf_token, links_in, submit_sign, wait_jobs
 from tests.flows import confirm, legacy_withdraw_link, text_of
 from tests.staff_helpers import post, signed_in
 
@@ -193,6 +193,9 @@ def _mailing_recipient(app, slug: str, signature_id: int) -> str:
     from petition.models import Mailing, MailingRecipient, MailingStatus, Statement
 
     token, token_hash = new_token()
+    # The jobs thread may still be recording a sent mail: a plain read-then-write commit here
+    # would meet its write (SQLite: "database is locked").
+    wait_jobs(app)
     with app.app_context():
         statement = db.session.scalars(select(Statement).where(Statement.slug == slug)).one()
         mailing = Mailing(statement_id=statement.id, status=MailingStatus.SENT, texts={})
