@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -82,7 +82,7 @@ class GroupCommit(Generic[T, R]):
             raise slot.error
         if isinstance(slot.result, Alone):
             return self.write_one(item)
-        return slot.result  # type: ignore[return-value]
+        return cast(R, slot.result)
 
     def _write_batch(self) -> None:
         """The leader's turn: the queue's first items (its own first), then the lead to the

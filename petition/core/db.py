@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, event, update
@@ -19,6 +19,9 @@ from sqlalchemy.engine import CursorResult, Engine, Result
 
 from ..extensions import db
 from ..models import Signature, SignatureState
+
+if TYPE_CHECKING:
+    import psycopg
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -204,8 +207,8 @@ def pipelined() -> Iterator[None]:
     if connection.dialect.name != "postgresql":
         yield
         return
-    driver = connection.connection.driver_connection
-    with driver.pipeline():  # type: ignore[union-attr]
+    driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+    with driver.pipeline():
         yield
 
 
