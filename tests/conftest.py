@@ -309,6 +309,8 @@ class SmtpSink:
     host: str = "127.0.0.1"
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
+    peers: list[tuple] = field(default_factory=list)  # of each message accepted
+    refused_peers: list[tuple] = field(default_factory=list)  # of each refused by fail_next
     fail_next: list[str] = field(default_factory=list)  # SMTP replies to give instead of 250
     reject_all: str | None = None
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -318,9 +320,11 @@ class SmtpSink:
             if self.reject_all:
                 return self.reject_all
             if self.fail_next:
+                self.refused_peers.append(session.peer)
                 return self.fail_next.pop(0)
             msg = message_from_bytes(envelope.content, policy=policy.default)
             self.messages.append(msg)
+            self.peers.append(session.peer)  # the client's address and port: its connection
             self._cond.notify_all()
         return "250 Message accepted for delivery"
 

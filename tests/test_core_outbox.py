@@ -165,3 +165,34 @@ def test_the_delivery_job_sends_the_due_rows_a_batch_at_a_time_and_queues_itself
     assert stored["due4@example.org"][0] == OutboxStatus.QUEUED
     assert stored["held@example.org"][0] == OutboxStatus.SENDING
     assert _status(app, held) == OutboxStatus.SENDING
+
+
+def test_a_delivery_batch_uses_one_relay_connection_and_a_new_one_after_a_failure(
+    app, smtp, monkeypatch
+):
+    """deliver_due sends its batch on one SMTP connection (the relay's greeting, STARTTLS and
+    login once, not per message). A message the relay refuses is deferred as usual, the
+    connection is dropped, and the next message goes on a new one."""
+    ids = [_row(app, OutboxStatus.QUEUED, f"batch{n}@example.org") for n in range(5)]
+    with app.app_context():
+        monkeypatch.setattr(outbox.jobs, "enqueue", lambda *args, **kwargs: None)
+        assert outbox.deliver_due() == 5
+    smtp.wait_for(5)
+    assert len(set(smtp.peers)) == 1, smtp.peers
+
+    more = [_row(app, OutboxStatus.QUEUED, f"more{n}@example.org") for n in range(3)]
+    smtp.fail_next.append("451 4.3.0 try again later")
+    with app.app_context():
+        assert outbox.deliver_due() == 3
+    smtp.wait_for(7)
+    assert sorted(m["To"] for m in smtp.messages[5:]) == ["more1@example.org", "more2@example.org"]
+    # The refused message's connection was dropped: the next two share a new one.
+    [refused_on] = smtp.refused_peers
+    assert len(set(smtp.peers[5:])) == 1
+    assert refused_on not in smtp.peers[5:] and refused_on not in smtp.peers[:5]
+    assert [_status(app, i) for i in ids] == [OutboxStatus.SENT] * 5
+    assert [_status(app, i) for i in more] == [
+        OutboxStatus.QUEUED,  # refused once: retried later
+        OutboxStatus.SENT,
+        OutboxStatus.SENT,
+    ]

@@ -250,8 +250,12 @@ def deliver_due(batch: int = 100) -> int:
             _DUE_IDS, {"b_queued": OutboxStatus.QUEUED, "b_now": now, "b_limit": batch}
         ).all()
         claimed = _claim(sender, due, now) if due else []
-    for message in claimed:
-        _send_claimed(message, sender, reply_to)
+    relay = Relay()
+    try:
+        for message in claimed:
+            _send_claimed(message, sender, reply_to, relay)
+    finally:
+        relay.close()
     if len(due) == batch:
         jobs.enqueue(deliver_due, key=DELIVER_DUE)
     return len(claimed)
@@ -481,11 +485,13 @@ def deliver(message_id: int, now: datetime | None = None) -> OutboxStatus | None
     return _send_claimed(claimed[0], sender, reply_to)
 
 
-def _send_claimed(message: Row[Any], sender: str, reply_to: str | None) -> OutboxStatus:
+def _send_claimed(
+    message: Row[Any], sender: str, reply_to: str | None, relay: Relay | None = None
+) -> OutboxStatus:
     """Send a claimed row and record what became of it (no transaction open while sending)."""
     try:
         # An address or a header that cannot be encoded fails here, recorded as any failure.
-        _transmit(message, _build_message(message, sender, reply_to))
+        _transmit(message, _build_message(message, sender, reply_to), relay)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         return _record_failure(message.id, exc)
     with transaction("deliver"):
@@ -630,26 +636,60 @@ def _smtputf8_message(message: Row[Any], sender: str, headers: dict[str, str]) -
     return msg
 
 
-def _transmit(message: Row[Any], msg: MIMEBase | EmailMessage) -> None:
+def _transmit(message: Row[Any], msg: MIMEBase | EmailMessage, relay: Relay | None = None) -> None:
+    """Hand `msg` to the relay: on `relay`'s connection when given (a batch), else on a
+    connection of its own; with no MAIL_SERVER, to a file."""
     if not current_app.config.get("MAIL_SERVER"):
         _write_to_file(message, msg)
         return
-    state = current_app.extensions["mail"]
-    with TimeoutConnection(state) as connection:
+    if relay is not None:
+        relay.send(msg)
+        return
+    with TimeoutConnection(current_app.extensions["mail"]) as connection:
+        _send_on(connection, msg)
+
+
+def _send_on(connection: TimeoutConnection, msg: MIMEBase | EmailMessage) -> None:
+    try:
+        if connection.host is None:
+            return  # MAIL_SUPPRESS_SEND
+        if isinstance(msg, EmailMessage):
+            connection.host.send_message(msg)
+        else:
+            # The envelope: the bare addresses of the headers (IDNA domains already).
+            connection.host.sendmail(
+                parseaddr(msg["From"])[1], [parseaddr(msg["To"])[1]], msg.as_bytes()
+            )
+    except (smtplib.SMTPException, OSError) as exc:
+        if connection.body_unanswered():
+            raise MaybeSent(f"no reply after the message was sent: {exc}") from exc
+        raise
+
+
+class Relay:
+    """One SMTP connection for the messages of a delivery batch (deliver_due): opened for the
+    first, closed (QUIT) after the last. A relay connection with STARTTLS and a login costs
+    several round trips before the first byte of a message; a batch pays them once. After a
+    failure the connection is dropped, and the next message opens a new one."""
+
+    def __init__(self) -> None:
+        self._connection: TimeoutConnection | None = None
+
+    def send(self, msg: MIMEBase | EmailMessage) -> None:
+        if self._connection is None:
+            connection = TimeoutConnection(current_app.extensions["mail"])
+            connection.__enter__()
+            self._connection = connection
         try:
-            if connection.host is None:
-                return  # MAIL_SUPPRESS_SEND
-            if isinstance(msg, EmailMessage):
-                connection.host.send_message(msg)
-            else:
-                # The envelope: the bare addresses of the headers (IDNA domains already).
-                connection.host.sendmail(
-                    parseaddr(msg["From"])[1], [parseaddr(msg["To"])[1]], msg.as_bytes()
-                )
-        except (smtplib.SMTPException, OSError) as exc:
-            if connection.body_unanswered():
-                raise MaybeSent(f"no reply after the message was sent: {exc}") from exc
+            _send_on(self._connection, msg)
+        except BaseException:
+            self.close()
             raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.__exit__(None, None, None)
 
 
 def _write_to_file(message: Row[Any], msg: MIMEBase | EmailMessage) -> None:
