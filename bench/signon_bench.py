@@ -236,8 +236,6 @@ CPU_GROUPS = (
     ("redis", ("redis-server",)),
     ("wrk", ("wrk",)),
 )
-
-
 CPU_COLUMNS = (*(name for name, _ in CPU_GROUPS), "other")
 
 
@@ -246,7 +244,7 @@ def cpu_by_group() -> dict[str, float]:
     rest, the kernel's threads included); a process that ended between two calls is not
     counted."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals = dict.fromkeys([name for name, _ in CPU_GROUPS] + ["other"], 0.0)
+    totals = dict.fromkeys(CPU_COLUMNS, 0.0)
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue

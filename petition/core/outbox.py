@@ -250,12 +250,7 @@ def deliver_due(batch: int = 100) -> int:
             _DUE_IDS, {"b_queued": OutboxStatus.QUEUED, "b_now": now, "b_limit": batch}
         ).all()
         claimed = _claim(sender, due, now) if due else []
-    relay = Relay()
-    try:
-        for message in claimed:
-            _send_claimed(message, sender, reply_to, relay)
-    finally:
-        relay.close()
+    _send_each(claimed, sender, reply_to)
     if len(due) == batch:
         jobs.enqueue(deliver_due, key=DELIVER_DUE)
     return len(claimed)
@@ -482,11 +477,20 @@ def deliver(message_id: int, now: datetime | None = None) -> OutboxStatus | None
         claimed = _claim(sender, [message_id], now or utcnow())
     if not claimed:
         return None
-    return _send_claimed(claimed[0], sender, reply_to)
+    return _send_each(claimed, sender, reply_to)[0]
+
+
+def _send_each(claimed: list[Row[Any]], sender: str, reply_to: str | None) -> list[OutboxStatus]:
+    """Send claimed rows one after another on one relay connection, each recorded on its own."""
+    relay = Relay()
+    try:
+        return [_send_claimed(message, sender, reply_to, relay) for message in claimed]
+    finally:
+        relay.close()
 
 
 def _send_claimed(
-    message: Row[Any], sender: str, reply_to: str | None, relay: Relay | None = None
+    message: Row[Any], sender: str, reply_to: str | None, relay: Relay
 ) -> OutboxStatus:
     """Send a claimed row and record what became of it (no transaction open while sending)."""
     try:
@@ -636,17 +640,12 @@ def _smtputf8_message(message: Row[Any], sender: str, headers: dict[str, str]) -
     return msg
 
 
-def _transmit(message: Row[Any], msg: MIMEBase | EmailMessage, relay: Relay | None = None) -> None:
-    """Hand `msg` to the relay: on `relay`'s connection when given (a batch), else on a
-    connection of its own; with no MAIL_SERVER, to a file."""
+def _transmit(message: Row[Any], msg: MIMEBase | EmailMessage, relay: Relay) -> None:
+    """Hand `msg` to the mail server on `relay`'s connection; with no MAIL_SERVER, to a file."""
     if not current_app.config.get("MAIL_SERVER"):
         _write_to_file(message, msg)
         return
-    if relay is not None:
-        relay.send(msg)
-        return
-    with TimeoutConnection(current_app.extensions["mail"]) as connection:
-        _send_on(connection, msg)
+    relay.send(msg)
 
 
 def _send_on(connection: TimeoutConnection, msg: MIMEBase | EmailMessage) -> None:
@@ -667,10 +666,10 @@ def _send_on(connection: TimeoutConnection, msg: MIMEBase | EmailMessage) -> Non
 
 
 class Relay:
-    """One SMTP connection for the messages of a delivery batch (deliver_due): opened for the
-    first, closed (QUIT) after the last. A relay connection with STARTTLS and a login costs
-    several round trips before the first byte of a message; a batch pays them once. After a
-    failure the connection is dropped, and the next message opens a new one."""
+    """One SMTP connection for the messages of a delivery (one message, or deliver_due's
+    batch): opened for the first, closed (QUIT) after the last. A relay connection with STARTTLS
+    and a login costs several round trips before the first byte of a message; a batch pays them
+    once. After a failure the connection is dropped, and the next message opens a new one."""
 
     def __init__(self) -> None:
         self._connection: TimeoutConnection | None = None
