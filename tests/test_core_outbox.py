@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from petition.core import outbox
 from petition.extensions import db
@@ -196,3 +196,52 @@ def test_a_delivery_batch_uses_one_relay_connection_and_a_new_one_after_a_failur
         OutboxStatus.SENT,
         OutboxStatus.SENT,
     ]
+
+
+def test_a_delivery_batch_records_each_message_before_the_next_goes_out(app, smtp, monkeypatch):
+    """Each message is recorded as sent, durably (seen from another connection), before the
+    next message is handed to the relay: a worker that dies mid-batch leaves no sent message
+    recorded as unsent. On PostgreSQL the records share one autocommit connection for the
+    batch, one pool checkout in all, where a transaction each took one checkout (with its
+    liveness ping) per message."""
+    ids = [_row(app, OutboxStatus.QUEUED, f"step{n}@example.org") for n in range(4)]
+    seen_before_each: list[list[OutboxStatus]] = []
+    checkouts: list[int] = []
+    transmit = outbox._transmit
+
+    def watching_transmit(message, msg, relay):
+        with db.engine.connect() as other:  # outside the batch's connection and transaction
+            rows = other.execute(
+                select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids))
+            )
+            statuses = dict(rows.all())
+        seen_before_each.append([statuses[i] for i in ids])
+        transmit(message, msg, relay)
+
+    with app.app_context():
+        monkeypatch.setattr(outbox.jobs, "enqueue", lambda *args, **kwargs: None)
+        monkeypatch.setattr(outbox, "_transmit", watching_transmit)
+        claimed_before = db.engine.pool.checkedout()
+
+        def on_checkout(*args) -> None:
+            checkouts.append(1)
+
+        event.listen(db.engine, "checkout", on_checkout)
+        try:
+            assert outbox.deliver_due() == 4
+        finally:
+            event.remove(db.engine, "checkout", on_checkout)
+        postgres = db.engine.dialect.name == "postgresql"
+        assert db.engine.pool.checkedout() == claimed_before  # every connection given back
+    smtp.wait_for(4)
+    sent, sending = OutboxStatus.SENT, OutboxStatus.SENDING
+    assert seen_before_each == [
+        [sending, sending, sending, sending],
+        [sent, sending, sending, sending],
+        [sent, sent, sending, sending],
+        [sent, sent, sent, sending],
+    ]
+    assert [_status(app, i) for i in ids] == [sent] * 4
+    # The claim's transaction, the watcher's four connections, then the records: one
+    # connection for all four on PostgreSQL, one per record elsewhere.
+    assert len(checkouts) == 1 + 4 + (1 if postgres else 4)
