@@ -9,6 +9,14 @@ and a body of announced length up to 1 MiB) goes to a thread. A head that takes 
 GUNICORN_HEADER_TIMEOUT seconds in all (a byte every few seconds is no loophole), or a body longer
 than GUNICORN_BODY_TIMEOUT after it, closes the connection. nginx in front does the same with
 `client_header_timeout` and `client_body_timeout`; this keeps gunicorn safe when reached directly.
+
+It also takes a new connection only while it has a thread free for it. gunicorn's worker accepts
+whenever the listening socket is readable, so the first process to wake could take every
+connection of a burst: 16 persistent connections (a load test's, or nginx's upstream keepalive
+pool) all went to one process in four runs out of six here, and the other process, with its own
+core, idled. A worker with all its threads busy now leaves the socket to the others; the
+connection waits in the kernel's backlog until some thread is free. A connection waiting for its
+first bytes holds no thread and does not count, so slow clients cannot close the door either.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from gunicorn.workers import gthread
 HEADER_TIMEOUT = float(os.environ.get("GUNICORN_HEADER_TIMEOUT") or 10)
 # Seconds, from the end of the head, to send a body of announced length (buffered likewise).
 BODY_TIMEOUT = float(os.environ.get("GUNICORN_BODY_TIMEOUT") or 30)
+# How long a connection that has sent nothing yet counts as taking a thread (see _claimed).
+FRESH_CONNECTION_SECONDS = float(os.environ.get("GUNICORN_FRESH_CONNECTION_SECONDS") or 0.25)
 # A head larger than this is handed to gunicorn's parser as it is, which answers it with a 4xx.
 MAX_HEAD_BYTES = 64 * 1024
 # Bodies up to this size are gathered before the request goes to a thread (nginx's
@@ -30,6 +40,43 @@ MAX_BUFFERED_BODY = 1024 * 1024
 
 
 class HeadFirstThreadWorker(gthread.ThreadWorker):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Connections handed to the thread pool and not yet back (the event loop's thread alone
+        # counts them: gunicorn calls enqueue_req and finish_request there).
+        self.jointly_busy = 0
+
+    def set_accept_enabled(self, enabled):
+        super().set_accept_enabled(enabled and self._claimed() < self.cfg.threads)
+
+    def _claimed(self) -> int:
+        """Threads taken, counting as one a connection that has sent nothing yet, for its first
+        FRESH_CONNECTION_SECONDS: a burst's connections are accepted before their requests
+        arrive, and without this the process that woke first would take them all. After that
+        it counts no more, and a connection that has sent part of a request never does: a
+        client that connects and says nothing holds the door shut briefly, one that trickles
+        its request (slowloris) not at all."""
+        claimed, since = self.jointly_busy, time.monotonic() - FRESH_CONNECTION_SECONDS
+        for conn in reversed(self.pending_conns):  # parked in this order
+            if conn.timeout - self.cfg.keepalive < since:
+                break
+            if not getattr(conn, "jointly_received", None):
+                claimed += 1
+        return claimed
+
+    def enqueue_req(self, conn):
+        self.jointly_busy += 1
+        super().enqueue_req(conn)
+        self._accept_if_free()
+
+    def finish_request(self, conn, fs):
+        self.jointly_busy -= 1
+        super().finish_request(conn, fs)  # may hand the connection to a thread again
+        self._accept_if_free()
+
+    def _accept_if_free(self) -> None:
+        self.set_accept_enabled(self.nr_conns < self.worker_connections)
+
     def handle(self, conn):
         if self.cfg.is_ssl or conn.is_http2:
             return super().handle(conn)

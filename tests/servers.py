@@ -266,3 +266,23 @@ def assert_site_answers(port: int) -> None:
         status, seconds, _ = timed_get(port, path)
         assert status == 200, path
         assert seconds < 1, f"{path} took {seconds:.2f} s"
+
+
+def connections_by_process(port: int) -> dict[int, int]:
+    """Established connections to 127.0.0.1:`port`, by the process that accepted each (read
+    from /proc: the sockets of /proc/net/tcp, matched to the descriptors of every process)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+            inodes.add(f"socket:[{inode}]")
+    counts: dict[int, int] = {}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            held = sum(1 for fd in fd_dir.iterdir() if os.readlink(fd) in inodes)
+        except OSError:
+            continue  # gone, or not ours to read
+        if held:
+            counts[int(fd_dir.parent.name)] = held
+    return counts

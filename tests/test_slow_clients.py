@@ -20,6 +20,7 @@ from tests.servers import (
     SLUG,
     answers,
     assert_site_answers,
+    connections_by_process,
     open_slow_sockets,
     site_database,
     start_gunicorn,
@@ -188,3 +189,35 @@ def _read_response(sock: socket.socket) -> bytes:
     while len(rest) < length:
         rest += sock.recv(65536)
     return head + b"\r\n\r\n" + rest
+
+
+def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path_factory):
+    """A worker takes a connection only while it has a thread for it (deploy/gunicorn_worker.py),
+    so a burst of persistent connections cannot all land in the process that woke first while
+    the other idles. Twelve connections at once on 2 workers of 4 threads: each takes 4, the
+    other 4 wait in the kernel's backlog, and every one is answered once it asks. (A connection
+    that has sent nothing counts for GUNICORN_FRESH_CONNECTION_SECONDS, 5 s here.)"""
+    tmp_path = tmp_path_factory.mktemp("burst")
+    settings = {
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "GUNICORN_FRESH_CONNECTION_SECONDS": "5",
+    }
+    with serving(tmp_path, tmp_path_factory, **settings) as (port, log):
+        time.sleep(1)  # warm_up's own connections are gone
+        sockets = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(12)]
+        try:
+            deadline = time.monotonic() + 3
+            while sum(connections_by_process(port).values()) < 8 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # time to take more, were any worker willing
+            held = connections_by_process(port)
+            assert sorted(held.values()) == [4, 4], held
+            for sock in sockets:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            for sock in sockets:
+                assert _read_response(sock).startswith(b"HTTP/1.1 200")
+        finally:
+            for sock in sockets:
+                sock.close()
+    assert "Traceback" not in log.read_text()
