@@ -69,3 +69,40 @@ def test_a_whole_message_is_byte_for_byte_compat32s(app) -> None:
             for part in msg.walk():
                 part.policy = COMPAT32
             assert ours == msg.as_bytes(), subject
+
+
+def _message(app, body_text: str, body_html: str) -> bytes:
+    row = SimpleNamespace(
+        id=8,
+        kind="confirm",
+        to_address="anna.nowak@lodzkie.pl",
+        subject="Confirm",
+        body_text=body_text,
+        body_html=body_html,
+        message_id="<20261204.8.abc@example.org>",
+        list_unsubscribe=None,
+    )
+    with app.app_context():
+        return outbox._build_message(row, "Jointly <noreply@example.org>", None).as_bytes()
+
+
+def _parts(raw: bytes) -> tuple[str, list[str]]:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    bodies = [part.get_content().replace("\r\n", "\n") for part in parsed.iter_parts()]
+    return parsed.get_boundary(), bodies
+
+
+def test_the_boundary_is_chosen_with_the_bodies_in_view(app, monkeypatch) -> None:
+    text, html = "Dear Anna,\n\nŁódź is on the list.\n", "<p>Dear Anna,</p><p>Łódź</p>\n"
+    boundary, bodies = _parts(_message(app, text, html))
+    assert boundary.startswith("=_") and len(boundary) == 34
+    assert bodies == [text, html]
+    # A body that holds the boundary drawn: the generator picks one of its own instead.
+    monkeypatch.setattr(outbox.secrets, "token_hex", lambda n: "f" * 32)
+    trap = f"--=_{'f' * 32}\n"
+    boundary, bodies = _parts(_message(app, text + trap, html))
+    assert boundary != f"=_{'f' * 32}"
+    assert bodies == [text + trap, html]
+    boundary, bodies = _parts(_message(app, text, html + trap))
+    assert boundary != f"=_{'f' * 32}"
+    assert bodies == [text, html + trap]
