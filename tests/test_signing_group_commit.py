@@ -375,3 +375,20 @@ def test_a_batch_costs_the_same_statements_for_two_sign_ons_as_for_twenty(app, s
         assert (
             db.session.scalar(select(func.count()).where(Signature.email.like("person1__@%"))) == 22
         )
+
+
+def test_a_batch_stores_every_value_as_typed(app, seeded):
+    """On PostgreSQL a batch's signatures go as one array per column (`_insert_columns`): text
+    that array syntax gives meaning to (braces, quotes, commas, backslashes, the word NULL) and
+    empty values come back exactly as typed, each in its own row."""
+    names = ['{"a","b"}', "NULL", 'O\'Brien & "Sons", Ltd\\', "Ελλάδα, Київ {x}", "a,b}{"]
+    first = entry(40)
+    rest = [replace(entry(41 + n), organisation_name=name) for n, name in enumerate(names)]
+    rest[1] = replace(rest[1], city="", website="")
+    results = submit_together(app, seeded, first, rest)
+    assert set(results.values()) == {signing.SubmitOutcome.CREATED}
+    assert (app.extensions[GROUP].batches, app.extensions[GROUP].batched_items) == (1, len(rest))
+    for data in rest:
+        signature = rows_of(app, data.email)["signature"]
+        assert signature.organisation_name == data.organisation_name
+        assert (signature.city, signature.website) == (data.city, data.website)
