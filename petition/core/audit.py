@@ -9,6 +9,7 @@ from sqlalchemy import Table, insert
 
 from ..extensions import db
 from ..models import AuditEvent, Signature, utcnow
+from .db import insert_rows
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,7 @@ def record(actor: Actor, action: str, **fields: Any) -> None:
 
 def record_rows(rows: list[dict]) -> None:
     """Several rows made by `event_row`, in one statement, in the caller's transaction."""
-    if rows:
-        db.session.execute(_INSERT, rows)
+    insert_rows(cast(Table, AuditEvent.__table__), rows)
 
 
 def event_row(

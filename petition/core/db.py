@@ -14,7 +14,8 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, event, update
+from sqlalchemy import Insert, Select, Table, bindparam, event, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult, Engine, Result
 
 from ..extensions import db
@@ -249,3 +250,45 @@ def compare_and_set(signature_id: int, expected: SignatureState, **values) -> bo
 def rowcount(result: Result[Any]) -> int:
     """The rows an UPDATE or DELETE matched: `Session.execute` is typed as returning a plain Result."""
     return cast("CursorResult[Any]", result).rowcount
+
+
+def insert_rows(
+    table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()
+) -> Result[Any] | None:
+    """Rows of `table`, all with the same keys, in one statement in the current transaction;
+    with `returning`, those columns of the new rows (in no particular order).
+
+    On PostgreSQL, one array parameter per column (INSERT … SELECT unnest(…), …): a query whose
+    text is the same for 2 rows or 200. SQLAlchemy's executemany sends the rows one by one (a
+    message each, even in a pipeline) and insertmanyvalues writes a parameter per value, which
+    psycopg parses anew on every call once there are more than 50; this is parsed once by
+    psycopg and prepared by the server. A key whose values are all None is left out (its column
+    is NULL all the same) unless its column has a default of either kind. Python-side column defaults
+    are SQLAlchemy's to add, into the SELECT (`include_defaults`), as they are into rows.
+    Elsewhere: executemany, or insertmanyvalues with `returning`."""
+    if not rows:
+        return None
+    bind = db.session.get_bind()
+    columns = tuple(
+        key
+        for key in rows[0]
+        if table.c[key].default is not None
+        or table.c[key].server_default is not None
+        or any(row[key] is not None for row in rows)
+    )
+    if bind.dialect.name != "postgresql":
+        statement = insert(table)
+        if returning:
+            statement = statement.returning(*(table.c[key] for key in returning))
+        return db.session.execute(statement, rows)
+    return db.session.execute(
+        _insert_unnest(table, columns, returning),
+        {f"u_{key}": [row[key] for row in rows] for key in columns},
+    )
+
+
+@functools.cache
+def _insert_unnest(table: Table, columns: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
+    arrays = [func.unnest(bindparam(f"u_{key}", type_=ARRAY(table.c[key].type))) for key in columns]
+    statement = insert(table).from_select(list(columns), select(*arrays))
+    return statement.returning(*(table.c[key] for key in returning)) if returning else statement

@@ -32,7 +32,7 @@ from ..extensions import db
 from ..models import OutboxMessage, OutboxStatus, Signature, utcnow
 from . import identity, jobs
 from .audit import Actor, record
-from .db import after_write, pipelined, rowcount, transaction, write_transaction
+from .db import after_write, insert_rows, pipelined, rowcount, transaction, write_transaction
 from .i18n import SOURCE_LANGUAGE, bound_gettext
 from .validation import registrable_domain
 from .wording import mail_kind_label, outbox_status_label
@@ -173,7 +173,6 @@ def queue_email(
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 #: Built once; each row's values come as parameters (no statement to build per message).
 _INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
-_INSERT_ROWS = insert(_OUTBOX)
 
 
 def queue_rendered(
@@ -236,7 +235,7 @@ def queue_many(
             # No RETURNING: an executemany of the one-row INSERT (its SQL parsed once per
             # process by psycopg), where RETURNING makes it one INSERT with a parameter per
             # value, whose SQL psycopg parses again at every call.
-            db.session.execute(_INSERT_ROWS, rows)
+            insert_rows(_OUTBOX, rows)
     if rows:
         after_write(lambda: jobs.enqueue(deliver_due, key=DELIVER_DUE))
     for address, email, signature_id in capped:

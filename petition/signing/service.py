@@ -4,15 +4,13 @@ transaction each."""
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import Insert, Table, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core import events, outbox
@@ -22,6 +20,7 @@ from ..core.db import (
     after_write,
     compare_and_set,
     in_write_transaction,
+    insert_rows,
     rowcount,
     write_transaction,
 )
@@ -177,7 +176,8 @@ def _write_confirmation(
     return _Confirmation(confirm_hash, manage_hash, email)
 
 
-_INSERT_TOKENS = insert(cast(Table, SignatureToken.__table__))
+_TOKENS = cast(Table, SignatureToken.__table__)
+_INSERT_TOKENS = insert(_TOKENS)
 
 
 def _queue_written(signature_id: int, to_address: str, confirmation: _Confirmation) -> None:
@@ -411,29 +411,8 @@ _BATCH_STATE = (
     )
     .where(Statement.id.in_(bindparam("ids", expanding=True)))
 )
-#: INSERT … RETURNING for several new signatures (one statement: SQLAlchemy's insertmanyvalues),
-#: each id with what tells the rows apart.
-_INSERT_MANY = insert(_SIGNATURES).returning(
-    _SIGNATURES.c.id, _SIGNATURES.c.statement_id, _SIGNATURES.c.email_normalised
-)
-
-
-@functools.cache
-def _insert_columns(columns: tuple[str, ...]) -> Insert:
-    """PostgreSQL: INSERT … SELECT unnest(…), … RETURNING for any number of new signatures, an
-    array parameter per column. SQLAlchemy's insertmanyvalues writes a parameter per value
-    instead, and a query of more than 50 parameters psycopg parses anew on every call (a twentieth
-    of a web process's time under a burst); this one's text is the same for a batch of 2 or 20,
-    so psycopg parses it once and the server prepares it. The columns' Python-side defaults
-    that the rows leave out are SQLAlchemy's to add, into the SELECT (`include_defaults`)."""
-    arrays = [
-        func.unnest(bindparam(f"c_{key}", type_=ARRAY(_SIGNATURES.c[key].type))) for key in columns
-    ]
-    return (
-        insert(_SIGNATURES)
-        .from_select(list(columns), select(*arrays))
-        .returning(_SIGNATURES.c.id, _SIGNATURES.c.statement_id, _SIGNATURES.c.email_normalised)
-    )
+#: What several new signatures' INSERT returns: each id with what tells the rows apart.
+_TELLS_APART = ("id", "statement_id", "email_normalised")
 
 
 @write_transaction
@@ -478,16 +457,9 @@ def _insert_new(submissions: list[_Submission], now: datetime) -> None:
         row = _new_row(submission.signature, now)
         by_columns.setdefault(tuple(row), []).append(row)
     ids = {}
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    for columns, rows in by_columns.items():  # one parameter set's keys for all
-        if postgres:
-            inserted = db.session.execute(
-                _insert_columns(columns),
-                {f"c_{key}": [row[key] for row in rows] for key in columns},
-            )
-        else:
-            inserted = db.session.execute(_INSERT_MANY, rows)  # insertmanyvalues
-        for signature_id, statement_id, email in inserted:
+    for rows in by_columns.values():  # one parameter set's keys for all
+        inserted = insert_rows(_SIGNATURES, rows, returning=_TELLS_APART)
+        for signature_id, statement_id, email in inserted or ():
             ids[statement_id, email] = signature_id
     tokens, messages = [], []
     for submission in submissions:
@@ -500,7 +472,7 @@ def _insert_new(submissions: list[_Submission], now: datetime) -> None:
 
     def links_and_audit() -> None:
         record_rows(audit)
-        db.session.execute(_INSERT_TOKENS, tokens)
+        insert_rows(_TOKENS, tokens)
 
     outbox.queue_many("confirm", messages, with_rows=links_and_audit)
 
