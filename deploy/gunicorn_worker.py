@@ -14,9 +14,10 @@ It also takes a new connection only while it has a thread free for it. gunicorn'
 whenever the listening socket is readable, so the first process to wake could take every
 connection of a burst: 16 persistent connections (a load test's, or nginx's upstream keepalive
 pool) all went to one process in four runs out of six here, and the other process, with its own
-core, idled. A worker with all its threads busy now leaves the socket to the others; the
-connection waits in the kernel's backlog until some thread is free. A connection waiting for its
-first bytes holds no thread and does not count, so slow clients cannot close the door either.
+core, idled. A worker whose threads are all taken or about to be (see `_claimed`) now leaves the
+socket to the others; the connection waits in the kernel's backlog until some thread is free.
+A connection trickling its request holds no thread and does not count, so slow clients cannot
+close the door either.
 """
 
 from __future__ import annotations
@@ -50,18 +51,24 @@ class HeadFirstThreadWorker(gthread.ThreadWorker):
         super().set_accept_enabled(enabled and self._claimed() < self.cfg.threads)
 
     def _claimed(self) -> int:
-        """Threads taken, counting as one a connection that has sent nothing yet, for its first
-        FRESH_CONNECTION_SECONDS: a burst's connections are accepted before their requests
-        arrive, and without this the process that woke first would take them all. After that
-        it counts no more, and a connection that has sent part of a request never does: a
-        client that connects and says nothing holds the door shut briefly, one that trickles
-        its request (slowloris) not at all."""
+        """Threads taken or about to be: the connections in the thread pool, and for their first
+        FRESH_CONNECTION_SECONDS after being parked, those that have sent nothing yet and those
+        kept alive after an answer. A burst's connections are accepted before their requests
+        arrive, and a quick answer parks a connection before the next one is accepted; without
+        counting both, the process that woke first could take every connection of a burst and
+        the next request on each. Past that time they count no more, and a connection that has
+        sent part of a request never does: a client that connects and says nothing, or an idle
+        keep-alive connection, holds the door shut briefly; one that trickles its request
+        (slowloris) not at all."""
         claimed, since = self.jointly_busy, time.monotonic() - FRESH_CONNECTION_SECONDS
-        for conn in reversed(self.pending_conns):  # parked in this order
-            if conn.timeout - self.cfg.keepalive < since:
-                break
-            if not getattr(conn, "jointly_received", None):
-                claimed += 1
+        for parked, counts in (
+            (self.pending_conns, lambda conn: not getattr(conn, "jointly_received", None)),
+            (self.keepalived_conns, lambda conn: True),
+        ):
+            for conn in reversed(parked):  # parked in this order, each for `keepalive` seconds
+                if conn.timeout - self.cfg.keepalive < since:
+                    break
+                claimed += counts(conn)
         return claimed
 
     def enqueue_req(self, conn):

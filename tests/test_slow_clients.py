@@ -194,9 +194,10 @@ def _read_response(sock: socket.socket) -> bytes:
 def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path_factory):
     """A worker takes a connection only while it has a thread for it (deploy/gunicorn_worker.py),
     so a burst of persistent connections cannot all land in the process that woke first while
-    the other idles. Twelve connections at once on 2 workers of 4 threads: each takes 4, the
-    other 4 wait in the kernel's backlog, and every one is answered once it asks. (A connection
-    that has sent nothing counts for GUNICORN_FRESH_CONNECTION_SECONDS, 5 s here.)"""
+    the other idles. On 2 workers of 4 threads: eight connections opened one after another, each
+    answered and kept alive, are held 4 and 4; twelve at once are too, the other 4 wait in the
+    kernel's backlog, and every one is answered once it asks. (A connection that has sent
+    nothing, or was just answered, counts for GUNICORN_FRESH_CONNECTION_SECONDS, 5 s here.)"""
     tmp_path = tmp_path_factory.mktemp("burst")
     settings = {
         "WEB_CONCURRENCY": "2",
@@ -205,6 +206,21 @@ def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path_factory):
     }
     with serving(tmp_path, tmp_path_factory, **settings) as (port, log):
         time.sleep(1)  # warm_up's own connections are gone
+        # One after another, each answered and kept alive before the next connects: a worker
+        # that answers quickly still counts those as its threads' for a while.
+        kept = []
+        for _ in range(8):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert _read_response(sock).startswith(b"HTTP/1.1 200")
+            kept.append(sock)
+        held = connections_by_process(port)
+        assert sorted(held.values()) == [4, 4], held
+        for sock in kept:
+            sock.close()
+        wait_until(lambda: not connections_by_process(port), 10, "the kept connections to close")
+        time.sleep(5)  # and their time as fresh ones to pass
+        # All at once, before any request.
         sockets = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(12)]
         try:
             deadline = time.monotonic() + 3
