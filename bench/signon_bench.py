@@ -583,12 +583,15 @@ def targets_for(
         )
         if len(nginx) > 2:
             same_bytes = nginx[2].requests_per_second
+            # Information, not a target (the issue compares with a static file, site.css): what
+            # the cache costs against serving the very same bytes from disk.
             add(
                 "nginx: statement page (cache), against its bytes as a static file",
-                f"≥ {TARGET_NGINX_RATIO}× (information: the same size)",
+                "information: the same size",
                 f"{rate:,.0f}/s = {rate / same_bytes:.2f}×",
-                rate >= TARGET_NGINX_RATIO * same_bytes,
+                True,
             )
+            targets[-1]["result"] = "info"
     return targets
 
 
