@@ -71,6 +71,6 @@ def sign(slug: str) -> Response:
     return redirect(f"/statements/{slug}/sign/thanks", 303)
 
 
-def count_rows() -> int:
-    with sqlite3.connect(DATABASE) as connection:
+def count_rows(database: str | None = None) -> int:
+    with sqlite3.connect(database or DATABASE) as connection:
         return connection.execute("SELECT count(*) FROM signatures").fetchone()[0]

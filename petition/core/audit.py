@@ -38,7 +38,8 @@ class Actor:
 
 
 #: Built once; each row's values come as parameters (no statement to build per row).
-_INSERT = insert(cast(Table, AuditEvent.__table__))
+_AUDIT = cast(Table, AuditEvent.__table__)
+_INSERT = insert(_AUDIT)
 
 
 def record(actor: Actor, action: str, **fields: Any) -> None:
@@ -50,7 +51,7 @@ def record(actor: Actor, action: str, **fields: Any) -> None:
 
 def record_rows(rows: list[dict]) -> None:
     """Several rows made by `event_row`, in one statement, in the caller's transaction."""
-    insert_rows(cast(Table, AuditEvent.__table__), rows)
+    insert_rows(_AUDIT, rows)
 
 
 def event_row(

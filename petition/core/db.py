@@ -263,12 +263,16 @@ def insert_rows(
     message each, even in a pipeline) and insertmanyvalues writes a parameter per value, which
     psycopg parses anew on every call once there are more than 50; this is parsed once by
     psycopg and prepared by the server. A key whose values are all None is left out (its column
-    is NULL all the same) unless its column has a default of either kind. Python-side column defaults
-    are SQLAlchemy's to add, into the SELECT (`include_defaults`), as they are into rows.
+    is NULL all the same) unless its column has a default of either kind. Python-side column
+    defaults are SQLAlchemy's to add, into the SELECT (`include_defaults`), as into rows.
     Elsewhere: executemany, or insertmanyvalues with `returning`."""
     if not rows:
         return None
-    bind = db.session.get_bind()
+    if db.session.get_bind().dialect.name != "postgresql":
+        statement = insert(table)
+        if returning:
+            statement = statement.returning(*(table.c[key] for key in returning))
+        return db.session.execute(statement, rows)
     columns = tuple(
         key
         for key in rows[0]
@@ -276,11 +280,6 @@ def insert_rows(
         or table.c[key].server_default is not None
         or any(row[key] is not None for row in rows)
     )
-    if bind.dialect.name != "postgresql":
-        statement = insert(table)
-        if returning:
-            statement = statement.returning(*(table.c[key] for key in returning))
-        return db.session.execute(statement, rows)
     return db.session.execute(
         _insert_unnest(table, columns, returning),
         {f"u_{key}": [row[key] for row in rows] for key in columns},
