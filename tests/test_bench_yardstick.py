@@ -4,6 +4,7 @@ machine factor it reports would compare a different amount of work."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -42,3 +43,28 @@ def test_a_bad_post_stores_nothing(client, form: dict[str, str]) -> None:
     minimal_form_app._connection()  # the table exists
     assert client.post("/statements/minimal/sign", data=form).status_code == 400
     assert minimal_form_app.count_rows() == 0
+
+
+class _Database:
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": "sqlite:///bench.sqlite3"}
+
+
+def test_sign_on_mail_files_go_to_the_memory_folder_unless_asked_for_disk(tmp_path: Path):
+    from bench import signon_bench
+
+    memory = signon_bench.memory_mail_root()
+    if memory is None:
+        pytest.skip("no writable /dev/shm here")
+    try:
+        assert memory.parent == Path("/dev/shm") and memory.is_dir()
+        on_memory = signon_bench.app_env(_Database(), tmp_path, "sqlite", memory)  # type: ignore[arg-type]
+        on_disk = signon_bench.app_env(_Database(), tmp_path, "sqlite")  # type: ignore[arg-type]
+    finally:
+        memory.rmdir()
+    assert on_memory["FLASK_MAIL_DIR"] == str(memory / "mail-sqlite")
+    assert on_disk["FLASK_MAIL_DIR"] == str(tmp_path / "mail-sqlite")
+    parser = argparse.ArgumentParser()
+    signon_bench.add_arguments(parser)
+    assert parser.parse_args(["--mail-on-disk"]).mail_on_disk
+    assert not parser.parse_args([]).mail_on_disk
