@@ -1,6 +1,6 @@
 """core/db.py insert_rows: many rows in one statement, each stored as given.
 
-On PostgreSQL the rows go as one array per column (INSERT … SELECT unnest); elsewhere as
+On PostgreSQL the rows go as one JSON document (INSERT … SELECT … json_to_recordset); elsewhere as
 SQLAlchemy's executemany. Either way every value, default and NULL must land as a row-by-row
 INSERT would have put it."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import os
 import threading
 import time
@@ -11,12 +12,25 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Insert, Select, Table, bindparam, event, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy import (
+    JSON,
+    Insert,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    column,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 
 from ..extensions import db
 from ..models import Signature, SignatureState
@@ -258,17 +272,22 @@ def insert_rows(
     """Rows of `table`, all with the same keys, in one statement in the current transaction;
     with `returning`, those columns of the new rows (in no particular order).
 
-    On PostgreSQL, one array parameter per column (INSERT … SELECT unnest(…), …): a query whose
-    text is the same for 2 rows or 200. SQLAlchemy's executemany sends the rows one by one (a
-    message each, even in a pipeline) and insertmanyvalues writes a parameter per value, which
-    psycopg parses anew on every call once there are more than 50; this is parsed once by
-    psycopg and prepared by the server. A key whose values are all None is left out (its column
-    is NULL all the same) unless its column has a default of either kind. Python-side column
+    On PostgreSQL, the rows as one JSON document (INSERT … SELECT … FROM json_to_recordset):
+    one parameter, encoded by the json module's C encoder and parsed by the server, with a
+    query text that is the same for 2 rows or 200. SQLAlchemy's executemany sends the rows one
+    by one (a message each, even in a pipeline); insertmanyvalues writes a parameter per value,
+    which psycopg parses anew on every call once there are more than 50; and arrays, one per
+    column, are escaped by psycopg element by element in Python (a regular expression per
+    string: the emails' bodies are most of a sign-on's bytes). The columns' own bind
+    processing (enums, UTC datetimes) applies as for any INSERT; a JSON column's value goes in
+    as the document's own JSON. A key whose values are all None is left out (its column is
+    NULL all the same) unless its column has a default of either kind. Python-side column
     defaults are SQLAlchemy's to add, into the SELECT (`include_defaults`), as into rows.
     Elsewhere: executemany, or insertmanyvalues with `returning`."""
     if not rows:
         return None
-    if db.session.get_bind().dialect.name != "postgresql":
+    dialect = db.session.get_bind().dialect
+    if dialect.name != "postgresql":
         statement = insert(table)
         if returning:
             statement = statement.returning(*(table.c[key] for key in returning))
@@ -280,14 +299,45 @@ def insert_rows(
         or table.c[key].server_default is not None
         or any(row[key] is not None for row in rows)
     )
+    processors = _bind_processors(table, columns, dialect)
+    if processors:
+        rows = [{**row, **{key: process(row[key]) for key, process in processors}} for row in rows]
     return db.session.execute(
-        _insert_unnest(table, columns, returning),
-        {f"u_{key}": [row[key] for row in rows] for key in columns},
+        _insert_json(table, columns, returning),
+        {"rows": json.dumps(rows, separators=(",", ":"), default=_json_value)},
     )
 
 
+def _json_value(value: Any) -> str:
+    """What the json module cannot write itself: datetimes (already in UTC, see UTCDateTime)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} has no JSON form for insert_rows")
+
+
 @functools.cache
-def _insert_unnest(table: Table, columns: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
-    arrays = [func.unnest(bindparam(f"u_{key}", type_=ARRAY(table.c[key].type))) for key in columns]
-    statement = insert(table).from_select(list(columns), select(*arrays))
+def _bind_processors(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """The columns whose values SQLAlchemy converts before sending them, with the conversion;
+    a JSON column is left out: its value is the document's own JSON."""
+    found = []
+    for key in columns:
+        column_type = table.c[key].type
+        if isinstance(column_type, JSON):
+            continue
+        process = column_type.bind_processor(dialect)
+        if process is not None:
+            found.append((key, process))
+    return tuple(found)
+
+
+@functools.cache
+def _insert_json(table: Table, columns: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
+    records = (
+        func.json_to_recordset(bindparam("rows", type_=Text).cast(JSON))
+        .table_valued(*(column(key, table.c[key].type) for key in columns))
+        .render_derived(name="r", with_types=True)
+    )
+    statement = insert(table).from_select(list(columns), select(*records.c))
     return statement.returning(*(table.c[key] for key in returning)) if returning else statement
