@@ -37,9 +37,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     # every record masked (core/logging.py).
     log_redaction.install()
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        # A connection to a server can die between two requests (a restart, a failover): it is
-        # tested as it is taken from the pool. A SQLite file has no connection to lose.
-        "pool_pre_ping": not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"),
+        # A connection to a server can die between two requests (a restart, a failover): one
+        # that waited in the pool is tested as it is taken out (core/db.py ping_when_idle).
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
         "hide_parameters": True,
     }

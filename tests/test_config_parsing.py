@@ -159,14 +159,3 @@ def test_the_environment_example_shows_each_commented_setting_at_its_default(tmp
             if key != "SETTINGS_FROM_ENVIRONMENT" and config[key] != defaults[key]
         }
         assert not changed, (name, value, changed)
-
-
-def test_connections_to_a_server_are_tested_before_use_and_a_sqlite_file_is_not(app_config):
-    """pool_pre_ping: a server's connection may have died between requests (a restart); a
-    SQLite file has none to lose, and the ping would cost each request a statement."""
-    sqlite = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": "sqlite:///:memory:"})
-    assert sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
-    server = create_app(
-        {**app_config, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://jointly@127.0.0.1:1/none"}
-    )
-    assert server.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
