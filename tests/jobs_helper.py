@@ -12,3 +12,10 @@ def write_marker(path: str, text: str) -> str:
     line = f"{text}:{current_app.config.get('JOBS_MARKER', '')}"
     Path(path).write_text(line, encoding="utf-8")
     return line
+
+
+def write_time(path: str) -> None:
+    """Write when the job ran (time.time())."""
+    import time
+
+    Path(path).write_text(repr(time.time()), encoding="utf-8")

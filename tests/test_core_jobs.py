@@ -18,7 +18,7 @@ from flask import current_app
 from petition import create_app
 from petition.core import jobs
 from tests.conftest import free_port
-from tests.jobs_helper import write_marker
+from tests.jobs_helper import write_marker, write_time
 from tests.servers import ROOT
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -397,3 +397,27 @@ def test_rq_runner_queues_a_keyed_job_once_until_a_worker_starts_it(rq_app, tmp_
         assert runner.pending() == 2
     _run_burst_worker(rq_app, runner)
     assert runner.pending() == 0
+
+
+def test_rq_runner_waits_out_a_short_keyed_delay_in_the_worker(rq_app, tmp_path, monkeypatch):
+    """A delivery job asked for with a short delay is queued at once (RQ's scheduler would
+    start it a second or more late) and runs no earlier than its time; what is asked for in
+    between joins it, and once it has started the key is free again."""
+    from rq.registry import ScheduledJobRegistry
+
+    target = tmp_path / "gathered.txt"
+    runner = jobs.runner(rq_app)
+    slept: list[float] = []
+    real_sleep = jobs.time.sleep
+    monkeypatch.setattr(jobs.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    with rq_app.app_context():
+        asked = time.time()
+        for _ in range(3):
+            jobs.enqueue(write_time, str(target), key="gather", delay=jobs.SHORT_DELAY_SECONDS)
+        assert runner.pending() == 1  # on the queue now, once
+        assert ScheduledJobRegistry(queue=runner.queue).get_job_ids() == []
+        _run_burst_worker(rq_app, runner)
+        assert float(target.read_text()) >= asked + jobs.SHORT_DELAY_SECONDS
+        assert len(slept) == 1 and 0 < slept[0] <= jobs.SHORT_DELAY_SECONDS
+        jobs.enqueue(write_time, str(target), key="gather", delay=jobs.SHORT_DELAY_SECONDS)
+        assert runner.pending() == 1

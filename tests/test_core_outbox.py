@@ -6,9 +6,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from petition.core import outbox
+from petition.core.db import transaction
 from petition.extensions import db
 from petition.models import OutboxMessage, OutboxStatus, utcnow
 from tests.conftest import wait_jobs
@@ -165,6 +166,27 @@ def test_the_delivery_job_sends_the_due_rows_a_batch_at_a_time_and_queues_itself
     assert stored["due4@example.org"][0] == OutboxStatus.QUEUED
     assert stored["held@example.org"][0] == OutboxStatus.SENDING
     assert _status(app, held) == OutboxStatus.SENDING
+
+
+def test_a_batch_of_messages_asks_for_the_delivery_job_with_a_moment_to_gather(app, monkeypatch):
+    """queue_many (a batch of sign-ons) asks for deliver_due under its key and with
+    DELIVERY_GATHER's delay: the batches of the next moment join that run (see the runners'
+    tests) instead of each paying for a job of its own."""
+    queued_jobs: list[tuple] = []
+    monkeypatch.setattr(
+        outbox.jobs, "enqueue", lambda func, *args, **kw: queued_jobs.append((func, kw))
+    )
+    email = outbox.Email("Subject", "Text", "")
+    with app.app_context():
+        with transaction():
+            outbox.queue_many(
+                "confirm", [(f"gather{n}@example.org", email, None) for n in range(3)]
+            )  # type: ignore[misc]
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
+    assert outbox.DELIVERY_GATHER > 0
+    assert queued_jobs == [
+        (outbox.deliver_due, {"key": outbox.DELIVER_DUE, "delay": outbox.DELIVERY_GATHER})
+    ]
 
 
 def test_a_delivery_batch_uses_one_relay_connection_and_a_new_one_after_a_failure(

@@ -192,6 +192,9 @@ class SyncRunner:
 #: How long a queued keyed job keeps others of its key out (beyond its delay): should the job
 #: be lost with its queue, the same job can be queued again after this.
 KEYED_JOB_SECONDS = 300
+#: A keyed job asked for with a delay up to this long is queued at once and waits the delay
+#: out in the worker (run_keyed_after): RQ's scheduler looks for due jobs once a second.
+SHORT_DELAY_SECONDS = 0.25
 
 
 def run_keyed(marker: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -201,6 +204,18 @@ def run_keyed(marker: str, func: Callable[..., Any], *args: Any, **kwargs: Any) 
     assert isinstance(rq_runner, RQRunner), "queued on RQ, run by its worker"
     rq_runner.connection.delete(marker)
     return func(*args, **kwargs)
+
+
+def run_keyed_after(
+    marker: str, due: float, func: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    """`run_keyed`, not before `due` (a time.time(), at most SHORT_DELAY_SECONDS away): the key
+    stays taken until then, so that what is asked for meanwhile is done by this run. A worker
+    that is behind starts the job past its time and does not wait at all."""
+    wait = due - time.time()
+    if wait > 0:
+        time.sleep(min(wait, SHORT_DELAY_SECONDS))
+    return run_keyed(marker, func, *args, **kwargs)
 
 
 class RQRunner:
@@ -229,8 +244,12 @@ class RQRunner:
                 expires = int(delay) + KEYED_JOB_SECONDS
                 if not self.connection.set(marker, 1, nx=True, ex=expires):
                     return
-                args = (marker, fn, *args)
-                fn = run_keyed
+                if 0 < delay <= SHORT_DELAY_SECONDS:
+                    args, delay = (marker, time.time() + delay, fn, *args), 0.0
+                    fn = run_keyed_after
+                else:
+                    args = (marker, fn, *args)
+                    fn = run_keyed
             if delay > 0:
                 self.queue.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs)
             else:
@@ -295,7 +314,8 @@ def enqueue(
     """Run `func(*args, **kwargs)` in the background, after `delay` seconds.
 
     Call it after the transaction that the job depends on has committed. With `key`, a job
-    whose key is already waiting in this process is not queued again.
+    whose key is already waiting is not queued again: a keyed job with a delay gathers what is
+    asked for during the delay into one run.
     """
     runner().enqueue(func, *args, delay=delay, key=key, **kwargs)
 

@@ -234,7 +234,7 @@ def queue_many(
         # No RETURNING: nothing reads the ids back (deliver_due claims the rows by status).
         insert_rows(_OUTBOX, rows)
     if rows:
-        after_write(lambda: jobs.enqueue(deliver_due, key=DELIVER_DUE))
+        after_write(lambda: jobs.enqueue(deliver_due, key=DELIVER_DUE, delay=DELIVERY_GATHER))
     for address, email, signature_id in capped:
         queue_rendered(kind, address, email, signature_id=signature_id, cap_per_domain=True)
 
@@ -258,6 +258,10 @@ def deliver_due(batch: int = 100) -> int:
 
 #: The key of the delivery job: one waits in the queue at most.
 DELIVER_DUE = "outbox.deliver_due"
+#: How long the delivery job a batch of sign-ons asks for waits for the next batches' mail:
+#: under a burst it ran for every five messages or so, and a job costs the worker about thirty
+#: Redis commands of RQ's and the web a queueing. A signer's email is that much later.
+DELIVERY_GATHER = 0.2
 #: The oldest due rows first.
 _DUE_IDS = (
     select(OutboxMessage.id)
