@@ -7,7 +7,13 @@ from sqlalchemy import func, select
 
 from petition.core import events
 from petition.core.audit import Actor
-from petition.core.db import after_write, in_write_transaction, transaction, write_transaction
+from petition.core.db import (
+    after_write,
+    after_write_held,
+    in_write_transaction,
+    transaction,
+    write_transaction,
+)
 from petition.extensions import db
 from petition.models import AuditEvent, Signature, SignatureState, Statement
 from petition.moderation.service import DecisionResult, withdraw_on_request
@@ -152,3 +158,23 @@ def test_outside_a_transaction_after_write_runs_at_once(app):
     with app.app_context():
         after_write(lambda: calls.append("now"))
     assert calls == ["now"]
+
+
+def test_after_write_held_leaves_committed_work_to_the_caller(app, seeded):
+    """after_write_held (a batch of sign-ons' leader): the work of the transactions committed
+    in the block is handed back, not run; a rolled-back one leaves none; outside, work runs."""
+    calls: list[str] = []
+    with app.app_context():
+        with after_write_held() as held:
+            with transaction():
+                after_write(lambda: calls.append("committed"))
+            with pytest.raises(Boom), transaction():
+                after_write(lambda: calls.append("rolled back"))
+                raise Boom
+            assert calls == []
+        assert len(held) == 1
+        held[0]()
+        assert calls == ["committed"]
+        with transaction():
+            after_write(lambda: calls.append("after the block"))
+    assert calls == ["committed", "after the block"]

@@ -10,10 +10,14 @@ a write goes at once, and batches form only where writes queue anyway.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,6 +52,11 @@ class GroupCommit(Generic[T, R]):
     to raise, or ALONE. If `write_many` raises, it wrote nothing (its transaction rolled back)
     and every item of the batch is written alone. A batch of one item is `write_one`'s, in the
     thread that handed it in.
+
+    `holding()`, if given, is entered around `write_many` and yields a list in which the write
+    leaves work for after it (core/db.py `after_write_held`: a job to queue): the leader does
+    it once the batch's threads have their answers and the next leader has its turn, so that
+    neither waits on it.
     """
 
     def __init__(
@@ -55,10 +64,12 @@ class GroupCommit(Generic[T, R]):
         write_one: Callable[[T], R],
         write_many: Callable[[Sequence[T]], Sequence[R | BaseException | Alone]],
         max_size: int = 32,
+        holding: Callable[[], AbstractContextManager[list[Callable[[], None]]]] | None = None,
     ) -> None:
         self.write_one = write_one
         self.write_many = write_many
         self.max_size = max_size
+        self.holding = holding
         self._lock = threading.Lock()
         self._queue: list[_Slot[T, R]] = []
         self._leading = False  # a thread is writing a batch
@@ -90,6 +101,7 @@ class GroupCommit(Generic[T, R]):
         with self._lock:
             batch = self._queue[: self.max_size]
             del self._queue[: self.max_size]
+        held: list[Callable[[], None]] = []
         try:
             if len(batch) == 1:
                 try:
@@ -97,7 +109,8 @@ class GroupCommit(Generic[T, R]):
                 except BaseException as exc:  # noqa: BLE001 - raised in its thread, below
                     batch[0].error = exc
             else:
-                self._write_many(batch)
+                with self.holding() if self.holding else nullcontext(held) as held:
+                    self._write_many(batch)
         finally:
             with self._lock:
                 if self._queue:
@@ -109,6 +122,11 @@ class GroupCommit(Generic[T, R]):
                 slot.done = True
                 slot.lead = False
                 slot.ready.set()
+        for work in held:
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - the batch is written; its answers are given
+                log.exception("work after a batch's write failed")
 
     def _write_many(self, batch: list[_Slot[T, R]]) -> None:
         try:

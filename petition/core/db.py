@@ -46,6 +46,8 @@ _writing: ContextVar[int] = ContextVar("jointly_writing", default=0)
 _after_write: ContextVar[list[Callable[[], None]] | None] = ContextVar(
     "jointly_after_write", default=None
 )
+#: Set by `after_write_held`: where committed transactions leave their after-write work.
+_held: ContextVar[list[Callable[[], None]] | None] = ContextVar("jointly_held", default=None)
 
 
 def after_write(callback: Callable[[], None]) -> None:
@@ -59,6 +61,19 @@ def after_write(callback: Callable[[], None]) -> None:
         pending.append(callback)
     else:
         callback()
+
+
+@contextmanager
+def after_write_held() -> Iterator[list[Callable[[], None]]]:
+    """Within the block, the work that committed transactions register with `after_write` is
+    left in the list this yields instead of run: the caller runs it when it chooses (the
+    leader of a batch of sign-ons, once the batch's threads have their answers)."""
+    held: list[Callable[[], None]] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
 
 
 def in_write_transaction() -> bool:
@@ -241,6 +256,10 @@ def transaction(name: str = "transaction") -> Iterator[None]:
             writers.release(held)
         _writing.reset(token)
         _after_write.reset(pending_token)
+    holding = _held.get()
+    if holding is not None:
+        holding.extend(pending)
+        return
     for callback in pending:
         callback()
 

@@ -18,6 +18,7 @@ from ..core.audit import Actor, event_row, record, record_rows
 from ..core.batching import ALONE, Alone, GroupCommit
 from ..core.db import (
     after_write,
+    after_write_held,
     compare_and_set,
     in_write_transaction,
     insert_rows,
@@ -310,7 +311,9 @@ def _group_commit() -> GroupCommit[_Submission, SubmitOutcome]:
     group = extensions.get("signing.group_commit")
     if group is None:
         group = extensions.setdefault(
-            "signing.group_commit", GroupCommit(_store_alone, store_together)
+            "signing.group_commit",
+            # The delivery job is queued after the batch's answers and the next batch's turn.
+            GroupCommit(_store_alone, store_together, holding=after_write_held),
         )
     return group
 
