@@ -20,8 +20,8 @@ Mail goes to files (the embedded set-up's MAIL_DIR) in both set-ups: a sink on t
 cores would measure itself. The files go to a memory file system (/dev/shm) where there is one
 (`--mail-on-disk` keeps them beside the database): on a new virtual machine's ext4, creating a
 file in a new folder cost up to 0.8 ms of kernel time, more than building the message, while the
-outbox rows that make sending exactly-once stay in the database on disk. gunicorn runs with the shipped gunicorn.conf.py (threaded workers),
-`-w 2`; wrk runs on the same cores.
+outbox rows that make sending exactly-once stay in the database on disk. gunicorn runs with the
+shipped gunicorn.conf.py (threaded workers), `-w 2`; wrk runs on the same cores.
 """
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ def test_a_batch_of_messages_asks_for_the_delivery_job_with_a_moment_to_gather(a
         with transaction():
             outbox.queue_many(
                 "confirm", [(f"gather{n}@example.org", email, None) for n in range(3)]
-            )  # type: ignore[misc]
+            )
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
     assert outbox.DELIVERY_GATHER > 0
     assert queued_jobs == [
