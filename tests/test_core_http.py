@@ -20,6 +20,10 @@ def assert_security_headers(response, where: str) -> None:
     assert headers.get("X-Frame-Options") == "DENY", where
     assert headers.get("X-Content-Type-Options") == "nosniff", where
     assert headers.get("Referrer-Policy") == "same-origin", where
+    # Each once: a header the view set itself (a public page's Cache-Control) is not repeated.
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"):
+        assert len(headers.getlist(name)) == 1, (where, name)
+    assert len(headers.getlist("Cache-Control")) <= 1, where
     if response.mimetype == "text/html":
         cache = headers.get("Cache-Control", "")
         if response.status_code in (200, 304) and headers.get("ETag"):

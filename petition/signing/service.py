@@ -7,13 +7,14 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import cast
 
 from flask import current_app
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..core import events, outbox
+from ..core import events, identity, outbox
 from ..core.audit import Actor, event_row, record, record_rows
 from ..core.batching import ALONE, Alone, GroupCommit
 from ..core.db import (
@@ -25,7 +26,8 @@ from ..core.db import (
     rowcount,
     write_transaction,
 )
-from ..core.i18n import localised_path
+from ..core.i18n import SOURCE_LANGUAGE, localised_path
+from ..core.templating import inert
 from ..core.tokens import hash_token, looks_like_token, new_token
 from ..core.validation import OrganisationFields, derived_columns, normalise_email
 from ..extensions import db
@@ -165,16 +167,48 @@ def _write_confirmation(
 ) -> _Confirmation:
     """The confirmation and manage links and the email with them, without the database."""
     (confirm, confirm_hash), (manage, manage_hash) = new_token(), new_token()
-    email = outbox.render_email(
-        "confirm",
-        signature=signature,
-        statement=statement,
-        confirm_url=public_url(f"/confirm/{confirm}", signature.lang),
-        manage_url=public_url(f"/manage/{manage}", signature.lang),
-        expires_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
-        resubmitted=resubmitted,
+    lang = signature.lang or SOURCE_LANGUAGE
+    email = _confirmation_stencil(lang, statement.title, resubmitted).fill(
+        contact_name=inert(signature.contact_name),
+        organisation_name=inert(signature.organisation_name),
+        confirm_url=public_url(f"/confirm/{confirm}", lang),
+        manage_url=public_url(f"/manage/{manage}", lang),
     )
     return _Confirmation(confirm_hash, manage_hash, email)
+
+
+#: The confirmation emails a process keeps rendered: a few languages, statements, campaign names.
+_STENCILS_KEPT = 64
+
+
+def _confirmation_stencil(lang: str, title: str, resubmitted: bool) -> outbox.Stencil:
+    """The confirmation email in `lang` for the statement titled `title`, with stand-ins for the
+    signer's name, organisation and links: rendered once per language, statement title and
+    campaign identity (with the application's settings, everything else the templates show),
+    then filled per signer."""
+    key = (lang, title, resubmitted, identity.current())
+    stencils: dict = current_app.extensions.setdefault("signing.confirmation_stencils", {})
+    stencil = stencils.get(key)
+    if stencil is None:
+        if len(stencils) >= _STENCILS_KEPT:
+            stencils.clear()
+        fields = outbox.stand_ins("contact_name", "organisation_name", "confirm_url", "manage_url")
+        stencil = stencils[key] = outbox.Stencil.render(
+            "confirm",
+            fields,
+            lang=lang,
+            signature=SimpleNamespace(
+                contact_name=fields["contact_name"],
+                organisation_name=fields["organisation_name"],
+                lang=lang,
+            ),
+            statement=SimpleNamespace(title=title),
+            confirm_url=fields["confirm_url"],
+            manage_url=fields["manage_url"],
+            expires_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
+            resubmitted=resubmitted,
+        )
+    return stencil
 
 
 _TOKENS = cast(Table, SignatureToken.__table__)
