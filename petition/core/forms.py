@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import _FlaskFormCSRF
 from wtforms import DateField, DateTimeLocalField
 from wtforms.validators import ValidationError
 
@@ -37,7 +39,23 @@ def organisation_fields(form) -> dict[str, str]:
     }
 
 
-class ButtonForm(FlaskForm):
+class _TokenWhenShown(_FlaskFormCSRF):
+    """Flask-WTF's CSRF check, with the form's own token made only if the form is shown: a POST
+    that succeeds never shows it, and signing it (an HMAC, JSON and base64) was a twentieth of
+    the work of a sign-on. The check itself is Flask-WTF's, unchanged."""
+
+    def generate_csrf_token(self, csrf_token_field):
+        return LazyString(super().generate_csrf_token, csrf_token_field)
+
+
+class Form(FlaskForm):
+    """The public forms' base: a FlaskForm whose CSRF token is made when it is rendered."""
+
+    class Meta:
+        csrf_class = _TokenWhenShown
+
+
+class ButtonForm(Form):
     """A form that is only a button (confirm, withdraw, approve…): CSRF is all it carries."""
 
 

@@ -6,12 +6,11 @@ from functools import lru_cache
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from ..core import validation
-from ..core.forms import organisation_fields, validated_by
+from ..core.forms import Form, organisation_fields, validated_by
 from ..core.i18n import N_, current_language, localised_countries
 from ..models import ORGANISATION_TYPE_LABELS
 from .service import SignatureInput
@@ -20,7 +19,7 @@ EU_GROUP = N_("EU member states")
 OTHERS_GROUP = N_("Other countries")
 
 
-class SignForm(FlaskForm):
+class SignForm(Form):
     organisation_name = StringField(
         _l("Name of the organisation"),
         validators=[
@@ -143,7 +142,7 @@ def _country_choices(lang: str) -> list[SelectChoice]:
     )
 
 
-class LostLinkForm(FlaskForm):
+class LostLinkForm(Form):
     email = EmailField(
         _l("Email address used to sign"),
         validators=[validated_by(validation.email_address)],
