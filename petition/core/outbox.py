@@ -152,17 +152,25 @@ class Stencil:
     autoescaping would have. A sign-on's confirmation then costs a substitution, not two
     template renders (a third of the request's work); a mailing renders each language once.
 
-    Stand-ins are random and filled in one pass, so a value can bring in no other's stand-in.
-    Values that a template passes through a filter (`inert`) are given filtered: the stand-in
-    goes through it unchanged, and the filter's work is the caller's.
+    Stand-ins are random, and the email is cut at them once: filling joins the pieces between
+    them with the values, so a value can bring in no other's stand-in. Values that a template
+    passes through a filter (`inert`) are given filtered: the stand-in goes through it unchanged,
+    and the filter's work is the caller's.
     """
 
     email: Email
     stand_ins: dict[str, str]
-    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    #: Subject, text and HTML, each as its pieces: text between stand-ins, then a field's name.
+    _pieces: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_pattern", re.compile("|".join(self.stand_ins.values())))
+        names = {stand_in: name for name, stand_in in self.stand_ins.items()}
+        cut = re.compile(f"({'|'.join(names)})")
+        pieces = tuple(
+            tuple(names[piece] if i % 2 else piece for i, piece in enumerate(cut.split(part)))
+            for part in (self.email.subject, self.email.text, self.email.html)
+        )
+        object.__setattr__(self, "_pieces", pieces)
 
     @classmethod
     def render(
@@ -176,13 +184,15 @@ class Stencil:
         """The email with each stand-in replaced by its value (every one must be given)."""
         if values.keys() != self.stand_ins.keys():
             raise TypeError(f"fill takes {sorted(self.stand_ins)}, not {sorted(values)}")
-        text = {self.stand_ins[name]: value for name, value in values.items()}
-        html = {stand_in: str(escape(value)) for stand_in, value in text.items()}
-        return Email(
-            self._pattern.sub(lambda m: text[m.group()], self.email.subject),
-            self._pattern.sub(lambda m: text[m.group()], self.email.text),
-            self._pattern.sub(lambda m: html[m.group()], self.email.html),
-        )
+        html = {name: str(escape(value)) for name, value in values.items()}
+        subject, text, markup = self._pieces
+        return Email(_joined(subject, values), _joined(text, values), _joined(markup, html))
+
+
+def _joined(pieces: tuple[str, ...], values: dict[str, str]) -> str:
+    """Pieces of a Stencil's part: the text between stand-ins as it is, a field's name (every
+    second piece) as its value."""
+    return "".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
 
 
 def stand_ins(*names: str) -> dict[str, str]:

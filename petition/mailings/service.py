@@ -4,7 +4,6 @@ MAILING_RATE_PER_MINUTE, unsubscribe. One transaction per function."""
 from __future__ import annotations
 
 import re
-import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -198,29 +197,24 @@ def render(
 
 
 class _Renderer:
-    """Each language's email rendered once, with a stand-in for the unsubscribe token that each
-    recipient's own replaces: a mailing to thousands renders a few templates, and its write
-    transaction stays short."""
+    """Each language's email rendered once (outbox.Stencil), with a stand-in for the unsubscribe
+    token that each recipient's own replaces: a mailing to thousands renders a few templates,
+    and its write transaction stays short."""
 
     def __init__(self, mailing: Mailing, *, test: bool = False) -> None:
         self.mailing = mailing
         self.test = test
-        self.stand_in = secrets.token_hex(16)
-        self._done: dict[str, outbox.Email] = {}
+        self._done: dict[str, outbox.Stencil] = {}
 
     def queue(self, kind: str, to: str, lang: str, token: str, **row) -> int:
         if lang not in self._done:
-            url = unsubscribe_url(self.stand_in)
-            self._done[lang] = render(self.mailing, lang, url, test=self.test)
-        email = self._done[lang]
+            fields = outbox.stand_ins("token")
+            email = render(self.mailing, lang, unsubscribe_url(fields["token"]), test=self.test)
+            self._done[lang] = outbox.Stencil(email, fields)
         return outbox.queue_rendered(
             kind,
             to,
-            outbox.Email(
-                email.subject,
-                email.text.replace(self.stand_in, token),
-                email.html.replace(self.stand_in, token),
-            ),
+            self._done[lang].fill(token=token),
             list_unsubscribe=list_unsubscribe_header(unsubscribe_url(token)),
             **row,
         )
