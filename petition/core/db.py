@@ -322,7 +322,8 @@ def insert_rows(
     table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()
 ) -> Result[Any] | None:
     """Rows of `table`, all with the same keys, in one statement in the current transaction;
-    with `returning`, those columns of the new rows (in no particular order).
+    with `returning`, those columns of the new rows (in no particular order). On the session's
+    connection: no autoflush of ORM objects comes first (its callers write rows, not objects).
 
     On PostgreSQL, the rows as one JSON document (INSERT … SELECT … FROM json_to_recordset):
     one parameter, encoded by the json module's C encoder and parsed by the server, with a
@@ -343,7 +344,7 @@ def insert_rows(
         statement = insert(table)
         if returning:
             statement = statement.returning(*(table.c[key] for key in returning))
-        return db.session.execute(statement, rows)
+        return db.session.connection().execute(statement, rows)
     columns = tuple(
         key
         for key in rows[0]
@@ -354,7 +355,7 @@ def insert_rows(
     processors = _bind_processors(table, columns, dialect)
     if processors:
         rows = [{**row, **{key: process(row[key]) for key, process in processors}} for row in rows]
-    return db.session.execute(
+    return db.session.connection().execute(
         _insert_json(table, columns, returning),
         {"rows": json.dumps(rows, separators=(",", ":"), default=_json_value)},
     )

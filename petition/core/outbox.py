@@ -400,10 +400,14 @@ def _recent_per_domain(domains: list[str], now: datetime) -> dict[str, int]:
     wait on each other in a circle), as _domain_slot locks its one.
     """
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(_LOCK_DOMAINS, {"space": _DOMAIN_LOCK_SPACE, "domains": domains})
-    counts = db.session.execute(
-        _RECENT_PER_DOMAIN, {"domains": domains, "since": now - DOMAIN_WINDOW}
-    ).all()
+        db.session.connection().execute(
+            _LOCK_DOMAINS, {"space": _DOMAIN_LOCK_SPACE, "domains": domains}
+        )
+    counts = (
+        db.session.connection()
+        .execute(_RECENT_PER_DOMAIN, {"domains": domains, "since": now - DOMAIN_WINDOW})
+        .all()
+    )
     return {domain: count for domain, count in counts}
 
 

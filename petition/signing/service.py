@@ -460,13 +460,17 @@ def store_together(
     for all: what `_store_submission` does for one, in one statement per table. An address that
     has signed already, or that comes twice in the batch, is left to `_store_submission` (ALONE)."""
     now = utcnow()
-    rows = db.session.execute(
-        _BATCH_STATE,
-        {
-            "ids": sorted({s.statement_id for s in submissions}),
-            "emails": sorted({str(s.key[1]) for s in submissions}),
-        },
-    ).all()
+    rows = (
+        db.session.connection()
+        .execute(
+            _BATCH_STATE,
+            {
+                "ids": sorted({s.statement_id for s in submissions}),
+                "emails": sorted({str(s.key[1]) for s in submissions}),
+            },
+        )
+        .all()
+    )
     windows = {row.id: accepts_signatures(*row[1:4], now=now) for row in rows}
     signed = {(row.id, row.email_normalised) for row in rows if row.email_normalised is not None}
     results: list[SubmitOutcome | BaseException | Alone] = []
