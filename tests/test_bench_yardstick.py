@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import minimal_form_app
+from bench import minimal_form_app, signon_instructions
 from bench.signon_bench import TOKEN
 
 
@@ -68,3 +68,10 @@ def test_sign_on_mail_files_go_to_the_memory_folder_unless_asked_for_disk(tmp_pa
     signon_bench.add_arguments(parser)
     assert parser.parse_args(["--mail-on-disk"]).mail_on_disk
     assert not parser.parse_args([]).mail_on_disk
+
+
+@pytest.mark.parametrize("case", signon_instructions.CASES)
+def test_the_instruction_counts_cases_do_their_work(case: str) -> None:
+    """bench/signon_instructions.py's inner runs (here without valgrind): each raises if a sign-on
+    is not answered 302 or a mail is missing."""
+    signon_instructions._inner(case, 3, fill=3, postgres=False)
