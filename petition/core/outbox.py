@@ -158,6 +158,7 @@ class Stencil:
     and the filter's work is the caller's.
     """
 
+    #: Rendered with each stand-in where a recipient's own value goes.
     email: Email
     stand_ins: dict[str, str]
     #: Subject, text and HTML, each as its pieces: text between stand-ins, then a field's name.
@@ -171,14 +172,6 @@ class Stencil:
             for part in (self.email.subject, self.email.text, self.email.html)
         )
         object.__setattr__(self, "_pieces", pieces)
-
-    @classmethod
-    def render(
-        cls, template: str, stand_ins: dict[str, str], *, lang: str | None = None, **context
-    ) -> Stencil:
-        """`emails/<template>` rendered with `context`, which holds `stand_ins`' values where
-        each recipient's own will go."""
-        return cls(render_email(template, lang=lang, **context), dict(stand_ins))
 
     def fill(self, **values: str) -> Email:
         """The email with each stand-in replaced by its value (every one must be given)."""

@@ -22,29 +22,25 @@ OPEN_DATA_ENDPOINTS = frozenset(
 )
 
 
-#: The headers every answer gets unless its view set them: (lower-case name, name, value).
+#: The headers every answer gets unless its view set them.
 _ALWAYS = (
-    ("x-content-type-options", "X-Content-Type-Options", "nosniff"),
-    ("referrer-policy", "Referrer-Policy", "same-origin"),
-    ("permissions-policy", "Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
-_NOT_FRAMED = (
-    ("content-security-policy", "Content-Security-Policy", CSP),
-    ("x-frame-options", "X-Frame-Options", "DENY"),
-    *_ALWAYS,
-)
-_FRAMEABLE = (("content-security-policy", "Content-Security-Policy", FRAMEABLE_CSP), *_ALWAYS)
-_OPEN_DATA = (("access-control-allow-origin", "Access-Control-Allow-Origin", "*"),)
+_NOT_FRAMED = (("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"), *_ALWAYS)
+_FRAMEABLE = (("Content-Security-Policy", FRAMEABLE_CSP), *_ALWAYS)
+_OPEN_DATA = (("Access-Control-Allow-Origin", "*"),)
 #: Pages with tokens, forms or personal data must not linger in any cache; the public pages
 #: say otherwise themselves (core/caching.py).
-_PRIVATE = (("cache-control", "Cache-Control", "private, no-store"),)
+_PRIVATE = (("Cache-Control", "private, no-store"),)
 
 
 def apply_security_headers(response: Response) -> Response:
     """The headers above, each where the response has none of that name: the names present are
     read once (every answer passes here; a lookup per header scanned them all each time)."""
     endpoint = request.endpoint
-    wanted: tuple[tuple[str, str, str], ...] = (
+    wanted: tuple[tuple[str, str], ...] = (
         _FRAMEABLE
         if endpoint in FRAMEABLE_ENDPOINTS and response.status_code < 400
         else _NOT_FRAMED
@@ -56,8 +52,8 @@ def apply_security_headers(response: Response) -> Response:
     hsts = current_app.config["HSTS_MAX_AGE_SECONDS"]
     if hsts and request.is_secure:
         # is_secure sees X-Forwarded-Proto through ProxyFix (PROXY_FIX_HOPS) behind nginx.
-        wanted += (("strict-transport-security", "Strict-Transport-Security", f"max-age={hsts}"),)
+        wanted += (("Strict-Transport-Security", f"max-age={hsts}"),)
     headers = response.headers
     present = set(headers.keys(lower=True))
-    headers.extend([(name, value) for key, name, value in wanted if key not in present])
+    headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
     return response

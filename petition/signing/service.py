@@ -193,9 +193,8 @@ def _confirmation_stencil(lang: str, title: str, resubmitted: bool) -> outbox.St
         if len(stencils) >= _STENCILS_KEPT:
             stencils.clear()
         fields = outbox.stand_ins("contact_name", "organisation_name", "confirm_url", "manage_url")
-        stencil = stencils[key] = outbox.Stencil.render(
+        email = outbox.render_email(
             "confirm",
-            fields,
             lang=lang,
             signature=SimpleNamespace(
                 contact_name=fields["contact_name"],
@@ -208,6 +207,7 @@ def _confirmation_stencil(lang: str, title: str, resubmitted: bool) -> outbox.St
             expires_days=current_app.config["TOKEN_MAX_AGE_DAYS"],
             resubmitted=resubmitted,
         )
+        stencil = stencils[key] = outbox.Stencil(email, fields)
     return stencil
 
 
